@@ -1,0 +1,1 @@
+"""What users see: the Dash app over the results store (read-only)."""

@@ -1,0 +1,1 @@
+"""What can be built: the ArchSpec, the PyTorch building blocks, the builder and the spaces."""

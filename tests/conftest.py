@@ -1,0 +1,44 @@
+"""Shared fixtures: the PostgreSQL URL (required on CI), the headless Chromium hook for Dash."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_URL = os.environ.get("TINYDSE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_answers() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                             connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """A PostgreSQL URL for the local test server: fails on CI when absent, skips elsewhere."""
+    if not _pg_answers():
+        if ON_CI:
+            pytest.fail("PostgreSQL does not answer on 127.0.0.1:5432 (required on CI)")
+        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
+    return PG_URL
+
+
+def pytest_setup_options():  # type: ignore[no-untyped-def]
+    """Point Dash's selenium fixtures at Debian's Chromium, headless."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"):
+        options.add_argument(flag)
+    return options
