@@ -1,0 +1,109 @@
+"""Accelerator template parameters, shared by the cost model and the simulator.
+
+An R x C array of processing elements (each a b_w x b_a MAC: XNOR-popcount, mux-add or a small
+multiplier; bit-parallel or bit-serial), a weight SRAM and a (double-buffered) activation SRAM
+with sizes and bandwidths, a cellular-automaton weight generator, and the small units of the
+logic-gated networks (bit-shift normalization, residual gate, thresholded GAP), each with its
+latency. A bandwidth of 0 means unlimited (the stall-free configuration).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+DATAFLOWS = ("ws", "os", "is")
+MAC_STYLES = ("xnor_popcount", "mux_add", "multiplier")
+
+
+@dataclass(frozen=True)
+class AccelConfig:
+    """One accelerator instance. Sizes in bits/kbits, bandwidths in bits per cycle."""
+
+    rows: int = 16
+    cols: int = 16
+    dataflow: str = "ws"
+    mac: str = "xnor_popcount"
+    bit_serial: bool = False
+    weight_sram_kbits: float = 512.0
+    weight_sram_bits_per_cycle: int = 0
+    act_sram_kbits: float = 512.0
+    act_sram_bits_per_cycle: int = 0
+    act_sram_banks: int = 2
+    double_buffer: bool = True
+    ca_cells: int = 64
+    ca_rows_per_cycle: int = 1
+    shift_latency_cycles: int = 1
+    gate_latency_cycles: int = 1
+    tgap_latency_cycles: int = 1
+    clock_mhz: float = 200.0
+
+    def __post_init__(self) -> None:
+        def need(cond: bool, name: str, rule: str) -> None:
+            if not cond:
+                raise ValueError(f"accel: {name}={getattr(self, name)!r} {rule}")
+
+        for name in ("rows", "cols", "act_sram_banks", "ca_cells", "ca_rows_per_cycle"):
+            value = getattr(self, name)
+            need(isinstance(value, int) and not isinstance(value, bool) and value >= 1, name,
+                 "must be an integer >= 1")
+        for name in ("weight_sram_bits_per_cycle", "act_sram_bits_per_cycle",
+                     "shift_latency_cycles", "gate_latency_cycles", "tgap_latency_cycles"):
+            value = getattr(self, name)
+            need(isinstance(value, int) and not isinstance(value, bool) and value >= 0, name,
+                 "must be an integer >= 0 (0 = unlimited bandwidth / no latency)")
+        for name in ("weight_sram_kbits", "act_sram_kbits", "clock_mhz"):
+            value = getattr(self, name)
+            need(isinstance(value, int | float) and not isinstance(value, bool)
+                 and math.isfinite(value) and value > 0, name, "must be a positive number")
+        need(self.dataflow in DATAFLOWS, "dataflow", f"must be one of {list(DATAFLOWS)}")
+        need(self.mac in MAC_STYLES, "mac", f"must be one of {list(MAC_STYLES)}")
+        for name in ("bit_serial", "double_buffer"):
+            need(isinstance(getattr(self, name), bool), name, "must be true or false")
+
+    @property
+    def num_pes(self) -> int:
+        return self.rows * self.cols
+
+    def with_(self, **changes: Any) -> AccelConfig:
+        """A copy with some fields changed (validated)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "accel") -> AccelConfig:
+        """Build from a mapping; unknown fields are rejected by name."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{source}: must be a mapping of field: value")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown field {unknown[0]!r} (known: {sorted(known)})")
+        try:
+            return cls(**dict(data))
+        except ValueError as exc:
+            raise ValueError(f"{source}: {str(exc).removeprefix('accel: ')}") from None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> AccelConfig:
+        """Load from a YAML (or JSON) file; errors name the file and the field."""
+        import yaml
+
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"{p}: no such file") from None
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{p}: malformed YAML ({str(exc).splitlines()[0]})") from None
+        return cls.from_dict(data or {}, source=str(p))
+
+
+#: A plain systolic array with SCALE-Sim's conventions and unlimited bandwidth (stall-free).
+STALL_FREE = AccelConfig(mac="multiplier", weight_sram_bits_per_cycle=0, act_sram_bits_per_cycle=0,
+                         shift_latency_cycles=0, gate_latency_cycles=0, tgap_latency_cycles=0)
