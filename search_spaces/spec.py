@@ -27,12 +27,12 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, cast
 
 SPEC_VERSION = 1
 
 Shape = tuple[int, ...]
-IntOrTuple = Union[int, tuple[int, ...]]
+IntOrTuple = int | tuple[int, ...]
 
 #: Weight quantizers and the numbers of levels each accepts (``float`` has 0 levels).
 WEIGHT_QUANTIZERS: dict[str, tuple[int, ...]] = {
@@ -477,7 +477,7 @@ class Residual(_LayerBase):
         return out
 
 
-Layer = Union[Conv, Factorized, Pool, Linear, LSTM, Residual]
+Layer = Conv | Factorized | Pool | Linear | LSTM | Residual
 LAYER_KINDS: dict[str, type[_LayerBase]] = {
     cls.kind: cls for cls in (Conv, Factorized, Pool, Linear, LSTM, Residual)
 }
@@ -632,15 +632,14 @@ class ArchSpec:
 def _walk(path: str, layer: Layer, in_shape: Shape, in_bits: int) -> Iterator[LayerInfo]:
     if isinstance(layer, Residual):
         shape, bits = in_shape, in_bits
-        for i, sub in enumerate(layer.body):
-            infos = list(_walk(f"{path}.body[{i}]", sub, shape, bits))
-            yield from infos
-            shape, bits = sub.infer(shape, bits, path)
+        for i, body_layer in enumerate(layer.body):
+            yield from _walk(f"{path}.body[{i}]", body_layer, shape, bits)
+            shape, bits = body_layer.infer(shape, bits, path)
         yield LayerInfo(path, layer, in_shape, shape, in_bits, bits)
     elif isinstance(layer, Factorized):
-        for sub, conv, i_shape, o_shape in layer._chain(in_shape, path):
+        for sub_name, conv, i_shape, o_shape in layer._chain(in_shape, path):
             out_bits = conv.act_bits
-            yield LayerInfo(f"{path}.{sub}", conv, i_shape, o_shape, in_bits, out_bits)
+            yield LayerInfo(f"{path}.{sub_name}", conv, i_shape, o_shape, in_bits, out_bits)
             in_bits = out_bits
     else:
         out_shape, out_bits = layer.infer(in_shape, in_bits, path)
@@ -656,6 +655,7 @@ def _layer_from_dict(data: Any, where: str) -> Layer:
     cls = LAYER_KINDS[kind]
     names = {f.name for f in fields(cls)}
     kwargs: dict[str, Any] = {}
+    value: Any
     for key, value in data.items():
         if key == "kind":
             continue
@@ -678,7 +678,7 @@ def _layer_from_dict(data: Any, where: str) -> Layer:
             value = _norm_int_or_tuple(value)
         kwargs[key] = value
     try:
-        return cls(**kwargs)  # type: ignore[no-any-return]
+        return cast(Layer, cls(**kwargs))
     except TypeError as exc:
         raise SpecError(f"{where}: {exc}") from None
 

@@ -21,7 +21,10 @@ def resolve_spec(ref: str) -> ArchSpec:
         except SpecError as exc:
             raise UserError(str(exc)) from None
     try:
-        from search_spaces.spaces import get_reference, list_references
+        from search_spaces.spaces import (  # type: ignore[attr-defined,unused-ignore]
+            get_reference,
+            list_references,
+        )
     except ImportError:  # the spaces registry is not installed in this build
         raise UserError(f"{ref}: no such file") from None
     try:

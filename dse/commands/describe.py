@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -17,7 +18,7 @@ def describe(spec: str, as_json: bool) -> None:
     weight bits, activation bits, and the totals."""
     arch = resolve_spec(spec)
     rows = arch.layer_table()
-    totals = {"params": arch.params(), "weight_bits": arch.weight_bits(),
+    totals: dict[str, Any] = {"params": arch.params(), "weight_bits": arch.weight_bits(),
               "input_shape": list(arch.input_shape), "num_classes": arch.num_classes,
               "hash": arch.hash}
     if as_json:
