@@ -1,0 +1,141 @@
+"""Bit-shift normalization (BSN): one power-of-two scale per layer, one offset per channel.
+
+Folded form (DESIGN.md section 3, our reading of the 1 Mb encoder's BSN):
+``y_c = (x_c + o_c) * 2^(-k)`` with ``k`` an integer shared by the layer and ``o_c`` a
+fixed-point offset with ``offset_frac_bits = f`` fractional bits (``o_c = O_c / 2^f``, ``O_c``
+an integer; ``f = 0`` gives plain integer offsets). Hardware: one adder per channel and one
+shifter per datapath.
+
+Training: a :class:`BitShiftNorm` runs as an ordinary BatchNorm (affine) until :meth:`fold`
+is called; folding turns the trained ``gamma, beta, mean, var`` into ``k`` and ``O_c``:
+
+* ``k = round(-mean_c log2(|gamma_c| / sigma_c))``: the power of two nearest (in log domain,
+  the least-squares fit) to the per-channel scales ``gamma_c / sigma_c``;
+* the offset keeps BN's output at the channel mean: ``y(mu_c) = beta_c`` gives
+  ``o_c = beta_c 2^k - mu_c``, rounded to a multiple of ``2^-f``.
+
+A single positive shift cannot express a negative ``gamma_c``; such channels keep only the
+magnitude (our reading: the paper's BSN has no per-channel sign).
+
+:func:`bsn_act_codes_integer` is the hardware-exact integer form of ``BSN`` followed by a
+``b``-bit activation: from an integer input it computes the output code with integer adds,
+multiplies by ``L = 2^b - 1`` and shifts only; it equals the float form on integer inputs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from search_spaces.layers.activations import act_steps
+
+
+def fold_shift(gamma: Tensor, var: Tensor, eps: float) -> int:
+    """Shared shift ``k = round(-mean_c log2(|gamma_c| / sqrt(var_c + eps)))``."""
+    scale = gamma.detach().abs().clamp_min(1e-12) / torch.sqrt(var.detach() + eps)
+    return int(torch.round(-torch.log2(scale).mean()).item())
+
+
+def fold_offsets(gamma: Tensor, beta: Tensor, mean: Tensor, shift: int,
+                 frac_bits: int) -> Tensor:
+    """Integer offsets ``O_c = round((beta_c 2^k - mu_c) 2^f)`` (see module docstring)."""
+    del gamma  # the offset keeps y(mu_c) = beta_c whatever the scale
+    o = beta.detach() * (2.0 ** shift) - mean.detach()
+    return torch.round(o * (2.0 ** frac_bits))
+
+
+class BitShiftNorm(nn.Module):
+    """BSN over channel axis 1 of (N, C, ...) tensors; BN until :meth:`fold`, then shift+offset.
+
+    Buffers after folding: ``shift`` (k, an integer) and ``offset_int`` (``O_c``, integers).
+    """
+
+    running_mean: Tensor
+    running_var: Tensor
+    shift: Tensor
+    offset_int: Tensor
+    folded: Tensor
+
+    def __init__(self, channels: int, offset_frac_bits: int = 4, momentum: float = 0.1,
+                 eps: float = 1e-5) -> None:
+        super().__init__()
+        if channels < 1:
+            raise ValueError(f"channels={channels} must be >= 1")
+        if offset_frac_bits < 0:
+            raise ValueError(f"offset_frac_bits={offset_frac_bits} must be >= 0")
+        self.channels = channels
+        self.offset_frac_bits = offset_frac_bits
+        self.momentum = momentum
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+        self.register_buffer("shift", torch.zeros((), dtype=torch.long))
+        self.register_buffer("offset_int", torch.zeros(channels))
+        self.register_buffer("folded", torch.zeros((), dtype=torch.bool))
+
+    @property
+    def is_folded(self) -> bool:
+        return bool(self.folded)
+
+    @torch.no_grad()
+    def fold(self) -> None:
+        """Turn the trained BN statistics and affine into the shift and integer offsets."""
+        k = fold_shift(self.weight, self.running_var, self.eps)
+        self.shift.fill_(k)
+        self.offset_int.copy_(fold_offsets(self.weight, self.bias, self.running_mean, k,
+                                           self.offset_frac_bits))
+        self.folded.fill_(True)
+
+    def offsets(self) -> Tensor:
+        """The per-channel offsets ``o_c = O_c 2^-f`` in input units."""
+        return self.offset_int * (2.0 ** -self.offset_frac_bits)
+
+    def _bcast(self, t: Tensor, x: Tensor) -> Tensor:
+        return t.view(1, -1, *([1] * (x.dim() - 2)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.is_folded:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                self.training, self.momentum, self.eps)
+        scale = 2.0 ** -int(self.shift)
+        return (x + self._bcast(self.offsets().to(x.dtype), x)) * scale
+
+    def extra_repr(self) -> str:
+        mode = f"folded, shift={int(self.shift)}" if self.is_folded else "bn"
+        return f"{self.channels}, {mode}, offset_frac_bits={self.offset_frac_bits}"
+
+
+def bsn_act_codes_integer(x_int: Tensor, shift: int, offset_int: Tensor, frac_bits: int,
+                          act_bits: int) -> Tensor:
+    """Hardware-exact BSN + ``act_bits`` activation: integer input -> integer output code.
+
+    ``code = clamp(floor(((x 2^f + O_c) L + 2^(k+f-1)) / 2^(k+f)), 0, L)`` for ``k + f >= 1``
+    (an arithmetic right shift with rounding), and ``clamp((x 2^f + O_c) L 2^-(k+f), 0, L)``
+    otherwise (a left shift); ``L = 2^b - 1``. Equal to
+    ``floor(clip((x + o_c) 2^-k, 0, 1) L + 1/2)``, the float form's code.
+    """
+    if x_int.dtype.is_floating_point:
+        raise ValueError("x_int must be an integer tensor")
+    steps = act_steps(act_bits)
+    o = offset_int.to(torch.long).view(1, -1, *([1] * (x_int.dim() - 2)))
+    acc = (x_int.to(torch.long) * (1 << frac_bits) + o) * steps
+    total = shift + frac_bits
+    if total >= 1:
+        code = (acc + (1 << (total - 1))) >> total  # >> on int64 is floor division
+    else:
+        code = acc << (-total)
+    return code.clamp(0, steps)
+
+
+def bsn_act_codes_float(x: Tensor, norm: BitShiftNorm, act_bits: int) -> Tensor:
+    """The float form's output code: ``round_half_up(clip(BSN(x), 0, 1) L)``."""
+    steps = act_steps(act_bits)
+    y = norm(x)
+    return torch.floor(y.clamp(0.0, 1.0) * steps + 0.5).to(torch.long)
+
+
+__all__ = ["BitShiftNorm", "bsn_act_codes_float", "bsn_act_codes_integer", "fold_offsets",
+           "fold_shift"]

@@ -1,0 +1,452 @@
+"""Weight quantizers with straight-through gradients, registered by name.
+
+Every quantizer maps a real weight tensor ``w`` to ``w_hat = alpha * q`` where ``q`` lies exactly
+on the quantizer's code values (:meth:`WeightQuantizer.code_values`) and ``alpha`` is one
+per-layer scale (a positive constant that folds into the next normalization or threshold in
+hardware). ``alpha`` is not trained by gradient (it is detached) except for LSQ, whose step size
+is learned. :meth:`WeightQuantizer.quantize` returns ``(q, alpha)``; ``forward`` returns
+``q * alpha``.
+
+Scale (``scaling="lsfit"``, the default): ``alpha = sum(w q) / sum(q^2)``, the least-squares
+reconstruction scale (XNOR-Net's ``mean|w|`` for sign, TWN's ``alpha`` for ternary);
+``scaling="none"`` gives ``alpha = 1``.
+
+Gradients (tested apart from values, Larq style), ``1{.}`` the indicator:
+
+* ``sign``  (BinaryConnect, Courbariaux 2015): ``q = sign(w)`` (sign(0) = +1),
+  ``dq/dw = 1{|w| <= clip_value}`` (Larq ``ste_sign``);
+* ``twn``   (Li & Liu 2016): ``delta = 0.7 mean|w|``, ``q = sign(w) 1{|w| > delta}``,
+  ``dq/dw = 1{|w| <= clip_value}``;
+* ``btq``   (MOGNET's balanced ternary, our reading): threshold ``t`` = the 1/3 quantile of
+  ``|w|`` so each of {-1, 0, +1} holds about a third of the weights; same gradient;
+* ``heq``   (histogram-equalized quantization, DESIGN.md section 3):
+  ``q = (2/(n-1)) round(clip(w/s, -(n-1)/2, (n-1)/2))`` for odd ``n`` and
+  ``q = (2/(n-1)) (floor(clip(w/s, -(n-1)/2, (n-1)/2 - eps)) + 1/2)`` for even ``n`` (sign-style
+  levels, no zero); thresholds ``t_k = (k - n/2) s``. ``s`` is refitted (not learned) from the
+  weight n-quantiles ``q_k`` by least squares ``s* = sum c_k q_k / sum c_k^2``, ``c_k = k - n/2``
+  and smoothed by ``s <- m s + (1 - m) s*``. ``dq/dw = (2/(n-1)) / s * 1{|w/s| <= n/2}`` (the
+  clipped STE of the rounding: beyond ``n/2`` steps the rounding itself would leave the levels);
+* ``lsq``   (Esser et al. 2020, learned step size): ``w_hat = s clip(round(w/s), -Qn, Qp)``
+  with ``Qn = Qp = (n-1)/2`` for odd ``n`` and ``Qn = n/2, Qp = n/2 - 1`` for even ``n``;
+  ``dw_hat/dw = 1{-Qn <= w/s <= Qp}``; ``dw_hat/ds`` as in the paper, scaled by
+  ``g = 1 / sqrt(numel * max(Qp, 1))``. Here ``q`` is the integer code and ``alpha = s``.
+
+Cost: every quantizer is a handful of vectorized tensor ops; HEQ and BTQ estimate quantiles on
+a deterministic strided subsample of at most ``max_samples`` weights (no RNG is consumed), and
+HEQ refits only every ``refit_every`` training steps.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from search_spaces.spec import FLOAT_BITS, WEIGHT_QUANTIZERS, weight_bits_of
+
+# ----------------------------------------------------------------------------- STE functions
+
+
+class SignSTE(torch.autograd.Function):
+    """``sign(x)`` with sign(0) = +1; gradient ``g * 1{|x| <= clip}`` (Larq ``ste_sign``)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, clip: float) -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.clip = clip
+        return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        (x,) = ctx.saved_tensors
+        return grad * (x.abs() <= ctx.clip).to(grad.dtype), None
+
+
+class TernarySTE(torch.autograd.Function):
+    """``sign(x) 1{|x| > t}``; gradient ``g * 1{|x| <= clip}``."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, threshold: Tensor, clip: float) -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.clip = clip
+        return torch.sign(x) * (x.abs() > threshold).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        (x,) = ctx.saved_tensors
+        return grad * (x.abs() <= ctx.clip).to(grad.dtype), None, None
+
+
+class HEQSTE(torch.autograd.Function):
+    """HEQ's n-level rounding of ``x / s`` to ``[-1, 1]``; clipped STE (see module docstring)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, s: Tensor, n: int) -> Tensor:
+        half = (n - 1) / 2
+        u = x / s
+        if n % 2:
+            code = torch.round(u.clamp(-half, half))
+        else:  # sign-style: half-integer codes, thresholds on the integers
+            code = torch.floor(u).clamp(-n // 2, n // 2 - 1) + 0.5
+        ctx.save_for_backward(u, s)
+        ctx.n = n
+        return code * (2.0 / (n - 1))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        u, s = ctx.saved_tensors
+        n = ctx.n
+        inside = (u.abs() <= n / 2).to(grad.dtype)
+        return grad * inside * (2.0 / (n - 1)) / s, None, None
+
+
+def ste_sign(x: Tensor, clip_value: float = 1.0) -> Tensor:
+    """Functional form of :class:`SignSTE`."""
+    out: Tensor = SignSTE.apply(x, clip_value)
+    return out
+
+
+def ste_ternary(x: Tensor, threshold: Tensor | float, clip_value: float = 1.0) -> Tensor:
+    """Functional form of :class:`TernarySTE`."""
+    t = threshold if isinstance(threshold, Tensor) else torch.tensor(threshold, dtype=x.dtype)
+    out: Tensor = TernarySTE.apply(x, t, clip_value)
+    return out
+
+
+def heq_quantize(w: Tensor, s: Tensor | float, n: int) -> Tensor:
+    """``Q(w; s)`` of DESIGN.md section 3 with its clipped STE; values in [-1, 1]."""
+    st = s if isinstance(s, Tensor) else torch.tensor(s, dtype=w.dtype)
+    out: Tensor = HEQSTE.apply(w, st, n)
+    return out
+
+
+def heq_code_values(n: int) -> tuple[float, ...]:
+    """The n HEQ levels in [-1, 1]: ``2k/(n-1) - 1`` (k = 0..n-1)."""
+    return tuple(2.0 * k / (n - 1) - 1.0 for k in range(n))
+
+
+def heq_fit_step(w: Tensor, n: int, max_samples: int = 8192) -> Tensor:
+    """Least-squares step size whose thresholds ``(k - n/2) s`` match the weight n-quantiles.
+
+    DESIGN.md section 3: ``s* = sum c_k q_k / sum c_k^2`` with ``c_k = k - n/2``, k = 1..n-1.
+    For n = 2 (one threshold at 0) the fit is undefined; we return ``2 mean|w|`` so the STE's
+    clip window ``|w| <= s`` covers most weights (our choice).
+    """
+    flat = subsample(w.detach().flatten(), max_samples)
+    if n == 2:
+        return (2.0 * flat.abs().mean()).clamp_min(1e-12)
+    probs = torch.arange(1, n, dtype=flat.dtype, device=flat.device) / n
+    qk = torch.quantile(flat, probs)
+    ck = torch.arange(1, n, dtype=flat.dtype, device=flat.device) - n / 2
+    return ((ck * qk).sum() / (ck * ck).sum()).clamp_min(1e-12)
+
+
+def subsample(flat: Tensor, max_samples: int) -> Tensor:
+    """A deterministic strided subsample of at most ``max_samples`` elements (no RNG used)."""
+    if max_samples <= 0 or flat.numel() <= max_samples:
+        return flat
+    step = math.ceil(flat.numel() / max_samples)
+    return flat[::step]
+
+
+def lsfit_scale(w: Tensor, q: Tensor) -> Tensor:
+    """``alpha = sum(w q) / sum(q^2)`` (detached): the least-squares reconstruction scale."""
+    wd, qd = w.detach(), q.detach()
+    den = (qd * qd).sum()
+    if float(den) == 0.0:
+        return torch.ones((), dtype=w.dtype, device=w.device)
+    return ((wd * qd).sum() / den).clamp_min(1e-12)
+
+
+class _GradScale(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, scale: float) -> Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        return grad * ctx.scale, None
+
+
+class _RoundSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return torch.round(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad
+
+
+def lsq_quantize(w: Tensor, s: Tensor, qn: int, qp: int, grad_scale: float) -> Tensor:
+    """LSQ (Esser et al. 2020): ``s * clip(round(w/s), -Qn, Qp)``, gradient of s scaled."""
+    sg: Tensor = _GradScale.apply(s, grad_scale)
+    code: Tensor = _RoundSTE.apply((w / sg).clamp(-qn, qp))
+    return code * sg
+
+
+# ----------------------------------------------------------------------------- registry
+
+_WEIGHT_QUANTIZERS: dict[str, type[WeightQuantizer]] = {}
+
+
+def register_weight_quantizer(name: str) -> Callable[[type[WeightQuantizer]],
+                                                      type[WeightQuantizer]]:
+    """Class decorator: register a :class:`WeightQuantizer` under ``name`` (warns on overwrite)."""
+
+    def deco(cls: type[WeightQuantizer]) -> type[WeightQuantizer]:
+        if name in _WEIGHT_QUANTIZERS:
+            warnings.warn(f"weight quantizer {name!r} registered twice; overwriting",
+                          stacklevel=2)
+        cls.name = name
+        _WEIGHT_QUANTIZERS[name] = cls
+        return cls
+
+    return deco
+
+
+def list_weight_quantizers() -> list[str]:
+    """Registered weight quantizer names, sorted."""
+    return sorted(_WEIGHT_QUANTIZERS)
+
+
+def create_weight_quantizer(name: str, levels: int, **kwargs: Any) -> WeightQuantizer:
+    """Build the quantizer ``name`` for ``levels`` levels; errors list the valid choices."""
+    if name not in _WEIGHT_QUANTIZERS:
+        raise ValueError(f"weight_quant={name!r} is not a registered weight quantizer "
+                         f"(valid: {list_weight_quantizers()})")
+    allowed = WEIGHT_QUANTIZERS.get(name)
+    if allowed is not None and levels not in allowed:
+        raise ValueError(f"weight_levels={levels} is not allowed for weight_quant={name!r} "
+                         f"(valid: {allowed[0]}..{allowed[-1]})")
+    return _WEIGHT_QUANTIZERS[name](levels, **kwargs)
+
+
+# ----------------------------------------------------------------------------- modules
+
+
+class WeightQuantizer(nn.Module):
+    """Base class: ``forward(w) = q * alpha``; ``quantize(w) -> (q, alpha)``.
+
+    ``levels`` is the number of levels, ``bits`` (= ``precision``, Larq's name) the bits to store
+    one weight, :meth:`code_values` the values ``q`` can take.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, levels: int, scaling: str = "lsfit") -> None:
+        super().__init__()
+        if scaling not in ("lsfit", "none"):
+            raise ValueError(f"scaling={scaling!r} must be 'lsfit' or 'none'")
+        self.levels = levels
+        self.scaling = scaling
+
+    @property
+    def bits(self) -> int:
+        return weight_bits_of(self.name, self.levels)
+
+    @property
+    def precision(self) -> int:
+        return self.bits
+
+    def code_values(self) -> tuple[float, ...]:
+        raise NotImplementedError
+
+    def codes(self, w: Tensor) -> Tensor:
+        """The normalized codes ``q`` (values on :meth:`code_values`)."""
+        raise NotImplementedError
+
+    def quantize(self, w: Tensor) -> tuple[Tensor, Tensor]:
+        q = self.codes(w)
+        if self.scaling == "none":
+            return q, torch.ones((), dtype=w.dtype, device=w.device)
+        return q, lsfit_scale(w, q)
+
+    def forward(self, w: Tensor) -> Tensor:
+        q, alpha = self.quantize(w)
+        return q * alpha
+
+    def extra_repr(self) -> str:
+        return f"levels={self.levels}, bits={self.bits}"
+
+
+@register_weight_quantizer("float")
+class FloatWeights(WeightQuantizer):
+    """Identity: full-precision weights (32 bits each)."""
+
+    def __init__(self, levels: int = 0, **kwargs: Any) -> None:
+        super().__init__(levels, scaling="none")
+
+    @property
+    def bits(self) -> int:
+        return FLOAT_BITS
+
+    def code_values(self) -> tuple[float, ...]:
+        return ()
+
+    def codes(self, w: Tensor) -> Tensor:
+        return w
+
+    def forward(self, w: Tensor) -> Tensor:
+        return w
+
+
+@register_weight_quantizer("sign")
+class SignQuantizer(WeightQuantizer):
+    """Binary {-1, +1} (BinaryConnect); STE clipped at ``clip_value``."""
+
+    def __init__(self, levels: int = 2, clip_value: float = 1.0, scaling: str = "lsfit") -> None:
+        super().__init__(levels, scaling)
+        self.clip_value = clip_value
+
+    def code_values(self) -> tuple[float, ...]:
+        return (-1.0, 1.0)
+
+    def codes(self, w: Tensor) -> Tensor:
+        return ste_sign(w, self.clip_value)
+
+
+@register_weight_quantizer("twn")
+class TWNQuantizer(WeightQuantizer):
+    """Ternary weight networks: ``delta = ratio * mean|w|`` (ratio 0.7, Li & Liu 2016)."""
+
+    def __init__(self, levels: int = 3, ratio: float = 0.7, clip_value: float = 1.0,
+                 scaling: str = "lsfit") -> None:
+        super().__init__(levels, scaling)
+        self.ratio = ratio
+        self.clip_value = clip_value
+
+    def code_values(self) -> tuple[float, ...]:
+        return (-1.0, 0.0, 1.0)
+
+    def threshold(self, w: Tensor) -> Tensor:
+        return self.ratio * w.detach().abs().mean()
+
+    def codes(self, w: Tensor) -> Tensor:
+        return ste_ternary(w, self.threshold(w), self.clip_value)
+
+
+@register_weight_quantizer("btq")
+class BalancedTernaryQuantizer(WeightQuantizer):
+    """MOGNET's balanced ternary (our reading): zero below the ``zero_fraction`` quantile of |w|.
+
+    With ``zero_fraction = 1/3`` and a symmetric weight distribution each level holds a third.
+    """
+
+    def __init__(self, levels: int = 3, zero_fraction: float = 1.0 / 3.0,
+                 clip_value: float = 1.0, max_samples: int = 8192,
+                 scaling: str = "lsfit") -> None:
+        super().__init__(levels, scaling)
+        if not 0.0 < zero_fraction < 1.0:
+            raise ValueError(f"zero_fraction={zero_fraction} must be in (0, 1)")
+        self.zero_fraction = zero_fraction
+        self.clip_value = clip_value
+        self.max_samples = max_samples
+
+    def code_values(self) -> tuple[float, ...]:
+        return (-1.0, 0.0, 1.0)
+
+    def threshold(self, w: Tensor) -> Tensor:
+        flat = subsample(w.detach().abs().flatten(), self.max_samples)
+        return torch.quantile(flat, self.zero_fraction)
+
+    def codes(self, w: Tensor) -> Tensor:
+        return ste_ternary(w, self.threshold(w), self.clip_value)
+
+
+@register_weight_quantizer("heq")
+class HEQQuantizer(WeightQuantizer):
+    """Histogram-equalized n-level quantizer (HEQ); step size refitted to weight quantiles.
+
+    ``refit_every``: refit ``s`` every that many training-mode calls (the first call always
+    fits); ``momentum``: ``s <- m s + (1 - m) s*``; ``max_samples``: quantiles are estimated
+    on a strided subsample of at most that many weights. In eval mode ``s`` is frozen.
+    """
+
+    step_size: Tensor
+    num_calls: Tensor
+
+    def __init__(self, levels: int = 3, momentum: float = 0.0, refit_every: int = 1,
+                 max_samples: int = 8192, scaling: str = "lsfit") -> None:
+        super().__init__(levels, scaling)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum={momentum} must be in [0, 1)")
+        if refit_every < 1:
+            raise ValueError(f"refit_every={refit_every} must be >= 1")
+        self.momentum = momentum
+        self.refit_every = refit_every
+        self.max_samples = max_samples
+        self.register_buffer("step_size", torch.zeros(()))
+        self.register_buffer("num_calls", torch.zeros((), dtype=torch.long))
+
+    def code_values(self) -> tuple[float, ...]:
+        return heq_code_values(self.levels)
+
+    @torch.no_grad()
+    def refit(self, w: Tensor) -> Tensor:
+        """Refit ``s`` now (momentum-smoothed unless this is the first fit); returns it."""
+        target = heq_fit_step(w, self.levels, self.max_samples).to(self.step_size)
+        if float(self.step_size.detach()) == 0.0:
+            self.step_size.copy_(target)
+        else:
+            self.step_size.mul_(self.momentum).add_((1.0 - self.momentum) * target)
+        return self.step_size
+
+    def codes(self, w: Tensor) -> Tensor:
+        first = float(self.step_size) == 0.0
+        if first or (self.training and int(self.num_calls) % self.refit_every == 0):
+            self.refit(w)
+        if self.training:
+            self.num_calls += 1
+        return heq_quantize(w, self.step_size, self.levels)
+
+
+@register_weight_quantizer("lsq")
+class LSQQuantizer(WeightQuantizer):
+    """Learned step size quantization (Esser et al. 2020); ``q`` = integer code, alpha = s.
+
+    ``s`` is initialized on the first call to ``2 mean|w| / sqrt(max(Qp, 1))`` (the paper's).
+    """
+
+    def __init__(self, levels: int = 3, scaling: str = "lsfit") -> None:
+        super().__init__(levels, scaling)
+        n = levels
+        self.qn, self.qp = ((n - 1) // 2, (n - 1) // 2) if n % 2 else (n // 2, n // 2 - 1)
+        self.step_size = nn.Parameter(torch.zeros(()))
+
+    def code_values(self) -> tuple[float, ...]:
+        return tuple(float(k) for k in range(-self.qn, self.qp + 1))
+
+    @torch.no_grad()
+    def _init_step(self, w: Tensor) -> None:
+        init = 2.0 * w.detach().abs().mean() / math.sqrt(max(self.qp, 1))
+        self.step_size.copy_(init.clamp_min(1e-8))
+
+    def quantize(self, w: Tensor) -> tuple[Tensor, Tensor]:
+        if float(self.step_size.detach()) == 0.0:
+            self._init_step(w)
+        g = 1.0 / math.sqrt(w.numel() * max(self.qp, 1))
+        sg: Tensor = _GradScale.apply(self.step_size, g)
+        code: Tensor = _RoundSTE.apply((w / sg).clamp(-self.qn, self.qp))
+        return code, sg
+
+    def codes(self, w: Tensor) -> Tensor:
+        return self.quantize(w)[0]
+
+    def forward(self, w: Tensor) -> Tensor:
+        code, sg = self.quantize(w)
+        return code * sg
+
+
+__all__ = [
+    "BalancedTernaryQuantizer", "FloatWeights", "HEQQuantizer", "HEQSTE", "LSQQuantizer",
+    "SignQuantizer", "SignSTE", "TWNQuantizer", "TernarySTE", "WeightQuantizer",
+    "create_weight_quantizer", "heq_code_values", "heq_fit_step", "heq_quantize",
+    "list_weight_quantizers", "lsfit_scale", "lsq_quantize", "register_weight_quantizer",
+    "ste_sign", "ste_ternary", "subsample",
+]
