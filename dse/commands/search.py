@@ -1,0 +1,179 @@
+"""``dse search``: run or continue a study (flags override a YAML/TOML config file)."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+import click
+
+
+
+@click.command()
+@click.option("--config", "config_file", type=str, default=None,
+              help="YAML/TOML study file; flags override its fields.")
+@click.option("--study", default=None, help="Study name (same name = continue). [demo]")
+@click.option("--space", default=None, help="Space name (see `dse spaces`) or a .yaml/.toml "
+              "space file. [tiny]")
+@click.option("--dataset", default=None, help="Dataset name. [digits]")
+@click.option("--data-root", default=None, help="Local folder of an on-disk dataset.")
+@click.option("--objectives", default=None,
+              help="Comma list: accuracy,memory_bits[,cycles,energy_pj,bops,area_um2].")
+@click.option("--budget", "budgets", multiple=True,
+              help="Hard budget, repeatable: 'memory_bits<=1e6'.")
+@click.option("--sampler", default=None,
+              help="nsga2|nsga3|tpe|random|qmc|gp (default nsga2 for several objectives).")
+@click.option("--trials", type=int, default=None, help="Planned trials in all. [20]")
+@click.option("--epochs", type=int, default=None, help="Training epochs per trial. [3]")
+@click.option("--schedule", default=None, help="Training schedule (qat, two-stage, billnet).")
+@click.option("--batch-size", type=int, default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--max-train-batches", type=int, default=None,
+              help="Cap the batches per epoch (quick runs).")
+@click.option("--db", default=None, help="Results database URL. [sqlite:///dse.db]")
+@click.option("--executor", default=None, help="ray (default) or local (in-process).")
+@click.option("--ray-address", default=None, help="Existing Ray cluster ('auto' or host:port); "
+              "default: a local Ray started and stopped by this command.")
+@click.option("--cpus-per-trial", type=float, default=None)
+@click.option("--gpus-per-trial", type=float, default=None)
+@click.option("--max-concurrent", type=int, default=None, help="Trials training at once. [2]")
+@click.option("--seed", type=int, default=None)
+@click.option("--trial-timeout", type=float, default=None, help="Seconds before a trial fails.")
+@click.option("--max-failures", type=int, default=None, help="Stop after this many failures.")
+@click.option("--no-early-stopping", is_flag=True, default=False,
+              help="Train every feasible candidate for all its epochs.")
+@click.option("--accel", default=None, help="Accelerator YAML for the hardware model.")
+@click.option("--quiet", is_flag=True, help="No live progress view.")
+def search(config_file: str | None, budgets: tuple[str, ...], no_early_stopping: bool,
+           quiet: bool, **flags: Any) -> None:
+    """Search a space: hardware cost first, then train the feasible candidates; results go to
+    the database (re-run the same command to continue a study)."""
+    from dse.config import build_config
+    from dse.search import run_search
+
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    if "trial_timeout" in overrides:
+        overrides["trial_timeout_s"] = overrides.pop("trial_timeout")
+    if budgets:
+        overrides["budgets"] = list(budgets)
+    if no_early_stopping:
+        overrides["early_stopping"] = False
+    cfg = build_config(config_file, **overrides)
+    view = ProgressView(cfg, enabled=not quiet)
+    with view:
+        outcome = run_search(cfg, on_event=view.event)
+    _summary(cfg, outcome)
+
+
+class ProgressView:
+    """A live terminal table: counts by status, best per objective, hypervolume, ETA."""
+
+    def __init__(self, cfg: Any, enabled: bool) -> None:
+        self.cfg = cfg
+        self.enabled = enabled and sys.stderr.isatty()
+        self.counts: dict[str, int] = {}
+        self.points: list[list[float]] = []
+        self.best: dict[str, float] = {}
+        self.started = time.monotonic()
+        self.live: Any = None
+
+    def __enter__(self) -> ProgressView:
+        if self.enabled:
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(self._render(), console=Console(stderr=True), refresh_per_second=2)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+            self.live.__exit__(*exc)
+
+    def event(self, kind: str, info: dict[str, Any]) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if kind == "running":
+            pass
+        elif kind in ("complete", "pruned"):
+            self.counts["running"] = max(0, self.counts.get("running", 0) - 1)
+            vals = [info.get(o) for o in self.cfg.objectives]
+            if all(isinstance(v, int | float) and math.isfinite(v) for v in vals):
+                self.points.append([float(v) for v in vals])  # type: ignore[arg-type]
+                for o, v in zip(self.cfg.objectives, vals, strict=True):
+                    better = max if o == "accuracy" else min
+                    self.best[o] = better(self.best.get(o, v), v)  # type: ignore[type-var]
+        elif kind == "failed":
+            self.counts["running"] = max(0, self.counts.get("running", 0) - 1)
+        if self.live is not None:
+            self.live.update(self._render())
+        elif not self.enabled and kind in ("complete", "failed", "pruned", "infeasible"):
+            done = sum(self.counts.get(k, 0) for k in ("complete", "failed", "pruned",
+                                                       "infeasible", "duplicate"))
+            acc = info.get("accuracy")
+            extra = f" accuracy={acc:.3f}" if isinstance(acc, float) else ""
+            reason = f" ({info['reason']})" if kind == "failed" and info.get("reason") else ""
+            click.echo(f"[{done}/{self.cfg.trials}] trial {info.get('trial')}: {kind}{extra}"
+                       f"{reason}", err=True)
+
+    def _hypervolume(self) -> float | None:
+        if not self.points:
+            return None
+        from dse.pareto import hypervolume, reference_point
+
+        try:
+            import numpy as np
+
+            pts = np.asarray(self.points, dtype=float)
+            ref = reference_point(list(self.cfg.objectives),
+                                  [(b.metric, b.op, b.value) for b in self.cfg.budgets], pts)
+            return float(hypervolume(pts, self.cfg.directions, ref))
+        except Exception:  # the view must never break a search
+            return None
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        done = sum(self.counts.get(k, 0) for k in ("complete", "failed", "pruned", "infeasible",
+                                                   "duplicate"))
+        elapsed = time.monotonic() - self.started
+        eta = (elapsed / done * (self.cfg.trials - done)) if done else None
+        table = Table(title=f"study {self.cfg.study}: {done}/{self.cfg.trials} trials, "
+                      f"{elapsed:.0f} s" + (f", ETA {eta:.0f} s" if eta is not None else ""),
+                      title_justify="left")
+        for col in ("running", "complete", "pruned", "failed", "infeasible", "duplicate"):
+            table.add_column(col, justify="right")
+        table.add_row(*(str(self.counts.get(c, 0)) for c in ("running", "complete", "pruned",
+                                                             "failed", "infeasible",
+                                                             "duplicate")))
+        best = ", ".join(f"{k}={v:.4g}" for k, v in self.best.items())
+        hv = self._hypervolume()
+        table.caption = f"best: {best or '-'}   hypervolume: {hv:.4g}" if hv is not None \
+            else f"best: {best or '-'}"
+        return table
+
+
+def _summary(cfg: Any, outcome: Any) -> None:
+    from dse.store import open_store
+
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items()))
+    click.echo(f"study {cfg.study}: {counts} in {outcome.seconds:.0f} s", err=True)
+    if outcome.stopped_reason:
+        click.echo(f"stopped early: {outcome.stopped_reason}", err=True)
+    store = open_store(cfg.db, read_only=True)
+    front = store.query(cfg.study, pareto_only=True)
+    if len(front) == 0:
+        click.echo("no completed candidate yet", err=True)
+        return
+    cols = [c for c in ("candidate_id", *cfg.objectives, "test_accuracy") if c in front.columns]
+    click.echo("Pareto front:")
+    click.echo(front[cols].to_string(index=False))
+    click.echo(f"more: dse query {cfg.study} --db {cfg.db} --pareto")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(search)
+
+

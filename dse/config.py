@@ -1,0 +1,283 @@
+"""Study configuration: a YAML/TOML file plus command-line flags (flags override).
+
+Everything is validated here, before a database is touched or a process is started: an error
+names the field, the rule and the value (``UserError``, one line, exit code 2 from the CLI).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dse.errors import UserError
+
+#: Objective name -> Optuna direction. Accuracy-like metrics are maximized, costs minimized.
+OBJECTIVES: dict[str, str] = {
+    "accuracy": "maximize",
+    "memory_bits": "minimize",
+    "weight_memory_bits": "minimize",
+    "cycles": "minimize",
+    "energy_pj": "minimize",
+    "bops": "minimize",
+    "area_um2": "minimize",
+    "macs": "minimize",
+}
+#: Metrics a hard budget may constrain (all known before training).
+BUDGET_METRICS = tuple(k for k in OBJECTIVES if k != "accuracy")
+BUDGET_OPS = ("<=", "<", ">=", ">")
+SAMPLERS = ("nsga2", "nsga3", "tpe", "random", "qmc", "gp")
+EXECUTORS = ("ray", "local")
+
+_BUDGET_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE_]+)\s*$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A hard limit on a hardware metric, e.g. ``memory_bits <= 1e6``."""
+
+    metric: str
+    op: str
+    value: float
+
+    def violated_by(self, value: float) -> bool:
+        ok = {"<=": value <= self.value, "<": value < self.value,
+              ">=": value >= self.value, ">": value > self.value}[self.op]
+        return not ok
+
+    def excess(self, value: float) -> float:
+        """Optuna constraint value: <= 0 when satisfied, relative violation otherwise."""
+        scale = abs(self.value) or 1.0
+        return (value - self.value) / scale if self.op in ("<=", "<") else \
+            (self.value - value) / scale
+
+    def __str__(self) -> str:
+        return f"{self.metric}{self.op}{self.value:g}"
+
+    @classmethod
+    def parse(cls, text: str) -> Budget:
+        m = _BUDGET_RE.match(text)
+        if not m:
+            raise UserError(f"--budget: {text!r} must look like METRIC<=NUMBER "
+                            f"(ops {', '.join(BUDGET_OPS)}), e.g. memory_bits<=1e6")
+        metric, op, raw = m.groups()
+        if metric not in BUDGET_METRICS:
+            raise UserError(f"--budget: metric {metric!r} must be one of {list(BUDGET_METRICS)}")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UserError(f"--budget: {raw!r} in {text!r} is not a number") from None
+        if not math.isfinite(value) or value < 0:
+            raise UserError(f"--budget: {text!r} needs a finite value >= 0")
+        return cls(metric, op, value)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """One study: what to search, how to train, where to store. Defaults run on a laptop."""
+
+    study: str = "demo"
+    space: str = "tiny"
+    dataset: str = "digits"
+    dataset_params: dict[str, Any] = field(default_factory=dict)
+    data_root: str | None = None
+    task: str = "classification"
+    objectives: tuple[str, ...] = ("accuracy", "memory_bits")
+    budgets: tuple[Budget, ...] = ()
+    sampler: str = ""  # "" -> nsga2 for several objectives, tpe for one
+    trials: int = 20
+    epochs: int = 3
+    schedule: str = "qat"
+    batch_size: int = 64
+    lr: float = 2e-3
+    max_train_batches: int | None = None
+    db: str = "sqlite:///dse.db"
+    executor: str = "ray"
+    ray_address: str | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_concurrent: int = 2
+    seed: int = 0
+    trial_timeout_s: float | None = None
+    max_failures: int | None = None
+    early_stopping: bool = True
+    accel: str | None = None
+    progress: bool = True
+
+    @property
+    def directions(self) -> list[str]:
+        return [OBJECTIVES[o] for o in self.objectives]
+
+    @property
+    def sampler_name(self) -> str:
+        if self.sampler:
+            return self.sampler
+        return "nsga2" if len(self.objectives) > 1 else "tpe"
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define a study: reusing its name with others is an error."""
+        return {"space": self.space, "dataset": self.dataset, "task": self.task,
+                "objectives": list(self.objectives)}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["objectives"] = list(self.objectives)
+        data["budgets"] = [str(b) for b in self.budgets]
+        return data
+
+    def validate(self) -> SearchConfig:
+        """Check every field against its rule; return self. Raises ``UserError``."""
+        def bad(name: str, rule: str, value: Any) -> UserError:
+            return UserError(f"{name}={value!r} {rule}")
+
+        if not _NAME_RE.match(self.study):
+            raise bad("study", "must be 1-100 letters, digits, '_', '-' or '.'", self.study)
+        if not self.objectives:
+            raise bad("objectives", "must name at least one objective", "")
+        for obj in self.objectives:
+            if obj not in OBJECTIVES:
+                raise bad("objectives", f"has an unknown objective; known: {list(OBJECTIVES)}",
+                          obj)
+        if len(set(self.objectives)) != len(self.objectives):
+            raise bad("objectives", "must not repeat a name", ",".join(self.objectives))
+        if len(self.objectives) > 4:
+            raise bad("objectives", "may hold at most 4 objectives", ",".join(self.objectives))
+        if self.sampler and self.sampler not in SAMPLERS:
+            raise bad("sampler", f"must be one of {list(SAMPLERS)}", self.sampler)
+        if self.executor not in EXECUTORS:
+            raise bad("executor", f"must be one of {list(EXECUTORS)}", self.executor)
+        for name in ("trials", "epochs", "batch_size", "max_concurrent"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise bad(name, "must be an integer >= 1", value)
+        if self.max_train_batches is not None and self.max_train_batches < 1:
+            raise bad("max_train_batches", "must be an integer >= 1", self.max_train_batches)
+        if self.max_failures is not None and self.max_failures < 1:
+            raise bad("max_failures", "must be an integer >= 1", self.max_failures)
+        if not (isinstance(self.lr, int | float) and 0 < self.lr < 10):
+            raise bad("lr", "must be a number in (0, 10)", self.lr)
+        if self.cpus_per_trial <= 0:
+            raise bad("cpus_per_trial", "must be > 0", self.cpus_per_trial)
+        if self.gpus_per_trial < 0:
+            raise bad("gpus_per_trial", "must be >= 0", self.gpus_per_trial)
+        if self.trial_timeout_s is not None and self.trial_timeout_s <= 0:
+            raise bad("trial_timeout", "must be > 0 seconds", self.trial_timeout_s)
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", self.db):
+            raise bad("db", "must be a sqlite:/// or postgresql+psycopg:// URL", self.db)
+        if self.accel is not None and not Path(self.accel).is_file():
+            raise bad("accel", "must be an existing YAML file", self.accel)
+        self._validate_names()
+        return self
+
+    def _validate_names(self) -> None:
+        """Space, dataset and schedule must exist (imports are cheap and torch-free here)."""
+        from search_spaces.spaces import list_spaces
+
+        is_file = self.space.endswith((".yaml", ".yml", ".toml"))
+        if is_file and not Path(self.space).is_file():
+            raise UserError(f"space={self.space!r} is not an existing file")
+        if not is_file and self.space not in list_spaces():
+            raise UserError(f"space={self.space!r} must be one of {list_spaces()} "
+                            "or a .yaml/.toml space file")
+        from dse.data import list_datasets
+
+        if self.dataset not in list_datasets():
+            raise UserError(f"dataset={self.dataset!r} must be one of {list_datasets()}")
+        from dse.train import list_schedules
+
+        if self.schedule not in list_schedules():
+            raise UserError(f"schedule={self.schedule!r} must be one of {list_schedules()}")
+
+
+def _coerce(name: str, value: Any, target: Any) -> Any:
+    """Convert a config-file value to the field's type, naming the field on failure."""
+    if name == "objectives":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise UserError(f"objectives={value!r} must be a list or a comma-separated string")
+        return tuple(str(v) for v in value)
+    if name == "budgets":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            raise UserError(f"budgets={value!r} must be a list of 'metric<=value' strings")
+        return tuple(v if isinstance(v, Budget) else Budget.parse(str(v)) for v in value)
+    if name == "dataset_params":
+        if not isinstance(value, dict):
+            raise UserError(f"dataset_params={value!r} must be a mapping")
+        return value
+    if target in (int, "int") or target == "int | None":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"{name}={value!r} must be an integer")
+    if target in ("float", "float | None") and not isinstance(value, int | float):
+        raise UserError(f"{name}={value!r} must be a number")
+    if target == "bool" and not isinstance(value, bool):
+        raise UserError(f"{name}={value!r} must be true or false")
+    if target in ("str", "str | None") and not isinstance(value, str):
+        raise UserError(f"{name}={value!r} must be a string")
+    return value
+
+
+_ALIASES = {"trial_timeout": "trial_timeout_s", "budget": "budgets", "study_name": "study"}
+
+
+def load_config_file(path: str) -> dict[str, Any]:
+    """Read a YAML or TOML study file into a dict of known fields."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{path}: no such config file")
+    text = p.read_text(encoding="utf-8")
+    if p.suffix == ".toml":
+        import tomllib
+
+        try:
+            data: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"{path}: malformed TOML ({exc})") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise UserError(f"{path}: malformed YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: must be a mapping of field: value")
+    known = {f.name for f in fields(SearchConfig)}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        key = _ALIASES.get(str(key).replace("-", "_"), str(key).replace("-", "_"))
+        if key not in known:
+            raise UserError(f"{path}: unknown field {key!r} (known: {sorted(known)})")
+        out[key] = value
+    return out
+
+
+def build_config(file: str | None = None, **overrides: Any) -> SearchConfig:
+    """Defaults <- config file <- flags (``None`` flags are ignored); validated."""
+    merged: dict[str, Any] = load_config_file(file) if file else {}
+    merged.update({k: v for k, v in overrides.items() if v is not None and v != ()})
+    types = {f.name: f.type for f in fields(SearchConfig)}
+    kwargs = {}
+    for key, value in merged.items():
+        key = _ALIASES.get(key, key)
+        if key not in types:
+            raise UserError(f"unknown field {key!r}")
+        kwargs[key] = _coerce(key, value, types[key])
+    if "db" in kwargs:
+        kwargs["db"] = _expand_db(kwargs["db"])
+    return replace(SearchConfig(), **kwargs).validate()
+
+
+def _expand_db(url: str) -> str:
+    """Allow ``sqlite:///~/x.db``; environment variables in URLs are expanded."""
+    return os.path.expandvars(url.replace("sqlite:///~", "sqlite:///" + str(Path.home())))

@@ -1,0 +1,546 @@
+"""The search service: Optuna proposes, the hardware model judges first, Ray Tune trains.
+
+Flow of one proposal (DESIGN §6):
+
+1. Optuna's sampler (NSGA-II by default for several objectives) asks; the space turns the
+   trial into an :class:`~search_spaces.spec.ArchSpec`.
+2. A spec already evaluated in this study (same hash) is not retrained: the sampler is told
+   the stored values.
+3. The analytical cost model (and the simulator where ``cycles`` is needed) scores it. One
+   over a hard budget is recorded ``infeasible`` with the violated budget and told to the
+   sampler as such (worst accuracy plus Optuna constraint values > 0); it is never trained.
+4. Feasible candidates train as Ray Tune trials (or in-process with ``executor="local"``),
+   streaming per-epoch metrics to the store; a bucketed successive-halving rule stops the
+   weak ones, comparing accuracy only among candidates of similar hardware cost.
+
+The state lives in the database: our tables plus Optuna's RDB storage in the same database.
+Re-running the same command continues: a trial that was running when the process died is
+re-run under the same Optuna trial number, never duplicated or lost.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from dse.config import OBJECTIVES, SearchConfig
+from dse.errors import UserError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from dse.store import Store
+    from hwmodel.accel import AccelConfig
+    from search_spaces.spec import ArchSpec
+
+#: Optuna system attribute holding a trial's budget excess (<= 0 means within budget).
+EXCESS_KEY = "dse_budget_excess"
+#: Metrics every candidate gets from the hardware model, stored as columns.
+HARDWARE_METRICS = ("memory_bits", "weight_memory_bits", "act_buffer_bits", "macs", "bops",
+                    "energy_pj", "area_um2", "cycles")
+
+
+# --------------------------------------------------------------------------- hardware first
+def hardware_metrics(spec: ArchSpec, accel: AccelConfig, *, simulate: bool
+                     ) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Score a spec before any training: totals (named with units) and per-layer rows.
+
+    ``cycles`` is the simulator's count when ``simulate`` (an objective or budget needs it),
+    otherwise the analytical stall-free count.
+    """
+    from hwmodel.cost import cost_report
+
+    report = cost_report(spec, accel)
+    totals = report.to_dict()["totals"]
+    metrics = {k: float(totals[k]) for k in HARDWARE_METRICS if k in totals}
+    metrics["cycles"] = float(totals.get("ideal_cycles", totals.get("cycles", math.nan)))
+    layers = [dict(row) for row in report.to_dict()["layers"]]
+    if simulate:
+        from hwmodel.sim import simulate as run_sim
+
+        sim = run_sim(spec, accel)
+        metrics["cycles"] = float(sim.total_cycles)
+        by_path = {row.path: row.cycles for row in sim.layers}
+        for row in layers:
+            if row.get("path") in by_path:
+                row["sim_cycles"] = by_path[row["path"]]
+    return metrics, layers
+
+
+@dataclass
+class SuccessiveHalving:
+    """Asynchronous successive halving (ASHA-style) within hardware-cost buckets.
+
+    At each rung (epochs ``grace * eta**k``) a trial continues only if its validation
+    accuracy is in the top ``1/eta`` of the results seen at that rung *in its bucket*, so a
+    cheap model is never stopped for losing to an expensive one. A rung decides only after
+    ``min_peers`` results in the bucket.
+    """
+
+    eta: int = 3
+    grace_epochs: int = 1
+    min_peers: int = 3
+    _seen: dict[tuple[int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def is_rung(self, epoch: int) -> bool:
+        if epoch < self.grace_epochs:
+            return False
+        k = math.log(epoch / self.grace_epochs, self.eta)
+        return abs(k - round(k)) < 1e-9
+
+    def should_stop(self, bucket: int, epoch: int, value: float) -> bool:
+        if not self.is_rung(epoch) or not math.isfinite(value):
+            return False
+        with self._lock:
+            seen = self._seen[(bucket, epoch)]
+            seen.append(value)
+            if len(seen) < self.min_peers:
+                return False
+            ranked = sorted(seen, reverse=True)
+            cutoff = ranked[max(0, math.ceil(len(ranked) / self.eta) - 1)]
+            return value < cutoff
+
+
+def cost_bucket(metrics: dict[str, float], objectives: tuple[str, ...]) -> int:
+    """Bucket by the first hardware objective (memory_bits by default), one per factor 4."""
+    key = next((o for o in objectives if o != "accuracy"), "memory_bits")
+    value = metrics.get(key, metrics.get("memory_bits", 1.0))
+    return (max(int(value), 1).bit_length() - 1) // 2  # floor(log4(value)), exact on ints
+
+
+# --------------------------------------------------------------------------- one trial
+@dataclass
+class Candidate:
+    """A feasible proposal on its way to training."""
+
+    trial_number: int
+    candidate_id: int
+    eval_id: int
+    spec_json: str
+    metrics: dict[str, float]
+    bucket: int
+
+
+@lru_cache(maxsize=4)
+def _dataset(name: str, params_items: tuple[tuple[str, Any], ...], root: str | None,
+             seed: int) -> Any:
+    from dse.data import get_dataset
+
+    return get_dataset(name, root=root, seed=seed, **dict(params_items))
+
+
+def run_trial(payload: dict[str, Any], report: Callable[[dict[str, Any]], bool | None]
+              ) -> dict[str, Any]:
+    """Train one candidate; never raises. ``report`` gets each epoch's metrics and returns
+    True to stop early (pruned). Epochs are written to the store as they happen."""
+    import torch
+
+    from dse.store import open_store
+    from dse.train import get_schedule, train
+    from search_spaces.build import build_model
+    from search_spaces.spec import ArchSpec
+
+    started = time.monotonic()
+    timeout = payload.get("trial_timeout_s")
+    reason_holder: dict[str, str] = {}
+    try:
+        torch.set_num_threads(max(1, int(payload.get("threads", 1))))
+        store = open_store(payload["db"])
+        spec = ArchSpec.from_json(payload["spec_json"])
+        data = _dataset(payload["dataset"], tuple(sorted(payload["dataset_params"].items())),
+                        payload.get("data_root"), payload["seed"])
+        torch.manual_seed(payload["seed"] + payload["trial_number"])
+        model = build_model(spec)
+        stages = get_schedule(payload["schedule"], payload["epochs"])
+
+        def on_epoch(m: Any) -> bool:
+            row = {"train_loss": m.train_loss, "train_accuracy": m.train_accuracy,
+                   "val_loss": m.val_loss, "val_accuracy": m.val_accuracy,
+                   "seconds": m.seconds}
+            store.add_epoch(payload["eval_id"], m.stage, m.epoch, **row)
+            stop = bool(report({"epoch": m.epoch, "stage": m.stage, **row}))
+            if timeout is not None and time.monotonic() - started > timeout:
+                reason_holder["timeout"] = (f"exceeded --trial-timeout {timeout:g} s "
+                                            f"after epoch {m.epoch}")
+                return True
+            return stop
+
+        result = train(model, data, stages, batch_size=payload["batch_size"], lr=payload["lr"],
+                       seed=payload["seed"] + payload["trial_number"], on_epoch=on_epoch,
+                       max_train_batches=payload.get("max_train_batches"), progress=False)
+        status, reason = result.status, result.reason
+        if "timeout" in reason_holder:
+            status, reason = "failed", reason_holder["timeout"]
+        accuracy = result.best_val_accuracy
+        if status == "complete" and (accuracy is None or not math.isfinite(accuracy)):
+            status, reason = "failed", f"validation accuracy is {accuracy}"
+        return {"status": status, "reason": reason, "val_accuracy": accuracy,
+                "test_accuracy": result.test_accuracy, "epochs_run": result.epochs_run,
+                "train_seconds": time.monotonic() - started}
+    except Exception as exc:  # a trial that raises is recorded failed; the search goes on
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" ({tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
+        return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}{where}",
+                "val_accuracy": None, "test_accuracy": None, "epochs_run": 0,
+                "train_seconds": time.monotonic() - started}
+
+
+# --------------------------------------------------------------------------- the proposer
+class Proposer:
+    """The hardware-first ask/tell side of the search (runs in the driver process)."""
+
+    def __init__(self, cfg: SearchConfig, store: Store, study_id: int,
+                 study: optuna.Study, space: Any, accel: AccelConfig,
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        self.cfg, self.store, self.study_id, self.study = cfg, store, study_id, study
+        self.space, self.accel = space, accel
+        self.on_event = on_event or (lambda kind, info: None)
+        self.simulate = "cycles" in cfg.objectives or any(b.metric == "cycles"
+                                                          for b in cfg.budgets)
+        self.pending: list[Candidate] = []
+        self.failures = 0
+        self.stopped_reason: str | None = None
+        self._lock = threading.Lock()
+        self.proposed = self._reconcile()
+
+    # -- resume ------------------------------------------------------------------------
+    def _reconcile(self) -> int:
+        """Make Optuna and the store agree after a crash; return the trials already proposed.
+
+        Optuna trials still RUNNING: re-queued if the store has their evaluation running,
+        told the stored result if the store finished them, abandoned (FAIL, not counted)
+        if the process died before the store heard of them.
+        """
+        import optuna
+
+        self.store.requeue_running(self.study_id)
+        df = self.store.query(self.cfg.study)
+        by_trial = {int(r["trial_number"]): r for _, r in df.iterrows()
+                    if r.get("trial_number") is not None and not _isnan(r["trial_number"])}
+        counted = 0
+        for t in self.study.get_trials(deepcopy=False):
+            if t.user_attrs.get("abandoned"):
+                continue
+            if t.state != optuna.trial.TrialState.RUNNING:
+                counted += 1
+                continue
+            row = by_trial.get(t.number)
+            if row is None:
+                self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+                self.study._storage.set_trial_user_attr(t._trial_id, "abandoned", True)
+                continue
+            counted += 1
+            if row["status"] in ("queued", "running"):
+                metrics = {k: float(row[k]) for k in HARDWARE_METRICS if k in row
+                           and not _isnan(row[k])}
+                spec_json = self.store.candidate(int(row["candidate_id"]))["spec_json"]
+                self.pending.append(Candidate(t.number, int(row["candidate_id"]),
+                                              int(row["eval_id"]), spec_json, metrics,
+                                              cost_bucket(metrics, self.cfg.objectives)))
+            else:
+                self._tell_from_row(t.number, row)
+        return counted
+
+    def _tell_from_row(self, number: int, row: Any) -> None:
+        import optuna
+
+        if row["status"] in ("failed",):
+            self.study.tell(number, state=optuna.trial.TrialState.FAIL)
+            return
+        metrics = {k: float(row[k]) for k in HARDWARE_METRICS if k in row and not
+                   _isnan(row[k])}
+        acc = row.get("accuracy")
+        metrics["accuracy"] = 0.0 if acc is None or _isnan(acc) else float(acc)
+        self._tell_values(number, metrics)
+
+    # -- ask ---------------------------------------------------------------------------
+    def next(self) -> Candidate | None:
+        """The next feasible candidate to train, or None when the planned trials are out."""
+        import optuna
+
+        with self._lock:
+            if self.pending:
+                return self.pending.pop(0)
+            while self.stopped_reason is None and self.proposed < self.cfg.trials:
+                trial = self.study.ask()
+                self.proposed += 1
+                spec = self.space.sample(trial)
+                spec_hash = spec.hash
+                prior = self.store.evaluation_for_hash(self.study_id, spec_hash)
+                if prior is not None and prior.get("status") not in ("queued", "running"):
+                    trial.set_user_attr("duplicate_of", spec_hash)
+                    self._tell_from_row(trial.number, prior)
+                    self.on_event("duplicate", {"trial": trial.number})
+                    continue
+                if prior is not None:  # the same spec is training right now
+                    trial.set_user_attr("duplicate_of", spec_hash)
+                    self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+                    self.on_event("duplicate", {"trial": trial.number})
+                    continue
+                metrics, layers = hardware_metrics(spec, self.accel, simulate=self.simulate)
+                choices = dict(trial.params)
+                cand_id, _ = self.store.add_candidate(self.study_id, spec.to_json(), spec_hash,
+                                                      choices)
+                self.store.record_hardware(cand_id, metrics, layers, self.accel.to_dict())
+                eval_id = self.store.start_evaluation(cand_id, trial.number)
+                violated = [str(b) for b in self.cfg.budgets
+                            if b.violated_by(metrics.get(b.metric, math.inf))]
+                if violated:
+                    self.store.finish_evaluation(eval_id, "infeasible", metrics=metrics,
+                                                 violated=", ".join(violated))
+                    self._tell_values(trial.number, {**metrics, "accuracy": 0.0})
+                    self.on_event("infeasible", {"trial": trial.number, **metrics})
+                    continue
+                return Candidate(trial.number, cand_id, eval_id, spec.to_json(), metrics,
+                                 cost_bucket(metrics, self.cfg.objectives))
+            return None
+
+    def payload(self, cand: Candidate) -> dict[str, Any]:
+        cfg = self.cfg
+        return {"spec_json": cand.spec_json, "eval_id": cand.eval_id, "db": cfg.db,
+                "trial_number": cand.trial_number, "bucket": cand.bucket,
+                "dataset": cfg.dataset, "dataset_params": dict(cfg.dataset_params),
+                "data_root": cfg.data_root, "schedule": cfg.schedule, "epochs": cfg.epochs,
+                "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
+                "max_train_batches": cfg.max_train_batches,
+                "trial_timeout_s": cfg.trial_timeout_s,
+                "threads": max(1, int(cfg.cpus_per_trial))}
+
+    # -- tell --------------------------------------------------------------------------
+    def _constraints(self, metrics: dict[str, float]) -> list[float]:
+        return [b.excess(metrics.get(b.metric, math.inf)) for b in self.cfg.budgets]
+
+    def _tell_values(self, number: int, metrics: dict[str, float]) -> None:
+        values = [metrics.get(o, math.nan) for o in self.cfg.objectives]
+        if self.cfg.budgets:
+            self.study._storage.set_trial_system_attr(
+                self.study._storage.get_trial_id_from_study_id_trial_number(
+                    self.study._study_id, number), EXCESS_KEY, self._constraints(metrics))
+        self.study.tell(number, values)
+
+    def complete(self, cand: Candidate, result: dict[str, Any]) -> None:
+        """Record a finished training (store first, then Optuna: a crash between the two is
+        repaired by :meth:`_reconcile`)."""
+        import optuna
+
+        status = result.get("status", "failed")
+        metrics = dict(cand.metrics)
+        for key in ("val_accuracy", "test_accuracy", "train_seconds", "epochs_run"):
+            if result.get(key) is not None:
+                metrics[key] = float(result[key])
+        if result.get("val_accuracy") is not None:
+            metrics["accuracy"] = float(result["val_accuracy"])
+        with self._lock:
+            self.store.finish_evaluation(cand.eval_id, status, metrics=metrics,
+                                         error=result.get("reason") if status == "failed"
+                                         else None)
+            if status == "failed":
+                self.failures += 1
+                self.study.tell(cand.trial_number, state=optuna.trial.TrialState.FAIL)
+                if self.cfg.max_failures is not None and self.failures >= self.cfg.max_failures:
+                    self.stopped_reason = (f"stopped after {self.failures} failed trials "
+                                           f"(--max-failures {self.cfg.max_failures})")
+            else:
+                self._tell_values(cand.trial_number, {**metrics,
+                                                      "accuracy": metrics.get("accuracy", 0.0)})
+        self.on_event(status, {"trial": cand.trial_number, **metrics,
+                               "reason": result.get("reason")})
+
+
+def _isnan(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+# --------------------------------------------------------------------------- executors
+def run_local(proposer: Proposer, rule: SuccessiveHalving | None) -> None:
+    """Train candidates one after another in this process (no Ray)."""
+    while (cand := proposer.next()) is not None:
+        proposer.on_event("running", {"trial": cand.trial_number})
+
+        def report(m: dict[str, Any], cand: Candidate = cand) -> bool:
+            return bool(rule and rule.should_stop(cand.bucket, m["epoch"], m["val_accuracy"]))
+
+        result = run_trial(proposer.payload(cand), report)
+        if result["status"] == "pruned":
+            result["status"] = "pruned"
+        proposer.complete(cand, result)
+
+
+def _tune_trainable(config: dict[str, Any]) -> None:
+    from ray import tune
+
+    def report(m: dict[str, Any]) -> bool:
+        tune.report({**m, "done_status": ""})
+        return False
+
+    result = run_trial(config, report)
+    tune.report({"epoch": result.get("epochs_run", 0), "val_accuracy":
+                 result.get("val_accuracy") or 0.0, "final": result,
+                 "done_status": result["status"]})
+
+
+def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfig) -> None:
+    """Train candidates as Ray Tune trials; the proposer is Tune's searcher."""
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+    from ray.tune.search import ConcurrencyLimiter, Searcher
+
+    class HardwareFirstSearcher(Searcher):
+        def __init__(self) -> None:
+            super().__init__(metric="val_accuracy", mode="max")
+            self.live: dict[str, Candidate] = {}
+
+        def suggest(self, trial_id: str) -> dict[str, Any] | None:
+            cand = proposer.next()
+            if cand is None:
+                return Searcher.FINISHED  # type: ignore[no-any-return]
+            self.live[trial_id] = cand
+            proposer.on_event("running", {"trial": cand.trial_number})
+            return proposer.payload(cand)
+
+        def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                              error: bool = False) -> None:
+            cand = self.live.pop(trial_id, None)
+            if cand is None:
+                return
+            final = (result or {}).get("final")
+            if error or result is None:
+                final = {"status": "failed", "reason": "the trial's worker process died"}
+            elif final is None:  # stopped by the scheduler between epochs
+                final = {"status": "pruned", "val_accuracy": result.get("val_accuracy"),
+                         "epochs_run": result.get("epoch")}
+            proposer.complete(cand, final)
+
+    class BucketedScheduler(FIFOScheduler):
+        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]
+                            ) -> str:
+            if rule is None or result.get("done_status") or "val_accuracy" not in result:
+                return TrialScheduler.CONTINUE
+            stop = rule.should_stop(trial.config["bucket"], int(result["epoch"]),
+                                    float(result["val_accuracy"]))
+            return TrialScheduler.STOP if stop else TrialScheduler.CONTINUE
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                  "configure_logging": False}
+        if cfg.ray_address:
+            ray.init(address=cfg.ray_address, **kwargs)
+        else:
+            ray.init(**kwargs)
+    storage = tempfile.mkdtemp(prefix="dse-tune-")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    try:
+        searcher = ConcurrencyLimiter(HardwareFirstSearcher(), max_concurrent=cfg.max_concurrent)
+        trainable = tune.with_resources(_tune_trainable, {"cpu": cfg.cpus_per_trial,
+                                                          "gpu": cfg.gpus_per_trial})
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=BucketedScheduler(),
+                                        num_samples=-1, reuse_actors=False),
+            run_config=tune.RunConfig(storage_path=storage, name=cfg.study, verbose=0,
+                                      failure_config=tune.FailureConfig(max_failures=0)),
+        )
+        tuner.fit()
+    finally:
+        shutil.rmtree(storage, ignore_errors=True)
+        if started_here:
+            ray.shutdown()
+
+
+# --------------------------------------------------------------------------- entry point
+def create_sampler(name: str, seed: int, constrained: bool) -> optuna.samplers.BaseSampler:
+    """An Optuna sampler by name; constrained samplers read the budget excess values."""
+    import optuna
+
+    def constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
+        return list(trial.system_attrs.get(EXCESS_KEY, []))
+
+    cfunc = constraints if constrained else None
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=cfunc,
+                                             population_size=10)
+    if name == "nsga3":
+        return optuna.samplers.NSGAIIISampler(seed=seed, constraints_func=cfunc,
+                                              population_size=10)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, constraints_func=cfunc, multivariate=True,
+                                          n_startup_trials=8)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed, constraints_func=cfunc)
+    raise UserError(f"sampler={name!r} is not known")
+
+
+@dataclass
+class SearchOutcome:
+    study: str
+    counts: dict[str, int]
+    stopped_reason: str | None
+    seconds: float
+
+
+def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], None] | None
+               = None) -> SearchOutcome:
+    """Run (or continue) the study described by ``cfg`` to its planned number of trials."""
+    import optuna
+
+    from dse.store import StoreError, open_store
+    from hwmodel.accel import AccelConfig
+    from search_spaces.spaces import get_space
+
+    t0 = time.monotonic()
+    # Everything that can be wrong with the input is checked before anything is written.
+    try:
+        from dse.data import describe_dataset
+
+        input_shape, num_classes = describe_dataset(cfg.dataset, root=cfg.data_root,
+                                                    **cfg.dataset_params)
+        space = get_space(cfg.space, input_shape=tuple(input_shape), num_classes=num_classes)
+        accel = AccelConfig.from_file(cfg.accel) if cfg.accel else AccelConfig()
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UserError(str(exc).splitlines()[0]) from None
+    try:
+        store = open_store(cfg.db)
+        record = store.create_or_get_study(
+            cfg.study, space=cfg.space, dataset=cfg.dataset, task=cfg.task,
+            config=cfg.to_dict(), objectives=[(o, OBJECTIVES[o]) for o in cfg.objectives],
+            budgets=[(b.metric, b.op, b.value) for b in cfg.budgets])
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.RDBStorage(cfg.db, engine_kwargs=_engine_kwargs(cfg.db))
+    study = optuna.create_study(
+        study_name=f"dse:{cfg.study}", storage=storage, directions=cfg.directions,
+        sampler=create_sampler(cfg.sampler_name, cfg.seed, bool(cfg.budgets)),
+        load_if_exists=True)
+    proposer = Proposer(cfg, store, record.id, study, space, accel, on_event)
+    rule = SuccessiveHalving() if cfg.early_stopping else None
+    if cfg.executor == "local":
+        run_local(proposer, rule)
+    else:
+        run_ray(proposer, rule, cfg)
+    status = store.study_status(cfg.study)
+    return SearchOutcome(cfg.study, dict(status.get("counts", {})), proposer.stopped_reason,
+                         time.monotonic() - t0)
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}
+    return {"pool_pre_ping": True}

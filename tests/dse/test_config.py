@@ -1,0 +1,99 @@
+"""Study configuration: file + flags, validation before anything runs, budgets, the ASHA rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dse.config import Budget, build_config
+from dse.errors import UserError
+from dse.search import SuccessiveHalving, cost_bucket
+
+
+def test_defaults_are_the_embedded_laptop_search() -> None:
+    cfg = build_config()
+    assert (cfg.space, cfg.dataset, cfg.db) == ("tiny", "digits", "sqlite:///dse.db")
+    assert cfg.objectives == ("accuracy", "memory_bits")
+    assert cfg.directions == ["maximize", "minimize"]
+    assert cfg.sampler_name == "nsga2"
+    assert build_config(objectives="accuracy").sampler_name == "tpe"
+
+
+def test_file_then_flags_override(tmp_path: Path) -> None:
+    f = tmp_path / "study.yaml"
+    f.write_text("study: s1\ntrials: 7\nobjectives: [accuracy, cycles]\n"
+                 "budgets: ['memory_bits<=1e6']\nsampler: random\n")
+    cfg = build_config(str(f), trials=9)
+    assert (cfg.study, cfg.trials, cfg.sampler) == ("s1", 9, "random")
+    assert cfg.objectives == ("accuracy", "cycles")
+    assert cfg.budgets == (Budget("memory_bits", "<=", 1e6),)
+    t = tmp_path / "study.toml"
+    t.write_text('study = "s2"\nepochs = 2\nbudgets = ["cycles<2e5"]\n')
+    cfg = build_config(str(t))
+    assert cfg.study == "s2" and cfg.epochs == 2 and cfg.budgets[0].op == "<"
+
+
+def test_budget_semantics() -> None:
+    b = Budget.parse("memory_bits <= 1e6")
+    assert (b.metric, b.op, b.value) == ("memory_bits", "<=", 1e6)
+    assert not b.violated_by(1e6) and b.violated_by(1e6 + 1)
+    assert b.excess(5e5) == pytest.approx(-0.5) and b.excess(2e6) == pytest.approx(1.0)
+    assert Budget.parse("cycles<100").violated_by(100)
+    assert str(b) == "memory_bits<=1e+06"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"space": "nope"}, "space='nope' must be one of"),
+    ({"dataset": "imagenet"}, "dataset='imagenet' must be one of"),
+    ({"sampler": "cmaes2"}, "sampler='cmaes2' must be one of"),
+    ({"objectives": "accuracy,latency"}, "objectives='latency' has an unknown objective"),
+    ({"objectives": "accuracy,accuracy"}, "objectives='accuracy,accuracy' must not repeat"),
+    ({"budgets": ["memory_bits=<1e6"]}, "--budget: 'memory_bits=<1e6' must look like"),
+    ({"budgets": ["colour<=3"]}, "--budget: metric 'colour' must be one of"),
+    ({"budgets": ["memory_bits<=-5"]}, "must look like"),
+    ({"trials": 0}, "trials=0 must be an integer >= 1"),
+    ({"study": "a b"}, "study='a b' must be 1-100 letters"),
+    ({"db": "mysql://x"}, "db='mysql://x' must be a sqlite:/// or postgresql"),
+    ({"executor": "dask"}, "executor='dask' must be one of"),
+    ({"schedule": "forever"}, "schedule='forever' must be one of"),
+    ({"accel": "/no/such.yaml"}, "accel='/no/such.yaml' must be an existing YAML file"),
+])
+def test_bad_input_names_field_rule_value(kwargs: dict, message: str) -> None:
+    with pytest.raises(UserError) as info:
+        build_config(**kwargs)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_bad_config_files(tmp_path: Path) -> None:
+    f = tmp_path / "s.yaml"
+    f.write_text("trials: [1\n")
+    with pytest.raises(UserError, match="malformed YAML at line"):
+        build_config(str(f))
+    f.write_text("trails: 3\n")
+    with pytest.raises(UserError, match="unknown field 'trails'"):
+        build_config(str(f))
+    f.write_text("trials: many\n")
+    with pytest.raises(UserError, match="trials='many' must be an integer"):
+        build_config(str(f))
+    with pytest.raises(UserError, match="no such config file"):
+        build_config(str(tmp_path / "none.yaml"))
+
+
+def test_successive_halving_within_buckets() -> None:
+    """eta=3, grace 1: rungs at epochs 1, 3, 9. With 3 peers the top third continue:
+    the third result at a rung is stopped if below the best one. Buckets do not mix."""
+    rule = SuccessiveHalving(eta=3, grace_epochs=1, min_peers=3)
+    assert [e for e in range(1, 10) if rule.is_rung(e)] == [1, 3, 9]
+    assert not rule.should_stop(0, 1, 0.9)
+    assert not rule.should_stop(0, 1, 0.5)      # only 2 peers so far
+    assert rule.should_stop(0, 1, 0.6)          # top third of [0.9, 0.6, 0.5] is 0.9
+    assert not rule.should_stop(0, 1, 0.95)
+    assert not rule.should_stop(1, 1, 0.1)      # another bucket starts afresh
+    assert not rule.should_stop(0, 2, 0.0)      # not a rung
+
+
+def test_cost_bucket_is_log4_of_first_hardware_objective() -> None:
+    assert cost_bucket({"memory_bits": 4096.0}, ("accuracy", "memory_bits")) == 6
+    assert cost_bucket({"memory_bits": 4095.0}, ("accuracy", "memory_bits")) == 5
+    assert cost_bucket({"memory_bits": 1.0, "cycles": 64.0}, ("accuracy", "cycles")) == 3
