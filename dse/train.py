@@ -1,0 +1,601 @@
+"""Quantization-aware training with multi-stage schedules declared as data.
+
+A schedule is a list of :class:`Stage` s; each names what is quantized while it runs
+(weights, activations, LSTM gates) and starts from the weights the previous stage left.
+BILLNET trains this way: full precision -> weights quantized -> activations quantized ->
+LSTM gates quantized. Named schedules live in a registry (:func:`get_schedule`), and config
+files can spell a schedule as a list of dicts (:func:`parse_schedule`).
+
+    >>> stages = get_schedule("billnet", epochs=8)           # doctest: +SKIP
+    >>> result = train(model, get_dataset("synthetic-gestures"), stages)  # doctest: +SKIP
+    >>> result.status, result.test_accuracy                  # doctest: +SKIP
+
+Contract of :func:`train`:
+
+* Adam (``lr`` per stage optional, otherwise the run's ``lr``), a fresh optimizer per stage,
+  cosine decay of the learning rate over each stage's epochs (per epoch), cross-entropy loss.
+* At the start of every stage, ``search_spaces.build.set_quantization(model, weights=...,
+  activations=..., lstm_gates=...)`` switches the model's quantizers. When a stage turns
+  activations on after a stage that had them off, ``search_spaces.build.fold_bsn(model)`` is
+  called first (if the builder defines it): bit-shift normalization trains as batch norm in
+  float and is folded to shifts before activations are quantized (DESIGN.md section 3). A
+  model with no quantizers (a plain torch model) is trained as is when the builder is absent.
+* Deterministic on CPU: every epoch reseeds torch's global generator and the shuffling
+  generator from ``(seed, epoch)``, batches are drawn in-process (no workers) and
+  ``torch.use_deterministic_algorithms`` is on for the run; so the same seed gives the same
+  history, and a run resumed from a checkpoint continues exactly as the uninterrupted run.
+* ``on_epoch(metrics)`` is called after every epoch (after the checkpoint is written);
+  returning ``True`` stops the run with status ``"pruned"`` (ASHA-style early stopping).
+* A NaN/inf loss, or a training loss above ``divergence_loss``, ends the run with status
+  ``"failed"`` and a reason that says where (stage, epoch, batch); it never raises.
+* ``checkpoint_path``: the model, optimizer and position are saved after every epoch
+  (atomically); if the file exists when ``train`` starts, the run resumes from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import pickle
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from dse.data import DatasetBundle, SplitDataset
+
+STATUSES = ("complete", "failed", "pruned")
+LR_SCHEDULES = ("cosine", "constant")
+
+
+# --------------------------------------------------------------------------- stages
+@dataclass(frozen=True)
+class Stage:
+    """One phase of training: what is quantized, for how many epochs, at which learning rate.
+
+    ``lr=None`` uses the run's ``lr``. ``epochs`` must be >= 1.
+    """
+
+    name: str
+    epochs: int
+    weights: bool
+    activations: bool
+    lstm_gates: bool
+    lr: float | None = None
+
+    def __post_init__(self) -> None:
+        where = f"stage {self.name!r}"
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"stage: name={self.name!r} must be a non-empty string")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"{where}: epochs={self.epochs!r} must be an integer >= 1")
+        for flag in ("weights", "activations", "lstm_gates"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{where}: {flag}={getattr(self, flag)!r} must be a boolean")
+        lr = self.lr
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float)
+                               or not 0 < lr < math.inf):
+            raise ValueError(f"{where}: lr={self.lr!r} must be a positive number or null")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "stage") -> Stage:
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{where}: must be a mapping with name, epochs, weights, "
+                             f"activations, lstm_gates (got {type(data).__name__})")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(sorted(known))})")
+        missing = [k for k in ("name", "epochs") if k not in data]
+        if missing:
+            raise ValueError(f"{where}: field {missing[0]!r} is required")
+        full = {"weights": False, "activations": False, "lstm_gates": False, **data}
+        return cls(**full)
+
+
+_SCHEDULES: dict[str, Callable[[int], list[Stage]]] = {}
+
+
+def register_schedule(name: str) -> Callable[[Callable[[int], list[Stage]]],
+                                             Callable[[int], list[Stage]]]:
+    """Register ``fn(epochs) -> list[Stage]`` as a named schedule (the latest wins)."""
+
+    def deco(fn: Callable[[int], list[Stage]]) -> Callable[[int], list[Stage]]:
+        _SCHEDULES[name] = fn
+        return fn
+
+    return deco
+
+
+def list_schedules() -> list[str]:
+    """Registered schedule names, sorted."""
+    return sorted(_SCHEDULES)
+
+
+def split_epochs(epochs: int, parts: int) -> list[int]:
+    """Split ``epochs`` into ``parts`` near-equal positive counts, the remainder to the last
+    parts (the quantized stages, which need the most recovery): 10 over 4 -> [2, 2, 3, 3]."""
+    if epochs < parts:
+        raise ValueError(f"epochs={epochs} must be >= {parts} for a {parts}-stage schedule")
+    base, extra = divmod(epochs, parts)
+    return [base + (1 if i >= parts - extra else 0) for i in range(parts)]
+
+
+@register_schedule("float")
+def _float(epochs: int) -> list[Stage]:
+    return [Stage("float", epochs, weights=False, activations=False, lstm_gates=False)]
+
+
+@register_schedule("qat")
+def _qat(epochs: int) -> list[Stage]:
+    return [Stage("qat", epochs, weights=True, activations=True, lstm_gates=True)]
+
+
+@register_schedule("two-stage")
+def _two_stage(epochs: int) -> list[Stage]:
+    fp, q = split_epochs(epochs, 2)
+    return [Stage("float", fp, weights=False, activations=False, lstm_gates=False),
+            Stage("quantized", q, weights=True, activations=True, lstm_gates=True)]
+
+
+@register_schedule("billnet")
+def _billnet(epochs: int) -> list[Stage]:
+    """BILLNET's staged binarization (our reading of the abstract: four equal-ish stages)."""
+    a, b, c, d = split_epochs(epochs, 4)
+    return [Stage("fp", a, weights=False, activations=False, lstm_gates=False),
+            Stage("weights", b, weights=True, activations=False, lstm_gates=False),
+            Stage("activations", c, weights=True, activations=True, lstm_gates=False),
+            Stage("gates", d, weights=True, activations=True, lstm_gates=True)]
+
+
+def get_schedule(name: str, epochs: int) -> list[Stage]:
+    """The named schedule with ``epochs`` epochs in total; unknown names list the valid ones."""
+    if name not in _SCHEDULES:
+        raise ValueError(f"schedule={name!r} is not registered (valid: "
+                         f"{', '.join(list_schedules())})")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"schedule {name!r}: epochs={epochs!r} must be an integer >= 1")
+    return _SCHEDULES[name](epochs)
+
+
+def parse_schedule(spec: str | Sequence[Mapping[str, Any]],
+                   epochs: int | None = None) -> list[Stage]:
+    """A schedule from a config value: a registered name (needs ``epochs``) or a list of
+    stage dicts (``{"name": "fp", "epochs": 3, "weights": false, ...}``; missing flags are
+    false). Stage names must be unique."""
+    if isinstance(spec, str):
+        if epochs is None:
+            raise ValueError(f"schedule {spec!r}: epochs is required for a named schedule")
+        return get_schedule(spec, epochs)
+    if not isinstance(spec, Sequence) or not spec:
+        raise ValueError(f"schedule={spec!r} must be a schedule name or a non-empty list of "
+                         "stages")
+    items: list[Any] = list(spec)
+    stages = [Stage.from_dict(d, f"schedule[{i}]") for i, d in enumerate(items)]
+    names = [s.name for s in stages]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"schedule: stage names must be unique, {dup[0]!r} repeats")
+    return stages
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class EpochMetrics:
+    """Metrics of one epoch; ``epoch`` is global and 1-based, accuracies are fractions."""
+
+    stage: str
+    stage_index: int
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+    lr: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`. ``test_accuracy`` is None when the run failed."""
+
+    status: str
+    reason: str | None
+    history: list[EpochMetrics]
+    best_val_accuracy: float | None
+    test_accuracy: float | None
+    epochs_run: int
+    seconds: float
+    test_loss: float | None = None
+    stages: list[Stage] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["history"] = [m.to_dict() for m in self.history]
+        return out
+
+
+class _Stop(Exception):
+    """Internal: a run ended with a failure reason."""
+
+
+# --------------------------------------------------------------------------- batching
+def _batches(ds: SplitDataset, batch_size: int, *, shuffle: bool,
+             generator: torch.Generator | None = None, limit: int | None = None,
+             ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of ``ds`` drawn in-process: tensors indexed directly when the dataset allows
+    (``TensorDataset``, :class:`dse.data.U8Dataset`), else items stacked one by one.
+
+    When shuffling (training), a last batch of a single sample is dropped: batch norm cannot
+    take a batch statistic from one sample."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    n = len(ds)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    for b, lo in enumerate(range(0, n, batch_size)):
+        if limit is not None and b >= limit:
+            return
+        idx = order[lo:lo + batch_size]
+        if shuffle and len(idx) == 1 and n > 1:
+            return
+        if isinstance(ds, TensorDataset):
+            x, y = ds.tensors[0][idx], ds.tensors[1][idx]
+        elif hasattr(ds, "get_batch"):
+            x, y = ds.get_batch(idx)
+        else:
+            items = [ds[int(i)] for i in idx]
+            x = torch.stack([torch.as_tensor(it[0]) for it in items])
+            y = torch.as_tensor([int(it[1]) for it in items])
+        yield x, y
+
+
+def evaluate(model: nn.Module, ds: SplitDataset, *, batch_size: int = 512,
+             device: str = "cpu") -> tuple[float, float]:
+    """``(mean cross-entropy, accuracy)`` of ``model`` on ``ds`` in eval mode."""
+    import torch
+    import torch.nn.functional as F
+
+    was_training = model.training
+    model.eval()
+    loss_sum, correct, n = 0.0, 0, 0
+    with torch.no_grad():
+        for x, y in _batches(ds, batch_size, shuffle=False):
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(dim=1) == y).sum())
+            n += len(y)
+    model.train(was_training)
+    if n == 0:
+        return math.nan, math.nan
+    return loss_sum / n, correct / n
+
+
+# --------------------------------------------------------------------------- quantization
+def _has_quantizers(model: nn.Module) -> bool:
+    return any(type(m).__module__.startswith("search_spaces.") for m in model.modules())
+
+
+def _builder_hooks() -> tuple[Callable[..., Any] | None, Callable[..., Any] | None]:
+    try:
+        from search_spaces import build
+    except ImportError:
+        return None, None
+    return getattr(build, "set_quantization", None), getattr(build, "fold_bsn", None)
+
+
+def apply_stage(model: nn.Module, stage: Stage, previous: Stage | None) -> None:
+    """Switch the model's quantizers to ``stage`` (folding BSN first where activations turn
+    on after a stage without them). See the module docstring."""
+    set_quantization, fold_bsn = _builder_hooks()
+    if (fold_bsn is not None and previous is not None and stage.activations
+            and not previous.activations):
+        fold_bsn(model)
+    if set_quantization is None:
+        if _has_quantizers(model):
+            raise RuntimeError("search_spaces.build.set_quantization is not available but the "
+                               "model has quantized layers")
+        return
+    set_quantization(model, weights=stage.weights, activations=stage.activations,
+                     lstm_gates=stage.lstm_gates)
+
+
+# --------------------------------------------------------------------------- checkpoints
+@dataclass
+class Checkpoint:
+    """Where a run stood after an epoch: ``stage_index`` and the epochs done in it
+    (``stage_epoch``), the global ``epoch`` count, the history so far."""
+
+    stages: list[Stage]
+    stage_index: int
+    stage_epoch: int
+    epoch: int
+    history: list[EpochMetrics]
+    seed: int
+    optimizer_state: dict[str, Any] | None = None
+
+
+def save_checkpoint(path: str, model: nn.Module, optimizer: torch.optim.Optimizer | None,
+                    ckpt: Checkpoint) -> None:
+    """Write model + optimizer + position to ``path`` atomically (temp file, then rename)."""
+    import torch
+
+    payload = {
+        "format": 1,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "stages": [s.to_dict() for s in ckpt.stages],
+        "stage_index": ckpt.stage_index,
+        "stage_epoch": ckpt.stage_epoch,
+        "epoch": ckpt.epoch,
+        "history": [m.to_dict() for m in ckpt.history],
+        "seed": ckpt.seed,
+    }
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str, model: nn.Module, *, replay_stages: bool = True) -> Checkpoint:
+    """Load a checkpoint into ``model`` and return the position (optimizer state included).
+
+    With ``replay_stages`` the stage switches up to the saved stage are applied first, so a
+    model whose structure changes at a switch (BSN folding) matches the saved state.
+    Raises ``ValueError`` naming the file when it is missing or not a tinydse checkpoint.
+    """
+    import torch
+
+    if not os.path.isfile(path):
+        raise ValueError(f"checkpoint {path!r}: no such file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        stages = [Stage.from_dict(d) for d in payload["stages"]]
+        ckpt = Checkpoint(
+            stages=stages, stage_index=int(payload["stage_index"]),
+            stage_epoch=int(payload["stage_epoch"]), epoch=int(payload["epoch"]),
+            history=[EpochMetrics(**m) for m in payload["history"]], seed=int(payload["seed"]),
+            optimizer_state=payload["optimizer"],
+        )
+        state = payload["model"]
+    except (KeyError, TypeError, RuntimeError, EOFError, OSError,
+            pickle.UnpicklingError) as exc:
+        raise ValueError(f"checkpoint {path!r}: not a readable tinydse checkpoint "
+                         f"({type(exc).__name__})") from None
+    if replay_stages:
+        prev: Stage | None = None
+        for s in stages[:ckpt.stage_index + 1]:
+            apply_stage(model, s, prev)
+            prev = s
+    model.load_state_dict(state)
+    return ckpt
+
+
+# --------------------------------------------------------------------------- training
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch) % (2**63 - 1)
+
+
+def _stage_lr(base: float, schedule: str, done: int, total: int) -> float:
+    """Cosine decay per epoch within a stage (SGDR without restarts, Loshchilov & Hutter 2017):
+    ``base * (1 + cos(pi * done / total)) / 2`` for the epoch after ``done`` finished ones."""
+    if schedule == "constant":
+        return base
+    return base * 0.5 * (1.0 + math.cos(math.pi * done / total))
+
+
+@contextlib.contextmanager
+def _deterministic() -> Iterator[None]:
+    import torch
+
+    was = torch.are_deterministic_algorithms_enabled()
+    warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was, warn_only=warn)
+
+
+class _Progress:
+    """A rich progress bar on stderr, or nothing."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.bar: Any = None
+        self.task: Any = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=False)
+
+    def __enter__(self) -> _Progress:
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def start(self, label: str, total: int) -> None:
+        if self.bar is not None:
+            self.task = self.bar.add_task(label, total=total)
+
+    def advance(self, label: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=label)
+
+
+def _check_args(stages: Sequence[Stage], batch_size: int, lr: float, lr_schedule: str,
+                divergence_loss: float, max_train_batches: int | None) -> None:
+    if not stages or not all(isinstance(s, Stage) for s in stages):
+        raise ValueError("stages must be a non-empty list of Stage (see get_schedule)")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be an integer >= 1")
+    if not 0 < lr < math.inf:
+        raise ValueError(f"lr={lr!r} must be a positive number")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule={lr_schedule!r} must be one of {list(LR_SCHEDULES)}")
+    if not divergence_loss > 0:
+        raise ValueError(f"divergence_loss={divergence_loss!r} must be > 0")
+    if max_train_batches is not None and max_train_batches < 1:
+        raise ValueError(f"max_train_batches={max_train_batches!r} must be >= 1 or None")
+
+
+def train(
+    model: nn.Module,
+    data: DatasetBundle,
+    stages: Sequence[Stage],
+    *,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    on_epoch: Callable[[EpochMetrics], bool | None] | None = None,
+    checkpoint_path: str | None = None,
+    max_train_batches: int | None = None,
+    progress: bool | None = None,
+    divergence_loss: float = 1e4,
+    lr_schedule: str = "cosine",
+    device: str = "cpu",
+) -> TrainResult:
+    """Train ``model`` on ``data`` through ``stages``; see the module docstring for the
+    contract. ``max_train_batches`` caps the batches per epoch (quick fidelity levels);
+    ``progress=None`` shows a bar only when stderr is a terminal."""
+    import torch
+    import torch.nn.functional as F
+
+    stages = list(stages)
+    _check_args(stages, batch_size, lr, lr_schedule, divergence_loss, max_train_batches)
+    start = time.perf_counter()
+    model.to(device)
+    history: list[EpochMetrics] = []
+    first_stage, done_in_stage, epoch = 0, 0, 0
+    opt_state: dict[str, Any] | None = None
+    if checkpoint_path is not None and os.path.isfile(checkpoint_path):
+        ckpt = load_checkpoint(checkpoint_path, model)
+        if [s.to_dict() for s in ckpt.stages] != [s.to_dict() for s in stages]:
+            raise ValueError(f"checkpoint {checkpoint_path!r} was written for schedule "
+                             f"{[s.name for s in ckpt.stages]} with other settings; remove it "
+                             "or pass the same stages")
+        model.to(device)
+        history, epoch = ckpt.history, ckpt.epoch
+        first_stage, done_in_stage = ckpt.stage_index, ckpt.stage_epoch
+        opt_state = ckpt.optimizer_state
+        if done_in_stage >= stages[first_stage].epochs:
+            first_stage, done_in_stage, opt_state = first_stage + 1, 0, None
+
+    show = sys.stderr.isatty() if progress is None else progress
+    status, reason = "complete", None
+    n_train = len(data.train)
+    batches_per_epoch = math.ceil(n_train / batch_size)
+    if max_train_batches is not None:
+        batches_per_epoch = min(batches_per_epoch, max_train_batches)
+
+    with _deterministic(), _Progress(show) as bar:
+        try:
+            for si in range(first_stage, len(stages)):
+                stage = stages[si]
+                resumed = si == first_stage and (done_in_stage > 0 or opt_state is not None)
+                if not (si == first_stage and resumed):
+                    apply_stage(model, stage, stages[si - 1] if si > 0 else None)
+                base_lr = stage.lr if stage.lr is not None else lr
+                optimizer = torch.optim.Adam(model.parameters(), lr=base_lr,
+                                             weight_decay=weight_decay)
+                if si == first_stage and opt_state is not None:
+                    optimizer.load_state_dict(opt_state)
+                start_e = done_in_stage if si == first_stage else 0
+                bar.start(f"{stage.name}", (stage.epochs - start_e) * batches_per_epoch)
+                for e in range(start_e, stage.epochs):
+                    t0 = time.perf_counter()
+                    epoch += 1
+                    cur_lr = _stage_lr(base_lr, lr_schedule, e, stage.epochs)
+                    for group in optimizer.param_groups:
+                        group["lr"] = cur_lr
+                    es = _epoch_seed(seed, epoch)
+                    torch.manual_seed(es)
+                    gen = torch.Generator().manual_seed(es)
+                    model.train()
+                    loss_sum, correct, seen = 0.0, 0, 0
+                    for b, (x, y) in enumerate(_batches(data.train, batch_size, shuffle=True,
+                                                        generator=gen,
+                                                        limit=max_train_batches), 1):
+                        x, y = x.to(device), y.to(device)
+                        logits = model(x)
+                        loss = F.cross_entropy(logits, y)
+                        value = float(loss.detach())
+                        where = f"at stage {stage.name!r} epoch {epoch} batch {b}"
+                        if not math.isfinite(value):
+                            kind = "NaN" if math.isnan(value) else "infinite"
+                            raise _Stop(f"loss is {kind} {where}")
+                        if value > divergence_loss:
+                            raise _Stop(f"loss {value:.4g} exceeds divergence_loss="
+                                        f"{divergence_loss:g} {where} (diverged)")
+                        optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                        optimizer.step()
+                        loss_sum += value * len(y)
+                        correct += int((logits.detach().argmax(dim=1) == y).sum())
+                        seen += len(y)
+                        bar.advance(f"{stage.name} e{epoch} loss {value:.3f}")
+                    val_loss, val_acc = evaluate(model, data.val, device=device)
+                    if not math.isfinite(val_loss):
+                        raise _Stop(f"validation loss is {val_loss} at stage {stage.name!r} "
+                                    f"epoch {epoch}")
+                    metrics = EpochMetrics(
+                        stage=stage.name, stage_index=si, epoch=epoch,
+                        train_loss=loss_sum / max(seen, 1),
+                        train_accuracy=correct / max(seen, 1), val_loss=val_loss,
+                        val_accuracy=val_acc, seconds=time.perf_counter() - t0, lr=cur_lr)
+                    history.append(metrics)
+                    if checkpoint_path is not None:
+                        save_checkpoint(checkpoint_path, model, optimizer, Checkpoint(
+                            stages, si, e + 1, epoch, history, seed))
+                    if on_epoch is not None and on_epoch(metrics) is True:
+                        status, reason = "pruned", f"stopped by on_epoch after epoch {epoch}"
+                        break
+                if status == "pruned":
+                    break
+                done_in_stage, opt_state = 0, None
+        except _Stop as stop:
+            status, reason = "failed", str(stop)
+
+    test_loss = test_acc = None
+    if status != "failed":
+        test_loss, test_acc = evaluate(model, data.test, device=device)
+    best = max((m.val_accuracy for m in history), default=None)
+    return TrainResult(status=status, reason=reason, history=history, best_val_accuracy=best,
+                       test_accuracy=test_acc, epochs_run=len(history),
+                       seconds=time.perf_counter() - start, test_loss=test_loss,
+                       stages=stages)
+
+
+__all__ = [
+    "Checkpoint", "EpochMetrics", "Stage", "TrainResult", "apply_stage", "evaluate",
+    "get_schedule", "list_schedules", "load_checkpoint", "parse_schedule", "register_schedule",
+    "save_checkpoint", "split_epochs", "train",
+]
