@@ -1,0 +1,173 @@
+"""SQLAlchemy 2 models of the results store (documented for direct SQL in ``docs/schema.md``).
+
+Every table is prefixed ``dse_`` so that Optuna's RDB storage (``studies``, ``trials``, ...)
+can live in the same database without a clash; our Alembic version table is
+``dse_alembic_version`` for the same reason (Optuna's own is ``alembic_version``).
+Timestamps are naive UTC. Hardware and accuracy metrics are real columns (indexable, plain
+SQL); anything else a study reports (e.g. ``psnr_db``) goes to the ``metrics`` JSON column.
+Schema changes go through an Alembic revision in ``dse/store/migrations/versions``; a test
+checks that the models and the migrations agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: JSON on SQLite (text), JSONB on PostgreSQL (queryable with ``->>`` in direct SQL).
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+VERSION_TABLE = "dse_alembic_version"
+TABLE_PREFIX = "dse_"
+
+#: Evaluation states. ``queued``: waiting (or re-queued after a dead process);
+#: ``infeasible``: over a hard budget, never trained; ``pruned``: stopped early by ASHA.
+STATUSES = ("queued", "running", "complete", "failed", "infeasible", "pruned")
+FINAL_STATUSES = ("complete", "failed", "infeasible", "pruned")
+
+#: Hardware metrics stored as real columns of ``dse_evaluations`` (units in the names).
+HARDWARE_COLUMNS = ("memory_bits", "weight_memory_bits", "act_buffer_bits", "macs", "bops",
+                    "energy_pj", "area_um2", "cycles", "latency_cycles")
+#: Accuracy metrics stored as real columns of ``dse_evaluations`` (fractions in [0, 1]).
+ACCURACY_COLUMNS = ("accuracy", "val_accuracy", "test_accuracy")
+METRIC_COLUMNS = HARDWARE_COLUMNS + ACCURACY_COLUMNS + ("train_seconds",)
+#: Columns of ``dse_epochs`` besides the keys; other per-epoch numbers go to its ``metrics``.
+EPOCH_COLUMNS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
+
+_naming = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Naive UTC now (both backends store it the same way)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=_naming)
+
+
+class Study(Base):
+    """One search: what is searched (space, dataset, task), for what (objectives, budgets)."""
+
+    __tablename__ = "dse_studies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    space: Mapped[str] = mapped_column(String(255))
+    dataset: Mapped[str] = mapped_column(String(255))
+    task: Mapped[str] = mapped_column(String(64), default="classification")
+    config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: list of {"name": str, "direction": "maximize" | "minimize"}
+    objectives: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    #: list of {"metric": str, "op": "<=" | "<" | ">=" | ">", "value": float}
+    budgets: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    tinydse_version: Mapped[str] = mapped_column(String(64), default="")
+    cost_model_version: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Candidate(Base):
+    """One architecture proposed in a study; ``spec_hash`` (ArchSpec.hash) is unique per study."""
+
+    __tablename__ = "dse_candidates"
+    __table_args__ = (UniqueConstraint("study_id", "spec_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("dse_studies.id", ondelete="CASCADE"),
+                                          index=True)
+    spec: Mapped[str] = mapped_column(Text)  # ArchSpec.to_json(), verbatim
+    spec_hash: Mapped[str] = mapped_column(String(128))
+    choices: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Evaluation(Base):
+    """The live evaluation of a candidate (one per candidate; ``attempt`` counts restarts)."""
+
+    __tablename__ = "dse_evaluations"
+    __table_args__ = (Index("ix_dse_evaluations_study_status", "study_id", "status"),
+                      Index("ix_dse_evaluations_study_pareto", "study_id", "pareto"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("dse_candidates.id", ondelete="CASCADE"), unique=True)
+    #: denormalized from the candidate, so per-study scans need no join
+    study_id: Mapped[int] = mapped_column(ForeignKey("dse_studies.id", ondelete="CASCADE"))
+    trial_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    memory_bits: Mapped[float | None] = mapped_column(Double, nullable=True)
+    weight_memory_bits: Mapped[float | None] = mapped_column(Double, nullable=True)
+    act_buffer_bits: Mapped[float | None] = mapped_column(Double, nullable=True)
+    macs: Mapped[float | None] = mapped_column(Double, nullable=True)
+    bops: Mapped[float | None] = mapped_column(Double, nullable=True)
+    energy_pj: Mapped[float | None] = mapped_column(Double, nullable=True)
+    area_um2: Mapped[float | None] = mapped_column(Double, nullable=True)
+    cycles: Mapped[float | None] = mapped_column(Double, nullable=True)
+    latency_cycles: Mapped[float | None] = mapped_column(Double, nullable=True)
+    accuracy: Mapped[float | None] = mapped_column(Double, nullable=True)
+    val_accuracy: Mapped[float | None] = mapped_column(Double, nullable=True)
+    test_accuracy: Mapped[float | None] = mapped_column(Double, nullable=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    violated: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    train_seconds: Mapped[float | None] = mapped_column(Double, nullable=True)
+    #: front membership among the study's complete evaluations, kept by the store
+    pareto: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Epoch(Base):
+    """One epoch of one training stage (learning curves)."""
+
+    __tablename__ = "dse_epochs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(
+        ForeignKey("dse_evaluations.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[int] = mapped_column(Integer)
+    train_loss: Mapped[float | None] = mapped_column(Double, nullable=True)
+    train_accuracy: Mapped[float | None] = mapped_column(Double, nullable=True)
+    val_loss: Mapped[float | None] = mapped_column(Double, nullable=True)
+    val_accuracy: Mapped[float | None] = mapped_column(Double, nullable=True)
+    seconds: Mapped[float | None] = mapped_column(Double, nullable=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class HardwareReport(Base):
+    """The cost model's report for a candidate: totals, per-layer rows, accelerator config."""
+
+    __tablename__ = "dse_hardware_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("dse_candidates.id", ondelete="CASCADE"), unique=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    per_layer: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    accel: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
