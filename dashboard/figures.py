@@ -1,0 +1,473 @@
+"""Plotly figures of the dashboard as pure functions of DataFrames (no store, no Dash).
+
+Every function takes plain data (candidate frames in the canonical columns of
+:mod:`dashboard.data`, epoch frames, a per-layer hardware report) and returns a
+``plotly.graph_objects.Figure``; the pages only wire them to inputs, so the figures are tested
+by calling them directly.
+
+Canonical candidate columns (see :func:`dashboard.data.canonical_candidates`):
+``candidate_id``, ``trial``, ``status``, ``pareto`` (the store's precomputed membership over the
+study's objectives), ``created_at``, ``updated_at``, and one numeric column per metric
+(``accuracy``, ``memory_bits``, ``cycles``, ``energy_pj``, ``bops``, ``area_um2``, ...).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+Direction = Literal["minimize", "maximize"]
+
+#: Statuses whose candidates were trained and carry an accuracy.
+DONE_STATUSES = ("complete", "completed", "pruned")
+#: Statuses shown only on demand (never trained, or broken).
+INFEASIBLE_STATUSES = ("infeasible",)
+FAILED_STATUSES = ("failed", "fail", "error")
+
+#: Display label of each known metric (units in the name, as everywhere in tinydse).
+METRIC_LABELS: dict[str, str] = {
+    "accuracy": "accuracy",
+    "val_accuracy": "validation accuracy",
+    "test_accuracy": "test accuracy",
+    "memory_bits": "memory (bits)",
+    "weight_memory_bits": "weight memory (bits)",
+    "act_buffer_bits": "activation buffer (bits)",
+    "macs": "MACs",
+    "bops": "BOPs",
+    "energy_pj": "energy (pJ)",
+    "area_um2": "area (µm²)",
+    "cycles": "latency (cycles)",
+    "latency_cycles": "latency (cycles)",
+    "trial": "trial",
+}
+#: Metrics that are better high; every other metric is a cost (minimize).
+MAXIMIZED = frozenset({"accuracy", "val_accuracy", "test_accuracy", "train_accuracy"})
+#: Fields shown when hovering a candidate, in this order, when present.
+HOVER_FIELDS = ("accuracy", "memory_bits", "cycles", "energy_pj", "bops", "area_um2")
+
+FADED_OPACITY = 0.25
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+SYMBOLS = ("circle", "diamond", "square", "triangle-up", "star", "hexagon", "pentagon")
+
+
+# ---------------------------------------------------------------------- metric helpers
+def metric_label(metric: str) -> str:
+    """Axis label of a metric: the known label, else the column name."""
+    return METRIC_LABELS.get(metric, metric)
+
+
+def default_direction(metric: str) -> Direction:
+    """Accuracy-like metrics are maximized, every hardware metric is a cost."""
+    return "maximize" if metric in MAXIMIZED or metric.endswith("accuracy") else "minimize"
+
+
+def is_log_metric(metric: str) -> bool:
+    """Bit, cycle, operation and gate counts span decades: they get log axes."""
+    name = metric.lower()
+    return (name.endswith("_bits") or "cycles" in name or name in ("macs", "bops")
+            or name.endswith("_gates") or name.startswith("logic"))
+
+
+def format_value(metric: str, value: Any) -> str:
+    """One number for hover text and tables: integers with separators, else 4 significant
+    digits; accuracies as percentages with two decimals."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if metric.endswith("accuracy"):
+        return f"{100.0 * float(value):.2f}%"
+    fvalue = float(value)
+    if fvalue.is_integer() and abs(fvalue) < 1e15:
+        return f"{int(fvalue):,}"
+    return f"{fvalue:.4g}"
+
+
+def _format_series(metric: str, values: pd.Series) -> pd.Series:
+    arr = values.to_numpy(dtype=float, na_value=np.nan)
+    out = np.full(arr.shape, "–", dtype=object)
+    ok = ~np.isnan(arr)
+    if metric.endswith("accuracy"):
+        out[ok] = np.char.mod("%.2f%%", 100.0 * arr[ok])
+    else:
+        ints = ok & (np.mod(arr, 1.0) == 0) & (np.abs(arr) < 1e15)
+        out[ints] = [f"{int(v):,}" for v in arr[ints]]
+        rest = ok & ~ints
+        out[rest] = [f"{v:.4g}" for v in arr[rest]]
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def hover_text(df: pd.DataFrame, extra: Sequence[str] = (), study: str | None = None
+               ) -> list[str]:
+    """One hover string per row: candidate id, trial, status, then the key numbers."""
+    n = len(df)
+    if n == 0:
+        return []
+    head = "candidate " + df["candidate_id"].astype("int64").astype(str)
+    if study:
+        head = f"{study} · " + head
+    parts: list[pd.Series] = [head]
+    if "trial" in df.columns:
+        parts.append("trial " + _format_series("trial", df["trial"]))
+    if "status" in df.columns:
+        parts.append("status " + df["status"].astype(str))
+    fields: list[str] = []
+    for col in (*HOVER_FIELDS, *extra):
+        if col in df.columns and col not in fields:
+            fields.append(col)
+    for col in fields:
+        parts.append(f"{col}: " + _format_series(col, df[col]))
+    text = parts[0]
+    for p in parts[1:]:
+        text = text + "<br>" + p
+    return list(text)
+
+
+# ---------------------------------------------------------------------- Pareto front
+def front_mask(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
+    """Boolean mask of the non-dominated rows of ``values`` (n x m) under ``directions``.
+
+    Delegates to :func:`dse.pareto.non_dominated` (the store's definition, so the page and
+    the stored flag agree). Rows with a NaN never belong to the front.
+    """
+    from dse.pareto import non_dominated
+
+    values = np.asarray(values, dtype=float)
+    mask = np.zeros(len(values), dtype=bool)
+    ok = ~np.isnan(values).any(axis=1) if values.size else np.zeros(len(values), dtype=bool)
+    if not ok.any():
+        return mask
+    sub = values[ok]
+    result = np.asarray(non_dominated(sub, list(directions)))
+    if result.dtype == bool:
+        sub_mask = result
+    else:
+        sub_mask = np.zeros(len(sub), dtype=bool)
+        sub_mask[result.astype(int)] = True
+    mask[np.flatnonzero(ok)] = sub_mask
+    return mask
+
+
+def apply_budgets(df: pd.DataFrame, budgets: Mapping[str, float | None] | None,
+                  directions: Mapping[str, str] | None = None) -> pd.Series:
+    """Rows within every budget: ``metric <= bound`` for costs, ``>= bound`` for maximized
+    metrics. ``None`` bounds and metrics absent from ``df`` are ignored; a NaN value passes
+    (a candidate without that number is not known to break the budget)."""
+    keep = pd.Series(True, index=df.index)
+    for metric, bound in (budgets or {}).items():
+        if bound is None or metric not in df.columns:
+            continue
+        direction = (directions or {}).get(metric, default_direction(metric))
+        col = pd.to_numeric(df[metric], errors="coerce")
+        within = col >= bound if direction == "maximize" else col <= bound
+        keep &= within | col.isna()
+    return keep
+
+
+def classify(df: pd.DataFrame, *, objectives: Sequence[str], directions: Mapping[str, str],
+             budgets: Mapping[str, float | None] | None = None,
+             front_over: Literal["objectives", "axes"] = "objectives",
+             axes: tuple[str, str] | None = None) -> pd.Series:
+    """Role of each candidate on the Pareto page: ``front``, ``dominated``, ``infeasible``,
+    ``failed``, ``pending`` (not finished) or ``over_budget`` (filtered by a slider).
+
+    The front is the store's precomputed ``pareto`` flag when no budget narrows the set and it
+    is taken over the study's objectives; otherwise it is recomputed on the remaining trained
+    candidates (over the objectives, or over the two plotted axes with ``front_over="axes"``).
+    """
+    status = df["status"].astype(str).str.lower() if "status" in df.columns else pd.Series(
+        "complete", index=df.index)
+    role = pd.Series("pending", index=df.index, dtype=object)
+    done = status.isin(DONE_STATUSES)
+    role[status.isin(INFEASIBLE_STATUSES)] = "infeasible"
+    role[status.isin(FAILED_STATUSES)] = "failed"
+    within = apply_budgets(df, budgets, directions)
+    role[done & ~within] = "over_budget"
+    eligible = done & within
+    role[eligible] = "dominated"
+    narrowed = bool((done & ~within).any())
+    if front_over == "axes":
+        if axes is None:
+            raise ValueError("front_over='axes' needs axes=(x, y)")
+        cols = list(dict.fromkeys(axes))
+    else:
+        cols = [c for c in objectives if c in df.columns]
+    if not cols:
+        return role
+    if front_over == "objectives" and not narrowed and "pareto" in df.columns:
+        on_front = eligible & df["pareto"].fillna(False).astype(bool)
+    else:
+        values = df.loc[eligible, cols].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+        dirs = [directions.get(c, default_direction(c)) for c in cols]
+        on_front = pd.Series(False, index=df.index)
+        on_front[eligible] = front_mask(values, dirs)
+    role[on_front] = "front"
+    return role
+
+
+def _color_range(frames: Mapping[str, pd.DataFrame], color: str) -> tuple[float, float] | None:
+    vals = [pd.to_numeric(f[color], errors="coerce") for f in frames.values() if color in f]
+    if not vals:
+        return None
+    allv = pd.concat(vals).dropna()
+    if allv.empty:
+        return None
+    lo, hi = float(allv.min()), float(allv.max())
+    if is_log_metric(color) and lo > 0:
+        return math.log10(lo), math.log10(hi)
+    return lo, hi
+
+
+def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
+                  color: str | None = None,
+                  objectives: Mapping[str, Sequence[str]] | None = None,
+                  directions: Mapping[str, str] | None = None,
+                  budgets: Mapping[str, float | None] | None = None,
+                  show: Collection[str] = (),
+                  front_over: Literal["objectives", "axes"] = "objectives",
+                  log_axes: bool = True) -> go.Figure:
+    """Scatter of ``y`` against ``x`` for one or more studies (overlaid for comparison).
+
+    Per study: the front (full opacity, joined by a line in ``x`` order), the dominated
+    trained candidates (faded), and, when named in ``show`` (``"infeasible"``, ``"failed"``),
+    those candidates wherever both coordinates are known. Candidates over a ``budgets`` bound
+    are dropped and the front is redrawn without them. ``color`` names a metric for a shared
+    colour scale; without it each study gets its own colour. Axes are logarithmic for bit,
+    cycle and operation counts. Every point carries ``customdata = [candidate_id, study]`` for
+    click-through, and hover text with the candidate's key numbers.
+    """
+    directions = dict(directions or {})
+    fig = go.Figure()
+    crange = _color_range(frames, color) if color else None
+    counts: dict[str, int] = {}
+    for i, (study, df) in enumerate(frames.items()):
+        objs = list((objectives or {}).get(study, [])) or [c for c in (y, x)]
+        role = classify(df, objectives=objs, directions=directions, budgets=budgets,
+                        front_over=front_over, axes=(x, y)) if len(df) else pd.Series(
+                            [], dtype=object)
+        base = PALETTE[i % len(PALETTE)]
+        symbol = SYMBOLS[i % len(SYMBOLS)] if color else "circle"
+        groups: list[tuple[str, str]] = [("front", "front"), ("dominated", "dominated")]
+        groups += [(s, s) for s in ("infeasible", "failed") if s in show]
+        for key, label in groups:
+            part = df[role == key] if len(df) else df
+            if x not in part.columns or y not in part.columns:
+                continue
+            xs = pd.to_numeric(part[x], errors="coerce")
+            ys = pd.to_numeric(part[y], errors="coerce")
+            part = part[xs.notna() & ys.notna()]
+            counts[f"{study}:{key}"] = len(part)
+            if key == "front":
+                part = part.sort_values([x, y])
+            marker: dict[str, Any] = {"size": 9 if key == "front" else 7, "symbol": symbol,
+                                      "line": {"width": 1, "color": "#333"} if key == "front"
+                                      else {"width": 0}}
+            if key in ("infeasible", "failed"):
+                marker.update(symbol="x" if key == "infeasible" else "x-thin-open",
+                              color="#7f7f7f" if key == "infeasible" else "#000000",
+                              line={"width": 1, "color": "#7f7f7f"})
+            elif color and color in part.columns:
+                cvals = pd.to_numeric(part[color], errors="coerce")
+                if is_log_metric(color) and crange is not None and (cvals > 0).all():
+                    cvals = np.log10(cvals)
+                marker.update(color=cvals.to_numpy(float), colorscale="Viridis",
+                              showscale=(i == 0 and key == "front"),
+                              colorbar={"title": {"text": ("log10 " if is_log_metric(color)
+                                                           else "") + metric_label(color)}})
+                if crange is not None:
+                    marker.update(cmin=crange[0], cmax=crange[1])
+            else:
+                marker["color"] = base
+            mode = "lines+markers" if key == "front" and front_over == "axes" else "markers"
+            if key == "front" and front_over == "objectives" and len(objs) == 2 and set(
+                    objs) == {x, y}:
+                mode = "lines+markers"
+            name = f"{study} · {label}" if len(frames) > 1 else label
+            fig.add_trace(go.Scattergl(
+                x=part[x].to_numpy(float), y=part[y].to_numpy(float), mode=mode, name=name,
+                marker=marker,
+                line={"color": base, "width": 1.5, "shape": "hv"} if "lines" in mode else None,
+                opacity=FADED_OPACITY if key == "dominated" else 1.0,
+                customdata=np.column_stack([part["candidate_id"].to_numpy(np.int64),
+                                            np.full(len(part), study, dtype=object)])
+                if len(part) else None,
+                hovertext=hover_text(part, extra=[c for c in (x, y, color) if c], study=study
+                                     if len(frames) > 1 else None),
+                hoverinfo="text",
+                meta={"study": study, "role": key},
+            ))
+    fig.update_layout(
+        xaxis={"title": {"text": metric_label(x)},
+               "type": "log" if log_axes and is_log_metric(x) else "linear"},
+        yaxis={"title": {"text": metric_label(y)},
+               "type": "log" if log_axes and is_log_metric(y) else "linear"},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        margin={"l": 60, "r": 20, "t": 40, "b": 50}, template="plotly_white",
+        clickmode="event", hovermode="closest", uirevision=f"{x}|{y}",
+        meta={"counts": counts},
+    )
+    return fig
+
+
+# ---------------------------------------------------------------------- progress
+def _time_axis(df: pd.DataFrame, by: Literal["trial", "time"]) -> tuple[pd.Series, str]:
+    if by == "time":
+        col = "updated_at" if "updated_at" in df.columns else "created_at"
+        return pd.to_datetime(df[col]), "time"
+    return pd.to_numeric(df["trial"], errors="coerce"), "trial"
+
+
+def best_so_far(df: pd.DataFrame, metric: str, direction: str,
+                by: Literal["trial", "time"] = "trial") -> pd.DataFrame:
+    """Running best of ``metric`` over the trained candidates ordered by trial (or time):
+    columns ``x`` and ``best``; one row per trained candidate."""
+    if df.empty or metric not in df.columns:
+        return pd.DataFrame({"x": [], "best": []})
+    done = df[df["status"].astype(str).str.lower().isin(DONE_STATUSES)] if (
+        "status" in df.columns) else df
+    xs, _ = _time_axis(done, by)
+    vals = pd.to_numeric(done[metric], errors="coerce")
+    part = pd.DataFrame({"x": xs, "v": vals}).dropna().sort_values("x", kind="stable")
+    best = part["v"].cummax() if direction == "maximize" else part["v"].cummin()
+    return pd.DataFrame({"x": part["x"].to_numpy(), "best": best.to_numpy()})
+
+
+def hypervolume_figure(history: pd.DataFrame, by: Literal["trial", "time"] = "trial"
+                       ) -> go.Figure:
+    """Hypervolume of the study's front after each trial (or over time): a step line."""
+    fig = go.Figure()
+    xcol = "trial" if by == "trial" else ("time" if "time" in history.columns else "updated_at")
+    if not history.empty and xcol in history.columns:
+        fig.add_trace(go.Scatter(x=history[xcol], y=history["hypervolume"], mode="lines+markers",
+                                 line={"shape": "hv"}, name="hypervolume"))
+    fig.update_layout(title={"text": "hypervolume"}, xaxis_title=xcol, yaxis_title="hypervolume",
+                      template="plotly_white", margin={"l": 60, "r": 20, "t": 40, "b": 40})
+    return fig
+
+
+def best_so_far_figure(df: pd.DataFrame, objectives: Sequence[tuple[str, str]],
+                       by: Literal["trial", "time"] = "trial") -> go.Figure:
+    """One panel per objective: the best value found so far, against trial or time."""
+    n = max(1, len(objectives))
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=[f"best {metric_label(m)} ({d})" for m, d in objectives])
+    for i, (metric, direction) in enumerate(objectives, start=1):
+        series = best_so_far(df, metric, direction, by)
+        fig.add_trace(go.Scatter(x=series["x"], y=series["best"], mode="lines",
+                                 line={"shape": "hv", "color": PALETTE[(i - 1) % len(PALETTE)]},
+                                 name=metric), row=i, col=1)
+        if is_log_metric(metric):
+            fig.update_yaxes(type="log", row=i, col=1)
+    fig.update_xaxes(title_text="trial" if by == "trial" else "time", row=n, col=1)
+    fig.update_layout(template="plotly_white", showlegend=False, height=max(300, 220 * n),
+                      margin={"l": 60, "r": 20, "t": 40, "b": 40})
+    return fig
+
+
+def status_counts(df: pd.DataFrame) -> dict[str, int]:
+    """Candidates per status, largest first."""
+    if df.empty or "status" not in df.columns:
+        return {}
+    counts = df["status"].astype(str).value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+def status_figure(counts: Mapping[str, int]) -> go.Figure:
+    """Bar chart of candidates per status."""
+    fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values()),
+                           text=[f"{v:,}" for v in counts.values()], textposition="auto"))
+    fig.update_layout(title={"text": "candidates by status"}, template="plotly_white",
+                      yaxis_title="candidates", margin={"l": 60, "r": 20, "t": 40, "b": 40})
+    return fig
+
+
+# ---------------------------------------------------------------------- candidate
+#: Per-layer report columns, by panel, in order of preference.
+LAYER_PANELS: dict[str, tuple[str, ...]] = {
+    "memory (bits)": ("memory_bits", "weight_memory_bits", "weight_bits"),
+    "logic (gates)": ("logic_gates", "gates", "logic_cells", "logic_count"),
+    "latency (cycles)": ("cycles", "latency_cycles", "compute_cycles"),
+}
+
+
+def _layer_column(layers: pd.DataFrame, candidates: Sequence[str]) -> str | None:
+    for c in candidates:
+        if c in layers.columns and pd.to_numeric(layers[c], errors="coerce").notna().any():
+            return c
+    return None
+
+
+def layer_bars_figure(layers: pd.DataFrame) -> go.Figure:
+    """Per-layer bars of memory bits, logic and cycles from a stored hardware report.
+
+    ``layers`` has one row per layer with a ``layer`` (path) column and numeric columns; the
+    first present column of each :data:`LAYER_PANELS` entry makes a panel (absent panels are
+    left out). Memory bars stack weight and normalization/activation bits when those columns
+    are present.
+    """
+    panels = [(title, col) for title, cands in LAYER_PANELS.items()
+              if (col := _layer_column(layers, cands)) is not None]
+    n = max(1, len(panels))
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=[t for t, _ in panels] or ["no per-layer report"])
+    names = layers["layer"].astype(str).tolist() if "layer" in layers.columns else []
+    for i, (_title, col) in enumerate(panels, start=1):
+        vals = pd.to_numeric(layers[col], errors="coerce").fillna(0)
+        fig.add_trace(go.Bar(x=names, y=vals, name=col, marker_color=PALETTE[i - 1],
+                             hovertext=[f"{nm}<br>{col}: {format_value(col, v)}"
+                                        for nm, v in zip(names, vals, strict=True)],
+                             hoverinfo="text"), row=i, col=1)
+    fig.update_layout(template="plotly_white", showlegend=False, height=max(300, 230 * n),
+                      margin={"l": 60, "r": 20, "t": 40, "b": 80})
+    return fig
+
+
+def learning_curve_figure(epochs: pd.DataFrame) -> go.Figure:
+    """Accuracy (top) and loss (bottom) per epoch, one line per training stage and split.
+
+    Stages are laid end to end: the x axis counts epochs over the whole run, so a multi-stage
+    schedule (BILLNET-style) reads left to right.
+    """
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=["accuracy", "loss"])
+    if epochs.empty:
+        fig.update_layout(template="plotly_white")
+        return fig
+    df = epochs.copy()
+    if "stage" not in df.columns:
+        df["stage"] = "train"
+    df["stage"] = df["stage"].fillna("train").astype(str)
+    order = list(dict.fromkeys(df["stage"]))
+    df["_stage_idx"] = df["stage"].map({s: i for i, s in enumerate(order)})
+    df = df.sort_values(["_stage_idx", "epoch"], kind="stable").reset_index(drop=True)
+    df["global_epoch"] = np.arange(1, len(df) + 1)
+    for j, stage in enumerate(order):
+        part = df[df["stage"] == stage]
+        colour = PALETTE[j % len(PALETTE)]
+        for row, metric in ((1, "accuracy"), (2, "loss")):
+            for split, dash in (("train", "dot"), ("val", "solid")):
+                col = f"{split}_{metric}"
+                if col not in part.columns or part[col].isna().all():
+                    continue
+                fig.add_trace(go.Scatter(
+                    x=part["global_epoch"], y=part[col], mode="lines+markers",
+                    name=f"{stage} {split}", legendgroup=stage, showlegend=row == 1,
+                    line={"color": colour, "dash": dash}), row=row, col=1)
+    fig.update_xaxes(title_text="epoch (all stages)", row=2, col=1)
+    fig.update_layout(template="plotly_white", height=480,
+                      margin={"l": 60, "r": 20, "t": 40, "b": 40})
+    return fig
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A blank figure carrying one centred message (no data yet, unknown axis)."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper",
+                       yref="paper", font={"size": 16})
+    fig.update_layout(template="plotly_white", xaxis={"visible": False},
+                      yaxis={"visible": False})
+    return fig

@@ -1,0 +1,112 @@
+"""Candidate: the ArchSpec as a layer table, per-layer memory/logic/cycle bars from the stored
+hardware report, the learning curve per stage, and a download of the spec JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, State, callback, ctx, dash_table, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard import data
+from dashboard.components import interval, not_found, study_href
+from dashboard.figures import (
+    HOVER_FIELDS,
+    format_value,
+    layer_bars_figure,
+    learning_curve_figure,
+    metric_label,
+)
+
+dash.register_page(__name__, path_template="/candidate/<candidate_id>", name="Candidate",
+                   title="tinydse · candidate")
+
+SUMMARY_FIELDS = ("status", "trial", *HOVER_FIELDS, "val_accuracy", "test_accuracy",
+                  "weight_memory_bits", "act_buffer_bits", "macs", "latency_cycles")
+
+
+def parse_id(candidate_id: str | None) -> int | None:
+    """The integer id of a URL segment, or None when it is not one."""
+    try:
+        value = int(str(candidate_id))
+    except (TypeError, ValueError):
+        return None
+    return value if value >= 0 else None
+
+
+def summary_rows(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) pairs of the candidate's key numbers, present ones only."""
+    out = []
+    for key in SUMMARY_FIELDS:
+        value = row.get(key)
+        if value is None or (isinstance(value, float) and value != value):
+            continue
+        text = str(value) if key == "status" else format_value(key, value)
+        out.append((metric_label(key), text))
+    if row.get("pareto"):
+        out.append(("front", "on the Pareto front"))
+    return out
+
+
+def layout(candidate_id: str | None = None, **_query: Any) -> html.Div:
+    cid = parse_id(candidate_id)
+    src = data.get_data()
+    cand = src.candidate(cid) if cid is not None else None
+    if cand is None:
+        return not_found(f"No candidate with id {candidate_id!r} in this database.",
+                         "Candidates are opened from a study's Pareto page.")
+    table = data.spec_table(cand.spec_json)
+    facts = summary_rows(dict(cand.row))
+    return html.Div([
+        html.H2([f"Candidate #{cand.candidate_id}"], id="candidate-title"),
+        html.Nav([html.Span("study "),
+                  dcc.Link(cand.study, href=study_href(cand.study, "pareto"),
+                           id="candidate-study-link"), " · ",
+                  dcc.Link("progress", href=study_href(cand.study, "progress"))],
+                 className="study-nav"),
+        dcc.Store(id="candidate-id", data=cand.candidate_id),
+        dcc.Store(id="candidate-token"),
+        html.Table(html.Tbody([
+            html.Tr([html.Th(k), html.Td(v, className="candidate-fact", title=k)])
+            for k, v in facts]), id="candidate-facts", className="table"),
+        html.Button("Download spec JSON", id="candidate-download-btn"),
+        dcc.Download(id="candidate-download"),
+        html.H3("Layers"),
+        dash_table.DataTable(  # type: ignore[attr-defined]
+            id="candidate-layers-table", data=table,
+                             columns=[{"name": c, "id": c} for c in (table[0] if table else {})],
+                             style_cell={"fontFamily": "monospace", "fontSize": 13,
+                                         "padding": "2px 8px"},
+                             style_table={"overflowX": "auto"}),
+        html.H3("Per-layer cost"),
+        dcc.Graph(id="candidate-layer-bars", figure=layer_bars_figure(cand.per_layer),
+                  config={"displaylogo": False}),
+        html.H3("Learning curve"),
+        dcc.Graph(id="candidate-curve", config={"displaylogo": False}),
+        interval("candidate", data.REFRESH_MS),
+    ])
+
+
+@callback(Output("candidate-curve", "figure"), Output("candidate-token", "data"),
+          Input("candidate-interval", "n_intervals"), State("candidate-id", "data"),
+          State("candidate-token", "data"))
+def update_curve(_n: int, cid: int, token: str | None) -> tuple[Any, str]:
+    """The learning curve, redrawn while the candidate trains."""
+    epochs = data.get_data().epochs(cid)
+    new_token = f"{len(epochs)}"
+    if ctx.triggered_id == "candidate-interval" and new_token == token:
+        raise PreventUpdate
+    return learning_curve_figure(epochs), new_token
+
+
+@callback(Output("candidate-download", "data"), Input("candidate-download-btn", "n_clicks"),
+          State("candidate-id", "data"), prevent_initial_call=True)
+def download_spec(n_clicks: int | None, cid: int) -> dict[str, Any]:
+    if not n_clicks:
+        raise PreventUpdate
+    cand = data.get_data().candidate(cid)
+    if cand is None:
+        raise PreventUpdate
+    return {"content": cand.spec_json, "filename": f"candidate-{cid}.json",
+            "type": "application/json"}

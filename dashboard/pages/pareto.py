@@ -1,0 +1,268 @@
+"""Pareto: any two metrics on the axes, a third as colour, the front highlighted and linked,
+dominated points faded, infeasible/failed on demand, budget sliders that filter the points and
+redraw the front, several studies overlaid; a click on a point opens the candidate."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dash
+import pandas as pd
+import plotly.graph_objects as go
+from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard import data
+from dashboard.components import candidate_href, interval, not_found, study_nav, unquote_name
+from dashboard.figures import (
+    classify,
+    default_direction,
+    empty_figure,
+    format_value,
+    is_log_metric,
+    metric_label,
+    pareto_figure,
+)
+
+dash.register_page(__name__, path_template="/study/<study>/pareto", name="Pareto",
+                   title="tinydse · Pareto")
+
+#: Slider positions per decade (log metrics) or over the range (linear metrics).
+SLIDER_STEPS = 200
+
+
+def default_axes(info: data.StudyInfo, axes: Sequence[str]) -> tuple[str, str]:
+    """x: the first minimized objective (else memory_bits); y: the first maximized one
+    (else accuracy); each falls back to the first available axis."""
+    xs = [m for m, d in info.objectives if d == "minimize" and m in axes]
+    ys = [m for m, d in info.objectives if d == "maximize" and m in axes]
+    x = xs[0] if xs else ("memory_bits" if "memory_bits" in axes else (axes[0] if axes else ""))
+    y = ys[0] if ys else ("accuracy" if "accuracy" in axes else (axes[-1] if axes else ""))
+    return x, y
+
+
+def budget_metrics(info: data.StudyInfo, axes: Sequence[str]) -> list[str]:
+    """The metrics that get a budget slider: minimized objectives, then the study's budgets,
+    then memory_bits and cycles when present."""
+    out: list[str] = []
+    for m in ([m for m, d in info.objectives if d == "minimize"]
+              + [b[0] for b in info.budgets] + ["memory_bits", "cycles"]):
+        if m in axes and m not in out and default_direction(m) == "minimize":
+            out.append(m)
+    return out
+
+
+def slider_range(metric: str, values: pd.Series) -> tuple[float, float] | None:
+    """Slider (min, max) in slider units: log10 of the value for log metrics."""
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    if is_log_metric(metric):
+        v = v[v > 0]
+        if v.empty:
+            return None
+        return math.log10(float(v.min())), math.log10(float(v.max()))
+    if v.empty:
+        return None
+    return float(v.min()), float(v.max())
+
+
+def slider_to_bound(metric: str, value: float | None, hi: float | None) -> float | None:
+    """The budget a slider position means; None (no budget) at the right end."""
+    if value is None or hi is None or value >= hi - 1e-9:
+        return None
+    # counts are integers: flooring keeps `metric <= bound` exact and the label honest
+    return float(math.floor(10.0 ** value)) if is_log_metric(metric) else float(value)
+
+
+def budget_slider(metric: str, values: pd.Series) -> html.Div | None:
+    rng = slider_range(metric, values)
+    if rng is None:
+        return None
+    lo, hi = rng
+    if hi <= lo:
+        hi = lo + 1e-6
+    step = (hi - lo) / SLIDER_STEPS
+
+    def label(pos: float) -> str:
+        return format_value(metric, round(10 ** pos) if is_log_metric(metric) else pos)
+
+    return html.Div([
+        html.Label(metric_label(metric), className="pareto-budget-name"),
+        dcc.Slider(id={"type": "pareto-budget", "metric": metric}, min=lo, max=hi, step=step,
+                   value=hi, marks={lo: label(lo), hi: label(hi)}, allow_direct_input=False,
+                   updatemode="mouseup"),
+        html.Div("no budget", id={"type": "pareto-budget-label", "metric": metric},
+                 className="pareto-budget-label"),
+    ], className="pareto-budget", title=metric)
+
+
+def layout(study: str | None = None, compare: str | None = None, x: str | None = None,
+           y: str | None = None, color: str | None = None, **_query: Any) -> html.Div:
+    name = unquote_name(study)
+    src = data.get_data()
+    info = src.study(name)
+    if info is None:
+        return not_found(f"No study named {name!r} in this database.",
+                         "Pick one from the list of studies.")
+    frame = src.candidates(name)
+    axes = data.numeric_axes(frame, info.objective_names)
+    dx, dy = default_axes(info, axes)
+    x = x if x in axes else dx
+    y = y if y in axes else dy
+    color = color if color in axes else None
+    others = [s for s in src.study_names() if s != name]
+    compare_list = [c for c in (compare or "").split(",") if c in others]
+    options = [{"label": metric_label(a) + ("" if metric_label(a) == a else f" [{a}]"),
+                "value": a} for a in axes]
+    sliders = [s for m in budget_metrics(info, axes) if (s := budget_slider(m, frame[m]))]
+    return html.Div([
+        html.H2(["Pareto · ", html.Span(name, id="pareto-study-name")]),
+        study_nav(name, "pareto"),
+        dcc.Store(id="pareto-study", data=name),
+        dcc.Store(id="pareto-token"),
+        dcc.Location(id="pareto-nav", refresh="callback-nav"),
+        html.Div([
+            html.Div([html.Label("x axis"), dcc.Dropdown(id="pareto-x", options=options,
+                                                         value=x, clearable=False)],
+                     className="control"),
+            html.Div([html.Label("y axis"), dcc.Dropdown(id="pareto-y", options=options,
+                                                         value=y, clearable=False)],
+                     className="control"),
+            html.Div([html.Label("colour"), dcc.Dropdown(id="pareto-color", options=options,
+                                                         value=color, clearable=True,
+                                                         placeholder="by study")],
+                     className="control"),
+            html.Div([html.Label("compare with"),
+                      dcc.Dropdown(id="pareto-compare", options=others, value=compare_list,
+                                   multi=True, placeholder="other studies")],
+                     className="control"),
+        ], className="controls"),
+        html.Div([
+            dcc.Checklist(id="pareto-show", options=[
+                {"label": " show infeasible", "value": "infeasible"},
+                {"label": " show failed", "value": "failed"}], value=[], inline=True),
+            dcc.RadioItems(id="pareto-front-over", options=[
+                {"label": " front over the study's objectives", "value": "objectives"},
+                {"label": " front over the two axes", "value": "axes"}],
+                value="objectives", inline=True),
+        ], className="controls"),
+        html.Div(sliders, id="pareto-budgets", className="budgets"),
+        html.Div(id="pareto-summary", className="summary"),
+        dcc.Graph(id="pareto-graph", figure=empty_figure("loading…"),
+                  config={"displaylogo": False}, style={"height": "560px"}),
+        html.H3("Front"),
+        html.Div(id="pareto-front-table"),
+        interval("pareto", data.REFRESH_MS),
+    ])
+
+
+def _budgets(values: Sequence[float | None], ids: Sequence[Mapping[str, str]],
+             maxima: Sequence[float | None]) -> dict[str, float | None]:
+    return {i["metric"]: slider_to_bound(i["metric"], v, hi)
+            for v, i, hi in zip(values, ids, maxima, strict=True)}
+
+
+def front_table(frames: Mapping[str, pd.DataFrame], roles: Mapping[str, pd.Series], x: str,
+                y: str) -> html.Table | html.Div:
+    """The front's candidates with links to their pages, in ``x`` order."""
+    rows = []
+    for study, df in frames.items():
+        role = roles[study]
+        front = df[role == "front"]
+        if x in front.columns:
+            front = front.sort_values([x, y] if y in front.columns else [x])
+        for _, r in front.iterrows():
+            cid = int(r["candidate_id"])
+            rows.append(html.Tr([
+                html.Td(study), html.Td(dcc.Link(f"#{cid}", href=candidate_href(cid),
+                                                 className="pareto-front-link")),
+                html.Td(format_value("trial", r.get("trial"))),
+                html.Td(format_value(x, r.get(x))), html.Td(format_value(y, r.get(y)))],
+                className="pareto-front-row"))
+    if not rows:
+        return html.Div("no candidate on the front yet")
+    head = html.Thead(html.Tr([html.Th(h) for h in ("study", "candidate", "trial",
+                                                    metric_label(x), metric_label(y))]))
+    return html.Table([head, html.Tbody(rows)], className="table")
+
+
+def render(study: str, compare: Sequence[str] | None, x: str, y: str, color: str | None,
+           show: Sequence[str] | None, front_over: str,
+           budgets: Mapping[str, float | None]) -> tuple[go.Figure, Any, Any]:
+    """Figure, summary and front table for the current controls (the callback's body)."""
+    src = data.get_data()
+    names = [study] + [c for c in (compare or []) if c != study]
+    infos = {n: src.study(n) for n in names}
+    frames = {n: src.candidates(n) for n in names if infos[n] is not None}
+    main = infos[study]
+    if main is None or not x or not y:
+        return empty_figure("no such study or axis"), "", ""
+    directions = dict(main.directions)
+    objectives = {n: infos[n].objective_names for n in frames}  # type: ignore[union-attr]
+    fo = "axes" if front_over == "axes" else "objectives"
+    fig = pareto_figure(frames, x, y, color=color, objectives=objectives,
+                        directions=directions, budgets=budgets, show=show or (),
+                        front_over=fo)  # type: ignore[arg-type]
+    roles = {n: classify(df, objectives=objectives[n] or [y, x], directions=directions,
+                         budgets=budgets, front_over=fo, axes=(x, y))  # type: ignore[arg-type]
+             for n, df in frames.items()}
+    total_front = sum(int((r == "front").sum()) for r in roles.values())
+    plotted = sum(len(t.x) for t in fig.data if t.x is not None)  # type: ignore[attr-defined]
+    over = sum(int((r == "over_budget").sum()) for r in roles.values())
+    infeasible = sum(int(r.isin(["infeasible", "failed"]).sum()) for r in roles.values())
+    summary = [
+        html.Span(f"{plotted:,}", id="pareto-count-shown"), " points shown · ",
+        html.Span(f"{total_front:,}", id="pareto-count-front"), " on the front · ",
+        html.Span(f"{over:,}", id="pareto-count-over"), " over budget · ",
+        html.Span(f"{infeasible:,}", id="pareto-count-infeasible"), " infeasible or failed",
+    ]
+    return fig, summary, front_table(frames, roles, x, y)
+
+
+@callback(Output("pareto-graph", "figure"), Output("pareto-summary", "children"),
+          Output("pareto-front-table", "children"), Output("pareto-token", "data"),
+          Input("pareto-x", "value"), Input("pareto-y", "value"),
+          Input("pareto-color", "value"), Input("pareto-compare", "value"),
+          Input("pareto-show", "value"), Input("pareto-front-over", "value"),
+          Input({"type": "pareto-budget", "metric": ALL}, "value"),
+          Input("pareto-interval", "n_intervals"),
+          State({"type": "pareto-budget", "metric": ALL}, "id"),
+          State({"type": "pareto-budget", "metric": ALL}, "max"),
+          State("pareto-study", "data"), State("pareto-token", "data"))
+def update_pareto(x: str, y: str, color: str | None, compare: list[str] | None,
+                  show: list[str] | None, front_over: str, budget_values: list[float | None],
+                  _n: int, budget_ids: list[dict[str, str]], budget_max: list[float | None],
+                  study: str, token: str | None) -> tuple[Any, Any, Any, str]:
+    src = data.get_data()
+    names = [study] + list(compare or [])
+    new_token = "|".join(src.version(n) for n in names if src.study(n) is not None)
+    if ctx.triggered_id == "pareto-interval" and new_token == token:
+        raise PreventUpdate  # live tick with nothing new: keep the page as it is
+    budgets = _budgets(budget_values, budget_ids, budget_max)
+    fig, summary, table = render(study, compare, x, y, color, show, front_over, budgets)
+    return fig, summary, table, new_token
+
+
+@callback(Output({"type": "pareto-budget-label", "metric": MATCH}, "children"),
+          Input({"type": "pareto-budget", "metric": MATCH}, "value"),
+          State({"type": "pareto-budget", "metric": MATCH}, "max"),
+          State({"type": "pareto-budget", "metric": MATCH}, "id"))
+def budget_label(value: float | None, hi: float | None, ident: dict[str, str]) -> str:
+    metric = ident["metric"]
+    bound = slider_to_bound(metric, value, hi)
+    if bound is None:
+        return "no budget"
+    return f"{metric} ≤ {format_value(metric, bound)}"
+
+
+@callback(Output("pareto-nav", "pathname"), Input("pareto-graph", "clickData"),
+          prevent_initial_call=True)
+def open_candidate(click: dict[str, Any] | None) -> str:
+    """A click on a point opens that candidate's page."""
+    if not click or not click.get("points"):
+        raise PreventUpdate
+    custom = click["points"][0].get("customdata")
+    if not custom:
+        raise PreventUpdate
+    return candidate_href(int(custom[0]))
