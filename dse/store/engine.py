@@ -179,8 +179,7 @@ class SessionFactory:
             yield session
             if write:
                 session.commit()
-            else:
-                session.rollback()
+            # a read ends with close(): objects stay loaded (a rollback would expire them)
         except SQLAlchemyError as exc:
             session.rollback()
             raise translate(exc, self.url) from exc
@@ -263,4 +262,4 @@ def check_schema(factory: SessionFactory) -> None:
     head = head_revision()
     if rev != head:
         raise StoreError(f"{mask_url(factory.url)}: schema revision {rev} is not the current "
-                         f"{head}; open it once read-write (e.g. `dse studies`) to upgrade")
+                         f"{head}; open it read-write once (any `dse search` does) to upgrade")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -166,7 +166,8 @@ def tokenize(expr: str) -> list[Token]:
 class _Parser:
     def __init__(self, expr: str, columns: Iterable[str]) -> None:
         self.expr = expr
-        self.columns = set(columns)
+        # keep a container's own membership test (the query layer passes a permissive one)
+        self.columns = columns if isinstance(columns, Collection) else set(columns)
         self.tokens = tokenize(expr)
         self.i = 0
 

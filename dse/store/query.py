@@ -1,0 +1,397 @@
+"""Reads of the results store as pandas DataFrames (called through :class:`dse.store.Store`).
+
+``query`` returns one row per candidate with its live evaluation: the real metric columns,
+the JSON metrics expanded into columns (e.g. ``psnr_db``), the Pareto flag and bookkeeping.
+A ``where`` filter that uses only real columns is compiled to SQL (bound parameters); one that
+uses JSON metrics is applied as a pandas mask after loading, with the same NULL semantics.
+Pareto flags and hypervolume come from the precomputed ``pareto`` column, so a Pareto query on
+a 100k-candidate study reads only the front.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+
+from dse.store.api import _eval_record, objective_vector
+from dse.store.engine import StoreError
+from dse.store.schema import (
+    ACCURACY_COLUMNS,
+    EPOCH_COLUMNS,
+    HARDWARE_COLUMNS,
+    STATUSES,
+    Candidate,
+    Epoch,
+    Evaluation,
+    HardwareReport,
+    Study,
+)
+from dse.store.where import (
+    STRING_COLUMNS,
+    WhereError,
+    parse_where,
+    referenced_columns,
+    to_mask,
+    to_sqlalchemy,
+)
+
+if TYPE_CHECKING:
+    from dse.store.api import Store
+
+#: The real columns of a query row, in output order.
+QUERY_COLUMNS: dict[str, Any] = {
+    "candidate_id": Candidate.id,
+    "evaluation_id": Evaluation.id,
+    "trial_number": Evaluation.trial_number,
+    "status": Evaluation.status,
+    "pareto": Evaluation.pareto,
+    **{name: getattr(Evaluation, name) for name in ACCURACY_COLUMNS},
+    **{name: getattr(Evaluation, name) for name in HARDWARE_COLUMNS},
+    "train_seconds": Evaluation.train_seconds,
+    "attempt": Evaluation.attempt,
+    "violated": Evaluation.violated,
+    "error": Evaluation.error,
+    "spec_hash": Candidate.spec_hash,
+    "created_at": Candidate.created_at,
+    "started_at": Evaluation.started_at,
+    "finished_at": Evaluation.finished_at,
+}
+#: Columns the --where language may compare (numbers, the status string, the pareto flag).
+FILTERABLE = [c for c in QUERY_COLUMNS
+              if c not in ("violated", "error", "spec_hash", "created_at", "started_at",
+                           "finished_at")]
+_NUMERIC = [c for c in FILTERABLE if c not in STRING_COLUMNS and c != "pareto"]
+
+
+def _direction_of(objectives: Sequence[tuple[str, str]], name: str) -> str:
+    return dict(objectives)[name]
+
+
+def query(store: Store, study: str | int, *, pareto_only: bool = False, where: str | None = None,
+          sort: Sequence[str] | None = None, columns: Sequence[str] | None = None,
+          since_id: int | None = None, include_choices: bool = True) -> pd.DataFrame:
+    """One row per candidate of ``study`` (ordered by candidate id unless ``sort``).
+
+    ``pareto_only``: only the current front. ``where``: a filter in the ``--where`` language
+    over the columns (and JSON metrics). ``sort``: column names, ``-name`` for descending;
+    missing values last. ``columns``: the columns to return, in that order. ``since_id``: only
+    candidates with an id greater than this (for incremental refresh). Unknown names raise
+    :class:`StoreError` listing the valid ones.
+    """
+    node = None
+    if where is not None and where.strip():
+        try:  # parse against everything that could exist; names are checked again below
+            node = parse_where(where, _AnyName(FILTERABLE))
+        except WhereError as exc:
+            raise StoreError(f"--where: {exc}") from None
+    pushdown = node is not None and referenced_columns(node) <= set(FILTERABLE)
+    with store._read() as session:
+        srow = store._study(session, study)
+        cols = dict(QUERY_COLUMNS)
+        sel = [c.label(n) for n, c in cols.items()] + [Evaluation.metrics.label("_metrics")]
+        if include_choices:
+            sel.append(Candidate.choices.label("_choices"))
+        stmt = (select(*sel).select_from(Candidate)
+                .outerjoin(Evaluation, Evaluation.candidate_id == Candidate.id)
+                .where(Candidate.study_id == srow.id))
+        if pareto_only:
+            stmt = stmt.where(Evaluation.pareto.is_(True))
+        if since_id is not None:
+            stmt = stmt.where(Candidate.id > int(since_id))
+        if node is not None and pushdown:
+            stmt = stmt.where(to_sqlalchemy(node, cols))
+        rows = session.execute(stmt.order_by(Candidate.id)).all()
+    names = list(cols) + ["_metrics"] + (["_choices"] if include_choices else [])
+    frame = pd.DataFrame.from_records(rows, columns=names)
+    frame = _expand(frame, include_choices)
+    if node is not None and not pushdown:
+        valid = [c for c in frame.columns if c in FILTERABLE or c not in QUERY_COLUMNS
+                 and c != "choices"]
+        try:
+            node = parse_where(where or "", valid)
+        except WhereError as exc:
+            raise StoreError(f"--where: {exc}") from None
+        frame = frame[to_mask(node, frame).fillna(False).to_numpy(dtype=bool)]
+    if sort:
+        frame = _sort(frame, sort)
+    if columns:
+        unknown = [c for c in columns if c not in frame.columns]
+        if unknown:
+            raise StoreError(f"--columns: unknown column {unknown[0]!r} (columns: "
+                             f"{', '.join(frame.columns)})")
+        frame = frame[list(columns)]
+    return frame.reset_index(drop=True)
+
+
+class _AnyName(list[str]):
+    """A column whitelist for the first parse that admits any identifier (JSON metric names
+    are only known after loading; they are checked against the loaded frame)."""
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, str)
+
+
+def _expand(frame: pd.DataFrame, include_choices: bool) -> pd.DataFrame:
+    """Typed columns, JSON metrics as columns, choices as a JSON string."""
+    for name in QUERY_COLUMNS:
+        if name in ("status", "violated", "error", "spec_hash"):
+            continue
+        if name in ("created_at", "started_at", "finished_at"):
+            frame[name] = pd.to_datetime(frame[name])
+        elif name == "pareto":
+            frame[name] = frame[name].fillna(False).astype(bool)
+        elif name in ("candidate_id",):
+            frame[name] = frame[name].astype("int64")
+        elif name in ("evaluation_id", "trial_number", "attempt"):
+            frame[name] = frame[name].astype("Int64")
+        else:
+            frame[name] = pd.to_numeric(frame[name]).astype("float64")
+    metrics = frame.pop("_metrics")
+    extra_rows = [m if isinstance(m, dict) else {} for m in metrics]
+    keys = sorted({k for m in extra_rows for k in m if k not in frame.columns})
+    for key in keys:
+        values = [m.get(key) for m in extra_rows]
+        numeric = all(v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+                      for v in values)
+        frame[key] = pd.Series(values, index=frame.index, dtype="float64" if numeric else object)
+    if include_choices:
+        choices = frame.pop("_choices")
+        frame["choices"] = [json.dumps(c, sort_keys=True) if c is not None else None
+                            for c in choices]
+    return frame
+
+
+def _sort(frame: pd.DataFrame, sort: Sequence[str]) -> pd.DataFrame:
+    by: list[str] = []
+    ascending: list[bool] = []
+    for item in sort:
+        item = item.strip()
+        if not item:
+            continue
+        desc = item.startswith("-")
+        name = item[1:] if desc or item.startswith("+") else item
+        if name not in frame.columns:
+            raise StoreError(f"--sort: unknown column {name!r} (columns: "
+                             f"{', '.join(frame.columns)})")
+        by.append(name)
+        ascending.append(not desc)
+    if not by:
+        return frame
+    return frame.sort_values(by=by, ascending=ascending, na_position="last", kind="mergesort")
+
+
+# ------------------------------------------------------------------ study-level reads
+
+
+def _front_points(store: Store, session: Any, srow: Study,
+                  objectives: list[tuple[str, str]]) -> np.ndarray:
+    rows = session.execute(select(Evaluation).where(
+        Evaluation.study_id == srow.id, Evaluation.pareto.is_(True))).scalars().all()
+    vectors = [objective_vector(ev, objectives) for ev in rows]
+    pts = [v for v in vectors if v is not None]
+    return np.array(pts) if pts else np.empty((0, len(objectives)))
+
+
+def _hv_reference(objectives: list[tuple[str, str]], budgets: list[tuple[str, str, float]],
+                  points: np.ndarray) -> np.ndarray | None:
+    from dse.pareto import reference_point
+
+    try:
+        return reference_point(objectives, budgets, points)
+    except ValueError:
+        return None
+
+
+def study_status(store: Store, study: str | int) -> dict[str, Any]:
+    """Counts by status, best per objective, hypervolume, front size, last update."""
+    from dse.pareto import hypervolume
+    from dse.store.api import _study_record
+
+    with store._read() as session:
+        srow = store._study(session, study)
+        rec = _study_record(srow)
+        counts = {s: 0 for s in STATUSES}
+        for status, n in session.execute(
+                select(Evaluation.status, func.count()).where(Evaluation.study_id == srow.id)
+                .group_by(Evaluation.status)).all():
+            counts[str(status)] = int(n)
+        n_candidates = int(session.execute(select(func.count()).select_from(Candidate).where(
+            Candidate.study_id == srow.id)).scalar_one())
+        last = session.execute(select(func.max(Evaluation.finished_at),
+                                      func.max(Evaluation.started_at))
+                               .where(Evaluation.study_id == srow.id)).one()
+        last_cand = session.execute(select(func.max(Candidate.created_at)).where(
+            Candidate.study_id == srow.id)).scalar_one()
+        points = _front_points(store, session, srow, rec.objectives)
+    stamps = [t for t in (*last, last_cand, rec.updated_at) if t is not None]
+    best: dict[str, float | None] = {}
+    for j, (name, direction) in enumerate(rec.objectives):
+        if points.shape[0]:
+            best[name] = float(points[:, j].max() if direction == "maximize"
+                               else points[:, j].min())
+        else:
+            best[name] = None
+    ref = _hv_reference(rec.objectives, rec.budgets, points)
+    hv: float | None = None
+    if ref is not None and 1 <= len(rec.objectives) <= 4:
+        hv = hypervolume(points, [d for _, d in rec.objectives], ref)
+    return {
+        "study": rec.name, "id": rec.id, "space": rec.space, "dataset": rec.dataset,
+        "task": rec.task, "objectives": rec.objectives, "budgets": rec.budgets,
+        "n_candidates": n_candidates, "counts": counts, "best": best,
+        "pareto_size": int(points.shape[0]), "hypervolume": hv,
+        "reference": None if ref is None else [float(x) for x in ref],
+        "created_at": rec.created_at, "last_update": max(stamps) if stamps else None,
+        "tinydse_version": rec.tinydse_version, "cost_model_version": rec.cost_model_version,
+    }
+
+
+def list_studies(store: Store) -> pd.DataFrame:
+    """One row per study with candidate and completed counts and the last update."""
+    with store._read() as session:
+        studies = session.execute(select(Study).order_by(Study.id)).scalars().all()
+        n_cand = dict(session.execute(select(Candidate.study_id, func.count())
+                                      .group_by(Candidate.study_id)).all())
+        n_done = dict(session.execute(select(Evaluation.study_id, func.count())
+                                      .where(Evaluation.status == "complete")
+                                      .group_by(Evaluation.study_id)).all())
+        last = dict(session.execute(select(Evaluation.study_id, func.max(Evaluation.finished_at))
+                                    .group_by(Evaluation.study_id)).all())
+    records = []
+    for s in studies:
+        stamps = [t for t in (s.updated_at, last.get(s.id)) if t is not None]
+        records.append({
+            "id": s.id, "name": s.name, "space": s.space, "dataset": s.dataset, "task": s.task,
+            "objectives": ", ".join(f"{o['name']}:{o['direction'][:3]}" for o in s.objectives),
+            "budgets": ", ".join(f"{b['metric']}{b['op']}{b['value']:g}" for b in s.budgets),
+            "n_candidates": int(n_cand.get(s.id, 0)), "n_complete": int(n_done.get(s.id, 0)),
+            "created_at": s.created_at, "updated_at": max(stamps)})
+    cols = ["id", "name", "space", "dataset", "task", "objectives", "budgets", "n_candidates",
+            "n_complete", "created_at", "updated_at"]
+    return pd.DataFrame.from_records(records, columns=cols)
+
+
+def epochs(store: Store, candidate_id: int) -> pd.DataFrame:
+    """The learning curve of a candidate: stage, epoch, losses, accuracies, seconds, extras."""
+    with store._read() as session:
+        if session.get(Candidate, candidate_id) is None:
+            raise StoreError(f"unknown candidate id {candidate_id}")
+        rows = session.execute(select(Epoch).join(
+            Evaluation, Evaluation.id == Epoch.evaluation_id).where(
+            Evaluation.candidate_id == candidate_id).order_by(Epoch.id)).scalars().all()
+    records = []
+    for r in rows:
+        rec: dict[str, Any] = {"epoch_id": r.id, "evaluation_id": r.evaluation_id,
+                               "stage": r.stage, "epoch": r.epoch}
+        rec.update({c: getattr(r, c) for c in EPOCH_COLUMNS})
+        rec.update({k: v for k, v in (r.metrics or {}).items() if k not in rec})
+        rec["created_at"] = r.created_at
+        records.append(rec)
+    base = ["epoch_id", "evaluation_id", "stage", "epoch", *EPOCH_COLUMNS]
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(
+        columns=[*base, "created_at"])
+    for c in EPOCH_COLUMNS:
+        frame[c] = pd.to_numeric(frame[c]).astype("float64")
+    return frame
+
+
+def candidate(store: Store, candidate_id: int) -> dict[str, Any]:
+    """Spec JSON, hash, choices, study, evaluation (dict) and hardware report of a candidate."""
+    with store._read() as session:
+        cand = session.get(Candidate, candidate_id)
+        if cand is None:
+            raise StoreError(f"unknown candidate id {candidate_id}")
+        study_name = session.execute(select(Study.name).where(
+            Study.id == cand.study_id)).scalar_one()
+        ev = session.execute(select(Evaluation).where(
+            Evaluation.candidate_id == candidate_id)).scalar_one_or_none()
+        hw = session.execute(select(HardwareReport).where(
+            HardwareReport.candidate_id == candidate_id)).scalar_one_or_none()
+        return {
+            "id": cand.id, "study": study_name, "study_id": cand.study_id, "spec": cand.spec,
+            "spec_hash": cand.spec_hash, "choices": dict(cand.choices or {}),
+            "created_at": cand.created_at,
+            "evaluation": None if ev is None else asdict(_eval_record(ev)),
+            "hardware": None if hw is None else {"metrics": dict(hw.metrics or {}),
+                                                 "per_layer": list(hw.per_layer or []),
+                                                 "accel": dict(hw.accel or {})},
+        }
+
+
+def hypervolume_history(store: Store, study: str | int) -> pd.DataFrame:
+    """After each complete evaluation (in finishing order): trial number, time, hypervolume
+    of the front so far and the best value so far of each objective.
+
+    The reference point is fixed for the whole history (the one :func:`study_status` uses),
+    so the curve is monotone and ends at the study's current hypervolume.
+    """
+    from dse.pareto import hypervolume
+    from dse.store.api import _study_record
+
+    with store._read() as session:
+        srow = store._study(session, study)
+        rec = _study_record(srow)
+        names = [n for n, _ in rec.objectives]
+        from dse.store.schema import METRIC_COLUMNS
+
+        sel: list[Any] = [Evaluation.id, Evaluation.trial_number, Evaluation.finished_at]
+        sel += [getattr(Evaluation, n) for n in names if n in METRIC_COLUMNS]
+        need_json = any(n not in METRIC_COLUMNS for n in names)
+        if need_json:
+            sel.append(Evaluation.metrics)
+        rows = session.execute(select(*sel).where(
+            Evaluation.study_id == srow.id, Evaluation.status == "complete")
+            .order_by(Evaluation.finished_at, Evaluation.id)).all()
+    directions = [d for _, d in rec.objectives]
+    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    points, meta = [], []
+    for r in rows:
+        mapping: dict[str, Any] = {}
+        k = 3
+        for n in names:
+            if n in METRIC_COLUMNS:
+                mapping[n] = r[k]
+                k += 1
+        if need_json:
+            mapping["metrics"] = r[-1] or {}
+        vec = objective_vector(mapping, rec.objectives)
+        if vec is not None:
+            points.append(vec)
+            meta.append((r[0], r[1], r[2]))
+    cols = ["evaluation_id", "trial_number", "finished_at", "n_complete", "hypervolume",
+            *[f"best_{n}" for n in names]]
+    if not points:
+        return pd.DataFrame(columns=cols)
+    pts = np.array(points)
+    from dse.pareto import non_dominated
+
+    ref = _hv_reference(rec.objectives, rec.budgets, pts[non_dominated(pts, directions)])
+    can_hv = ref is not None and 1 <= len(names) <= 4
+    front = np.empty((0, len(names)))
+    hv = 0.0
+    best = np.full(len(names), np.inf)
+    out = []
+    for i, p in enumerate(pts):
+        m = p * signs
+        best = np.minimum(best, m)
+        fm = front * signs
+        dominated = front.shape[0] and bool(np.any(np.all(fm <= m, axis=1) &
+                                                   np.any(fm < m, axis=1)))
+        if not dominated:
+            keep = ~(np.all(m <= fm, axis=1) & np.any(m < fm, axis=1))
+            front = np.vstack([front[keep], p])
+            if can_hv:
+                hv = hypervolume(front, directions, ref)  # type: ignore[arg-type]
+        eid, trial, finished = meta[i]
+        out.append([eid, trial, finished, i + 1, hv if can_hv else math.nan,
+                    *(best * signs).tolist()])
+    frame = pd.DataFrame(out, columns=cols)
+    frame["trial_number"] = frame["trial_number"].astype("Int64")
+    return frame
