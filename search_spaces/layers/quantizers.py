@@ -125,8 +125,12 @@ def heq_quantize(w: Tensor, s: Tensor | float, n: int) -> Tensor:
 
 
 def heq_code_values(n: int) -> tuple[float, ...]:
-    """The n HEQ levels in [-1, 1]: ``2k/(n-1) - 1`` (k = 0..n-1)."""
-    return tuple(2.0 * k / (n - 1) - 1.0 for k in range(n))
+    """The n HEQ levels in [-1, 1]: ``(k - (n-1)/2) * 2/(n-1)``, k = 0..n-1.
+
+    Computed in float32 exactly as :class:`HEQSTE` computes them, so equality tests are exact.
+    """
+    codes = torch.arange(n, dtype=torch.float32) - (n - 1) / 2
+    return tuple(float(v) for v in codes * (2.0 / (n - 1)))
 
 
 def heq_fit_step(w: Tensor, n: int, max_samples: int = 8192) -> Tensor:

@@ -62,7 +62,8 @@ def _conv(rng: random.Random, cin: int, bits_choices: list[int], keep_channels: 
                    bits_per_weight=bpw)
         return Conv(cout, kernel=1, weight_quant=wq, weight_levels=wl, act_bits=act, norm=norm,
                     ca=ca)
-    kernel = rng.choice([1, 3]) if dims == 2 else rng.choice([1, 3, (1, 3, 3)])
+    kernels: list[int | tuple[int, ...]] = [1, 3] if dims == 2 else [1, 3, (1, 3, 3)]
+    kernel = rng.choice(kernels)
     groups = rng.choice([g for g in (1, 2) if cin % g == 0 and cout % g == 0])
     stride = 1 if keep_channels else rng.choice([1, 2])
     padding = None if keep_channels else rng.choice([None, 0, 1])
