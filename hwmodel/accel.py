@@ -4,7 +4,8 @@ An R x C array of processing elements (each a b_w x b_a MAC: XNOR-popcount, mux-
 multiplier; bit-parallel or bit-serial), a weight SRAM and a (double-buffered) activation SRAM
 with sizes and bandwidths, a cellular-automaton weight generator, and the small units of the
 logic-gated networks (bit-shift normalization, residual gate, thresholded GAP), each with its
-latency. A bandwidth of 0 means unlimited (the stall-free configuration).
+latency. A bandwidth of 0 means unlimited (the stall-free configuration), and so does
+``ca_rows_per_cycle=0`` (a generator that never makes the array wait).
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ class AccelConfig:
             if not cond:
                 raise ValueError(f"accel: {name}={getattr(self, name)!r} {rule}")
 
-        for name in ("rows", "cols", "act_sram_banks", "ca_cells", "ca_rows_per_cycle"):
+        for name in ("rows", "cols", "act_sram_banks", "ca_cells"):
             value = getattr(self, name)
             need(isinstance(value, int) and not isinstance(value, bool) and value >= 1, name,
                  "must be an integer >= 1")
-        for name in ("weight_sram_bits_per_cycle", "act_sram_bits_per_cycle",
+        for name in ("weight_sram_bits_per_cycle", "act_sram_bits_per_cycle", "ca_rows_per_cycle",
                      "shift_latency_cycles", "gate_latency_cycles", "tgap_latency_cycles"):
             value = getattr(self, name)
             need(isinstance(value, int) and not isinstance(value, bool) and value >= 0, name,
@@ -104,6 +105,8 @@ class AccelConfig:
         return cls.from_dict(data or {}, source=str(p))
 
 
-#: A plain systolic array with SCALE-Sim's conventions and unlimited bandwidth (stall-free).
+#: A plain systolic array with SCALE-Sim's conventions, unlimited bandwidth and an unlimited CA
+#: generator (stall-free).
 STALL_FREE = AccelConfig(mac="multiplier", weight_sram_bits_per_cycle=0, act_sram_bits_per_cycle=0,
-                         shift_latency_cycles=0, gate_latency_cycles=0, tgap_latency_cycles=0)
+                         ca_rows_per_cycle=0, shift_latency_cycles=0, gate_latency_cycles=0,
+                         tgap_latency_cycles=0)

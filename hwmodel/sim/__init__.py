@@ -33,29 +33,32 @@ ENGINES = ("fast", "step")
 DEFAULT_SRAM_PJ_PER_BIT = 10.0 / 64.0
 
 
-def product_of(op: HwOp, dataflow: str) -> Product:
-    """The matrix product of a matrix op: ``groups * time_steps`` repetitions of one tile."""
-    sr, sc, t = operand_dims(op.ofmap_px, op.filters, op.window, dataflow)
-    return Product(sr=sr, sc=sc, t=t, w_bits=max(1, op.w_bits), a_bits=max(1, op.a_bits),
-                   out_bits=max(1, op.out_bits), ca=op.ca is not None,
-                   count=op.groups * op.time_steps)
+def product_of(op: HwOp, accel: AccelConfig) -> Product:
+    """The matrix product of a matrix op: ``groups * time_steps`` repetitions of one tile;
+    on a bit-serial array ``a_bits`` passes of 1-bit activations each."""
+    sr, sc, t = operand_dims(op.ofmap_px, op.filters, op.window, accel.dataflow)
+    a_bits = max(1, op.a_bits)
+    return Product(sr=sr, sc=sc, t=t, w_bits=max(1, op.w_bits),
+                   a_bits=1 if accel.bit_serial else a_bits, out_bits=max(1, op.out_bits),
+                   ca=op.ca is not None, count=op.groups * op.time_steps,
+                   acc_bits=max(1, op.acc_bits), passes=a_bits if accel.bit_serial else 1)
 
 
 def unit_latency_cycles(op: HwOp, accel: AccelConfig) -> int:
     """Extra cycles a unit op adds after the matrix op whose output stream it processes.
 
-    The units are pipelined on the output stream, so each adds only its latency once per op:
-    a normalization op the shift unit's (bit-shift normalization; a folded BN is the same
-    shift-and-add datapath in this template, our choice), a gate op the gate unit's, a tgap op
-    the TGAP unit's; pooling is done on the output stream by the same datapath and adds none.
+    The units are pipelined on the output stream, so each adds only its latency, once per
+    op: norm -> the shift unit, gate and pool -> the gate unit, tgap -> the TGAP unit (the
+    analytical model's choices, :func:`hwmodel.cost.unit_latency_cycles`, repeated here so the
+    simulator does not depend on the cost model).
     """
     if op.op == "norm":
         return accel.shift_latency_cycles
-    if op.op == "gate":
+    if op.op in ("gate", "pool"):
         return accel.gate_latency_cycles
     if op.op == "tgap":
         return accel.tgap_latency_cycles
-    return 0
+    raise ValueError(f"{op.path}: op={op.op!r} is not a unit op")
 
 
 def simulate_op(op: HwOp, accel: AccelConfig, engine: str = "fast") -> Counters:
@@ -63,7 +66,7 @@ def simulate_op(op: HwOp, accel: AccelConfig, engine: str = "fast") -> Counters:
     if not op.is_matrix:
         lat = unit_latency_cycles(op, accel)
         return Counters(cycles=lat, unit_cycles=lat)
-    p = product_of(op, accel.dataflow)
+    p = product_of(op, accel)
     check_fits(p, accel, op.path)
     if engine == "fast":
         return engine_fast.simulate_product(p, accel)

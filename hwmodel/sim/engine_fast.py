@@ -4,14 +4,15 @@ Timing model (shared with :mod:`hwmodel.sim.engine_step`, which walks it cycle b
 Each fold of an ``R x C`` array runs three phases:
 
 * **load** (ws, is): the stationary tile shifts in, one array row per cycle: ``R`` cycles;
-* **stream**: ``T`` operand vectors enter, one per cycle (bit-serial PEs: one per ``b_a``
-  cycles, so ``T * b_a``);
+* **stream**: ``T`` operand vectors enter, one per cycle;
 * **drain**: systolic skew until the last partial sum leaves the far corner: ``R + C - 2``.
 
 A full or partial fold takes the same time (the array is padded, as in SCALE-Sim), so a
 stall-free product takes ``folds * (2R + C + T - 2)`` cycles (ws/is) or
 ``folds * (R + C + T - 2)`` (os: the stationary outputs drain while the next fold streams, as
 coded in SCALE-Sim 3.0.0) and, like SCALE-Sim, reports the index of its last cycle: one less.
+A bit-serial array runs the product once per activation bit (``Product.passes``), so it
+multiplies the per-MAC cycles, and the product's cycles, by ``b_a``.
 
 Stalls. A phase that must receive ``Q`` bits from a memory of ``B`` bits per cycle lasts at
 least ``ceil(Q / B)`` cycles (``B = 0``: unlimited); a phase that needs ``n`` CA weight rows
@@ -29,6 +30,8 @@ import math
 
 from hwmodel.accel import AccelConfig
 from hwmodel.sim.mapping import (
+    Fold,
+    FoldOperands,
     Product,
     act_read_bits_per_cycle,
     fold_operands,
@@ -47,8 +50,8 @@ def load_cycles(accel: AccelConfig) -> int:
 
 
 def stream_cycles(p: Product, accel: AccelConfig) -> int:
-    """Nominal stream phase: ``T`` vectors, ``b_a`` cycles each when bit-serial."""
-    return p.t * (p.a_bits if accel.bit_serial else 1)
+    """Nominal stream phase: ``T`` vectors, one per cycle."""
+    return p.t
 
 
 def drain_cycles(accel: AccelConfig) -> int:
@@ -83,7 +86,8 @@ def phase(nominal: int, needs: tuple[int, int, int]) -> tuple[int, tuple[int, in
 
 
 def simulate_product(p: Product, accel: AccelConfig) -> Counters:
-    """Counters for ``p.count`` back-to-back repetitions of product ``p`` (closed form)."""
+    """Counters for ``p.count`` back-to-back repetitions of product ``p``, each of
+    ``p.passes`` passes (closed form per distinct pair of consecutive folds)."""
     rows, cols = accel.rows, accel.cols
     bw_w = accel.weight_sram_bits_per_cycle
     bw_a = act_read_bits_per_cycle(accel)
@@ -91,20 +95,21 @@ def simulate_product(p: Product, accel: AccelConfig) -> Counters:
     n_load, n_stream, n_drain = load_cycles(accel), stream_cycles(p, accel), drain_cycles(accel)
 
     # per fold shape: operands, stream-phase duration and stalls
-    shapes: dict[tuple[int, int], tuple[int, tuple[int, int, int]]] = {}
-    ops_of = {}
-    for (prev, cur) in fold_transitions(p, rows, cols):
+    shapes: dict[Fold, tuple[int, tuple[int, int, int]]] = {}
+    ops_of: dict[Fold, FoldOperands] = {}
+    transitions = fold_transitions(p, rows, cols)
+    for (prev, cur) in transitions:
         for shape in (prev, cur):
             if shape is None or shape in shapes:
                 continue
-            ops = fold_operands(p, shape[0], shape[1], accel.dataflow)
+            ops = fold_operands(p, shape, accel.dataflow)
             ops_of[shape] = ops
             shapes[shape] = phase(n_stream, (_need_cycles(ops.stream_w_bits, bw_w),
                                              _need_cycles(ops.stream_a_bits, bw_a),
                                              _need_cycles(ops.ca_stream_rows, rpc)))
 
     one = Counters()
-    for (prev, cur), n in fold_transitions(p, rows, cols).items():
+    for (prev, cur), n in transitions.items():
         ops = ops_of[cur]
         stream_len, stream_stalls = shapes[cur]
         load_len, load_stalls = 0, (0, 0, 0)
@@ -128,17 +133,17 @@ def simulate_product(p: Product, accel: AccelConfig) -> Counters:
             weight_sram_read_bits=(ops.stationary_bits if ops.stationary_from == "weight" else 0)
             + ops.stream_w_bits,
             act_sram_read_bits=(ops.stationary_bits if ops.stationary_from == "act" else 0)
-            + ops.stream_a_bits,
+            + ops.stream_a_bits + ops.psum_read_bits,
             act_sram_write_bits=ops.out_bits,
             ca_rows=ops.ca_load_rows + ops.ca_stream_rows,
         )
         one.add(fold, n)
     one.cycles -= LAST_CYCLE_OFFSET
     one.compute_cycles = one.cycles
-    one.macs = p.macs
-    one.busy_pe_cycles = p.macs * (p.a_bits if accel.bit_serial else 1)
+    one.busy_pe_cycles = p.macs  # one pass: each MAC keeps its PE busy one cycle
     out = Counters()
-    out.add(one, p.count)
+    out.add(one, p.count * p.passes)
+    out.macs = p.macs * p.count
     return out
 
 
@@ -146,7 +151,7 @@ def ideal_product_cycles(p: Product, accel: AccelConfig) -> int:
     """Stall-free cycles of ``p.count`` repetitions: SCALE-Sim's closed form (DESIGN §5)."""
     nr, _, _ = fold_sizes(p.sr, accel.rows)
     nc, _, _ = fold_sizes(p.sc, accel.cols)
-    return p.count * (nr * nc * ideal_fold_cycles(p, accel) - LAST_CYCLE_OFFSET)
+    return p.count * p.passes * (nr * nc * ideal_fold_cycles(p, accel) - LAST_CYCLE_OFFSET)
 
 
 assert STALL_CAUSES == ("weight_bw", "act_bw", "ca")  # order used by phase()

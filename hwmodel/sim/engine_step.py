@@ -72,20 +72,20 @@ class _Stepper:
 
 
 def simulate_product(p: Product, accel: AccelConfig, max_cycles: int = 2_000_000) -> Counters:
-    """Counters of ``p.count`` repetitions of ``p``, found by stepping cycle by cycle."""
+    """Counters of ``p.count`` repetitions of ``p`` (``p.passes`` passes each), found by
+    stepping cycle by cycle."""
     rows, cols = accel.rows, accel.cols
     load_len = rows if accel.dataflow in ("ws", "is") else 0
-    step_len = p.a_bits if accel.bit_serial else 1  # cycles per streamed vector
     drain_len = rows + cols - 2
     m = _Stepper(max_cycles)
     out = m.out
     idle = _Source(0)
-    for _ in range(p.count):
+    for _ in range(p.count * p.passes):
         folds = fold_order(p, rows, cols)
         staged = 0  # stationary bits of this fold already prefetched
-        for f, (r, c) in enumerate(folds):
-            ops = fold_operands(p, r, c, accel.dataflow)
-            nxt = fold_operands(p, *folds[f + 1], accel.dataflow) if f + 1 < len(folds) else None
+        for f, fold in enumerate(folds):
+            ops = fold_operands(p, fold, accel.dataflow)
+            nxt = fold_operands(p, folds[f + 1], accel.dataflow) if f + 1 < len(folds) else None
             weight = _Source(accel.weight_sram_bits_per_cycle)
             act = _Source(act_read_bits_per_cycle(accel))
             ca = _Source(accel.ca_rows_per_cycle)
@@ -107,23 +107,23 @@ def simulate_product(p: Product, accel: AccelConfig, max_cycles: int = 2_000_000
             weight.request(ops.stream_w_bits)
             act.request(ops.stream_a_bits)
             ca.request(ops.ca_stream_rows)
-            m.run(p.t * step_len, (weight, act, ca), prefetching=True)
+            m.run(p.t, (weight, act, ca), prefetching=True)
             m.run(drain_len, (idle, idle, idle), prefetching=True)
             staged = (nxt.stationary_bits - m.prefetch_left
                       if m.prefetch_src is not None and nxt is not None else 0)
             out.folds += 1
             out.weight_sram_read_bits += ops.stream_w_bits + (
                 ops.stationary_bits if ops.stationary_from == "weight" else 0)
-            out.act_sram_read_bits += ops.stream_a_bits + (
+            out.act_sram_read_bits += ops.stream_a_bits + ops.psum_read_bits + (
                 ops.stationary_bits if ops.stationary_from == "act" else 0)
             out.act_sram_write_bits += ops.out_bits
             out.ca_rows += ops.ca_load_rows + ops.ca_stream_rows
         # SCALE-Sim's convention: the product's count is the index of its last cycle
         m.cycle -= 1
-        out.macs += _count_macs(p, rows, cols)
+        out.busy_pe_cycles += _count_macs(p, rows, cols)
     out.cycles = m.cycle
     out.compute_cycles = m.cycle
-    out.busy_pe_cycles = out.macs * step_len
+    out.macs = out.busy_pe_cycles // p.passes
     return out
 
 
@@ -131,7 +131,7 @@ def _count_macs(p: Product, rows: int, cols: int) -> int:
     """MACs done by the array over all folds, counted PE by PE (each used PE of a fold does one
     MAC per streamed vector)."""
     total = 0
-    for r, c in fold_order(p, rows, cols):
+    for r, c, _, _ in fold_order(p, rows, cols):
         for _pe_row in range(r):
             total += c * p.t
     return total

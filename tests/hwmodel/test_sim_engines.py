@@ -8,7 +8,7 @@ import pytest
 
 from hwmodel.accel import STALL_FREE, AccelConfig
 from hwmodel.sim import engine_fast, engine_step, simulate
-from hwmodel.sim.mapping import Product, fold_order, fold_transitions
+from hwmodel.sim.mapping import Fold, Product, fold_order, fold_transitions
 from search_spaces.spec import ArchSpec, Conv, Linear, Pool
 
 ENGINES = {"fast": engine_fast.simulate_product, "step": engine_step.simulate_product}
@@ -39,7 +39,8 @@ def test_non_aligned_layer(engine: str) -> None:
     assert ENGINES[engine](p, plain(4, 4, "ws")).cycles == 101
     assert ENGINES[engine](p, plain(4, 4, "os")).cycles == 77
     assert ENGINES[engine](p, plain(4, 4, "is")).cycles == 101
-    assert [rc for rc in fold_order(p, 4, 4)] == [(4, 4), (4, 4), (2, 4), (4, 1), (4, 1), (2, 1)]
+    assert [f[:2] for f in fold_order(p, 4, 4)] == [(4, 4), (4, 4), (2, 4), (4, 1), (4, 1),
+                                                    (2, 1)]
 
 
 @pytest.mark.parametrize("engine", ["fast", "step"])
@@ -107,12 +108,23 @@ def test_ca_starved_layer(engine: str) -> None:
 
 
 @pytest.mark.parametrize("engine", sorted(ENGINES))
-def test_bit_serial_stream(engine: str) -> None:
-    """Bit-serial PEs take b_a cycles per streamed vector: Sr=Sc=4, T=5, b_a=3 on 4x4 ws:
-    4 + 5*3 + 6 - 1 = 24 cycles, each MAC occupying its PE for 3 cycles."""
-    c = ENGINES[engine](Product(4, 4, 5, a_bits=3), plain(4, 4, bit_serial=True))
-    assert c.cycles == 24
-    assert c.busy_pe_cycles == 4 * 4 * 5 * 3
+def test_bit_serial_passes(engine: str) -> None:
+    """A bit-serial array runs one pass per activation bit: Sr=Sc=4, T=5, 3-bit activations
+    on 4x4 ws: 3 passes of 4 + 5 + 6 - 1 = 14 -> 42 cycles; 80 MACs, each occupying its PE
+    for 3 cycles."""
+    c = ENGINES[engine](Product(4, 4, 5, a_bits=1, passes=3), plain(4, 4, bit_serial=True))
+    assert c.cycles == 42
+    assert (c.macs, c.busy_pe_cycles) == (80, 240)
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_partial_sums_between_row_folds(engine: str) -> None:
+    """ws, Sr=10 on 4 rows = 3 row folds, Sc=2, T=3, 1-bit outputs, 6-bit partial sums:
+    writes 2 folds x 3*2*6 (partial) + 3*2*1 (final) = 78 bits; reads back 2 x 36 = 72 bits
+    besides the 3*10*1 = 30 activation bits streamed."""
+    c = ENGINES[engine](Product(10, 2, 3, out_bits=1, acc_bits=6), plain(4, 4))
+    assert c.act_sram_write_bits == 78
+    assert c.act_sram_read_bits == 30 + 72
 
 
 def test_fold_transitions_match_the_order() -> None:
@@ -122,7 +134,7 @@ def test_fold_transitions_match_the_order() -> None:
         p = Product(rng.randint(1, 30), rng.randint(1, 30), 1)
         rows, cols = rng.randint(1, 9), rng.randint(1, 9)
         seq = fold_order(p, rows, cols)
-        expect: dict[tuple[tuple[int, int] | None, tuple[int, int]], int] = {}
+        expect: dict[tuple[Fold | None, Fold], int] = {}
         for prev, cur in zip([None, *seq[:-1]], seq, strict=True):
             expect[(prev, cur)] = expect.get((prev, cur), 0) + 1
         assert fold_transitions(p, rows, cols) == expect
@@ -131,12 +143,13 @@ def test_fold_transitions_match_the_order() -> None:
 def _random_case(rng: random.Random) -> tuple[Product, AccelConfig]:
     p = Product(rng.randint(1, 20), rng.randint(1, 20), rng.randint(1, 12),
                 w_bits=rng.choice([1, 2, 3]), a_bits=rng.choice([1, 2, 4]),
-                out_bits=rng.choice([1, 2, 8]), ca=rng.random() < 0.3, count=rng.randint(1, 2))
+                out_bits=rng.choice([1, 2, 8]), ca=rng.random() < 0.3, count=rng.randint(1, 2),
+                acc_bits=rng.choice([1, 5, 12]), passes=rng.choice([1, 1, 2]))
     accel = AccelConfig(
         rows=rng.randint(1, 8), cols=rng.randint(1, 8), dataflow=rng.choice(["ws", "os", "is"]),
         bit_serial=rng.random() < 0.3, weight_sram_bits_per_cycle=rng.choice([0, 1, 3, 8, 16]),
         act_sram_bits_per_cycle=rng.choice([0, 1, 2, 5, 16]), act_sram_banks=rng.randint(1, 4),
-        double_buffer=rng.random() < 0.5, ca_rows_per_cycle=rng.randint(1, 3))
+        double_buffer=rng.random() < 0.5, ca_rows_per_cycle=rng.randint(0, 3))
     return p, accel
 
 
@@ -171,10 +184,10 @@ def test_ideal_closed_form() -> None:
     rng = random.Random(3)
     for _ in range(100):
         p = Product(rng.randint(1, 40), rng.randint(1, 40), rng.randint(1, 40),
-                    count=rng.randint(1, 3))
+                    count=rng.randint(1, 3), passes=rng.randint(1, 2))
         accel = plain(rng.randint(1, 9), rng.randint(1, 9), rng.choice(["ws", "os", "is"]))
         r, c = accel.rows, accel.cols
         per_fold = (2 * r + c + p.t - 2) if accel.dataflow != "os" else (r + c + p.t - 2)
-        expect = p.count * (-(-p.sr // r) * -(-p.sc // c) * per_fold - 1)
+        expect = p.count * p.passes * (-(-p.sr // r) * -(-p.sc // c) * per_fold - 1)
         assert engine_fast.ideal_product_cycles(p, accel) == expect
         assert engine_fast.simulate_product(p, accel).cycles == expect
