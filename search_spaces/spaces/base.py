@@ -1,0 +1,439 @@
+"""The declarative search-space format: dimensions, conditions, and the ``SearchSpace`` contract.
+
+A space is an ordered tuple of *dimensions* (:class:`Categorical` or :class:`IntRange`), each
+optionally guarded by a *condition* on dimensions declared before it (:class:`Cmp`,
+:class:`AllOf`, :class:`AnyOf`). A dimension whose condition is false is *inactive*: it is never
+suggested, never drawn and never needed. A clause on an inactive dimension is false.
+
+A concrete space adds one method, :meth:`SearchSpace._build`, that turns a complete assignment of
+the active dimensions into an :class:`~search_spaces.spec.ArchSpec`. From these two pieces the base
+class derives everything else, identically for every space:
+
+* :meth:`SearchSpace.sample`         an Optuna trial -> ArchSpec (define-by-run ``suggest_*``);
+* :meth:`SearchSpace.random_choices` a ``random.Random`` -> a dict (no Optuna; cost sweeps);
+* :meth:`SearchSpace.from_choices`   a dict -> ArchSpec, validated (unknown name, value not allowed,
+  missing active dimension all raise ``ValueError``);
+* :meth:`SearchSpace.size`           the number of distinct assignments, counted exactly by dynamic
+  programming over the conditional tree (exponential sizes cost nothing). It equals the number of
+  distinct architectures when the assignment -> spec map is one-to-one; a space that repairs some
+  combinations (and so may map two assignments onto one spec) sets ``size_is_exact = False`` and
+  the count is an upper bound.
+
+Contract: ``_build`` must return a valid spec for every assignment the dimensions allow (a space
+that could produce an invalid combination must exclude it by a condition or repair it by a
+documented rule). Optuna is imported lazily; this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from search_spaces.spec import ArchSpec, Shape
+
+if TYPE_CHECKING:
+    from optuna.trial import BaseTrial
+
+Choice = bool | int | float | str
+
+# ---------------------------------------------------------------------------------- conditions
+
+_OPS = ("==", "!=", "in", "not in", ">", ">=", "<", "<=")
+
+
+@dataclass(frozen=True)
+class Cmp:
+    """``choices[dim] OP value``; false when ``dim`` is inactive (absent)."""
+
+    dim: str
+    op: str
+    value: Any
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ValueError(f"condition on {self.dim!r}: op={self.op!r} must be one of {_OPS}")
+
+    def holds(self, env: Mapping[str, Any]) -> bool:
+        if self.dim not in env:
+            return False
+        v = env[self.dim]
+        op = self.op
+        if op == "==":
+            return bool(v == self.value)
+        if op == "!=":
+            return bool(v != self.value)
+        if op == "in":
+            return v in self.value
+        if op == "not in":
+            return v not in self.value
+        if op == ">":
+            return bool(v > self.value)
+        if op == ">=":
+            return bool(v >= self.value)
+        if op == "<":
+            return bool(v < self.value)
+        return bool(v <= self.value)
+
+    def refs(self) -> frozenset[str]:
+        return frozenset((self.dim,))
+
+    def __str__(self) -> str:
+        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        return f"{self.dim} {self.op} {value!r}"
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """All clauses hold (an empty AllOf holds)."""
+
+    conds: tuple[Condition, ...]
+
+    def holds(self, env: Mapping[str, Any]) -> bool:
+        return all(c.holds(env) for c in self.conds)
+
+    def refs(self) -> frozenset[str]:
+        return frozenset().union(*(c.refs() for c in self.conds))
+
+    def __str__(self) -> str:
+        return " and ".join(f"({c})" if isinstance(c, AnyOf) else str(c) for c in self.conds)
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one clause holds (an empty AnyOf does not)."""
+
+    conds: tuple[Condition, ...]
+
+    def holds(self, env: Mapping[str, Any]) -> bool:
+        return any(c.holds(env) for c in self.conds)
+
+    def refs(self) -> frozenset[str]:
+        return frozenset().union(*(c.refs() for c in self.conds))
+
+    def __str__(self) -> str:
+        return " or ".join(f"({c})" if isinstance(c, AllOf) else str(c) for c in self.conds)
+
+
+Condition = Cmp | AllOf | AnyOf
+
+
+def all_of(*conds: Condition | None) -> Condition | None:
+    """AND of the non-None conditions (None when there are none), flattening nested ANDs."""
+    flat: list[Condition] = []
+    for c in conds:
+        if c is None:
+            continue
+        flat.extend(c.conds if isinstance(c, AllOf) else (c,))
+    if not flat:
+        return None
+    return flat[0] if len(flat) == 1 else AllOf(tuple(flat))
+
+
+def any_of(*conds: Condition) -> Condition:
+    """OR of the conditions, flattening nested ORs."""
+    flat: list[Condition] = []
+    for c in conds:
+        flat.extend(c.conds if isinstance(c, AnyOf) else (c,))
+    return flat[0] if len(flat) == 1 else AnyOf(tuple(flat))
+
+
+# ---------------------------------------------------------------------------------- dimensions
+
+
+@dataclass(frozen=True)
+class Dim:
+    """Base of the dimension kinds: a name, an optional guard, a one-line doc."""
+
+    name: str
+    when: Condition | None = None
+    doc: str = ""
+
+    def values(self) -> tuple[Choice, ...]:
+        raise NotImplementedError
+
+    def draw(self, rng: random.Random) -> Choice:
+        raise NotImplementedError
+
+    def suggest(self, trial: BaseTrial) -> Choice:
+        raise NotImplementedError
+
+    def contains(self, value: Any) -> bool:
+        raise NotImplementedError
+
+    def domain_str(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def fixed(self) -> bool:
+        """True when the dimension has a single value (never suggested; filled in)."""
+        return len(self.values()) == 1
+
+    def active(self, env: Mapping[str, Any]) -> bool:
+        return self.when is None or self.when.holds(env)
+
+
+@dataclass(frozen=True)
+class Categorical(Dim):
+    """One of a finite tuple of values (bool, int, float or str)."""
+
+    choices: tuple[Choice, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.choices:
+            raise ValueError(f"dimension {self.name!r}: choices must not be empty")
+        if len(set(map(_key, self.choices))) != len(self.choices):
+            raise ValueError(f"dimension {self.name!r}: choices={list(self.choices)!r} "
+                             "must not repeat a value")
+
+    def values(self) -> tuple[Choice, ...]:
+        return self.choices
+
+    def draw(self, rng: random.Random) -> Choice:
+        return self.choices[rng.randrange(len(self.choices))]
+
+    def suggest(self, trial: BaseTrial) -> Choice:
+        return trial.suggest_categorical(self.name, self.choices)  # type: ignore[arg-type,return-value]
+
+    def contains(self, value: Any) -> bool:
+        return any(_key(value) == _key(c) for c in self.choices)
+
+    def domain_str(self) -> str:
+        return "{" + ", ".join(_fmt(c) for c in self.choices) + "}"
+
+
+@dataclass(frozen=True)
+class IntRange(Dim):
+    """An integer in ``low..high`` (inclusive) on a grid of ``step``."""
+
+    low: int = 0
+    high: int = 0
+    step: int = 1
+
+    def __post_init__(self) -> None:
+        for fname in ("low", "high", "step"):
+            v = getattr(self, fname)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ValueError(f"dimension {self.name!r}: {fname}={v!r} must be an integer")
+        if self.step < 1:
+            raise ValueError(f"dimension {self.name!r}: step={self.step} must be >= 1")
+        if self.low > self.high:
+            raise ValueError(f"dimension {self.name!r}: low={self.low} must be <= "
+                             f"high={self.high}")
+        if (self.high - self.low) % self.step:
+            raise ValueError(f"dimension {self.name!r}: high-low={self.high - self.low} must be "
+                             f"a multiple of step={self.step}")
+
+    def values(self) -> tuple[Choice, ...]:
+        return tuple(range(self.low, self.high + 1, self.step))
+
+    def draw(self, rng: random.Random) -> Choice:
+        return rng.randrange(self.low, self.high + 1, self.step)
+
+    def suggest(self, trial: BaseTrial) -> Choice:
+        return trial.suggest_int(self.name, self.low, self.high, step=self.step)
+
+    def contains(self, value: Any) -> bool:
+        return (isinstance(value, int) and not isinstance(value, bool)
+                and self.low <= value <= self.high and (value - self.low) % self.step == 0)
+
+    def domain_str(self) -> str:
+        step = f" step {self.step}" if self.step != 1 else ""
+        return f"{self.low}..{self.high}{step}"
+
+
+def _key(value: Any) -> tuple[str, Any]:
+    """Compare choices by type and value, so ``True`` never matches ``1``."""
+    return (type(value).__name__, value)
+
+
+def _fmt(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+# ---------------------------------------------------------------------------------- counting
+
+
+def count_assignments(dims: Sequence[Dim]) -> int:
+    """Exact number of distinct assignments of the active dimensions.
+
+    Dynamic programming in declaration order: the state holds only the values of dimensions that
+    a *later* condition still reads, so a space of 10^30 assignments is counted in milliseconds.
+    """
+    later_refs: list[frozenset[str]] = [frozenset()] * (len(dims) + 1)
+    for k in range(len(dims) - 1, -1, -1):
+        when = dims[k].when
+        later_refs[k] = later_refs[k + 1] | (when.refs() if when is not None else frozenset())
+    states: dict[tuple[tuple[str, Any], ...], int] = {(): 1}
+    for k, dim in enumerate(dims):
+        keep = later_refs[k + 1]
+        new: dict[tuple[tuple[str, Any], ...], int] = defaultdict(int)
+        values = dim.values()
+        for key, count in states.items():
+            env = dict(key)
+            kept = tuple((n, v) for n, v in key if n in keep)
+            if not dim.active(env):
+                new[kept] += count
+            elif dim.name in keep:
+                for v in values:
+                    new[tuple(sorted((*kept, (dim.name, v)), key=lambda nv: nv[0]))] += count
+            else:
+                new[kept] += count * len(values)
+        states = new
+    return sum(states.values())
+
+
+# ---------------------------------------------------------------------------------- the space
+
+
+class SearchSpace(ABC):
+    """A family of architectures for one input shape and class count.
+
+    Subclasses provide :meth:`dimensions` (ordered; a condition may read only earlier
+    dimensions) and :meth:`_build`. ``name`` and ``description`` are class attributes (a
+    user space sets them per instance); ``video`` says whether the input is (C,T,H,W).
+    """
+
+    name: str = ""
+    description: str = ""
+    video: bool = False
+    #: Whether :meth:`size` is exact (the assignment -> spec map is one-to-one) or a bound.
+    size_is_exact: bool = True
+    #: Parameters a subclass accepts beyond input_shape/num_classes (for error messages).
+    accepted_params: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int) -> None:
+        shape = tuple(input_shape)
+        check_input_shape(self.name, shape, self.video)
+        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
+            raise ValueError(f"space {self.name!r}: num_classes={num_classes!r} must be an "
+                             "integer >= 2")
+        self.input_shape: Shape = shape
+        self.num_classes = num_classes
+        self._dims: tuple[Dim, ...] | None = None
+
+    # -- what a subclass provides -----------------------------------------------------------
+    @abstractmethod
+    def _dimensions(self) -> Sequence[Dim]:
+        """The ordered dimensions (computed once per instance)."""
+
+    @abstractmethod
+    def _build(self, choices: Mapping[str, Any]) -> ArchSpec:
+        """A complete assignment of the active dimensions -> a valid ArchSpec."""
+
+    # -- derived, identical for every space -------------------------------------------------
+    def dimensions(self) -> tuple[Dim, ...]:
+        if self._dims is None:
+            dims = tuple(self._dimensions())
+            _check_order(self.name, dims)
+            self._dims = dims
+        return self._dims
+
+    def sample(self, trial: BaseTrial) -> ArchSpec:
+        """Ask ``trial`` for every active dimension (``suggest_*``) and build the spec.
+
+        Fixed (single-value) dimensions are not suggested, so they do not clutter the study.
+        """
+        env: dict[str, Any] = {}
+        for dim in self.dimensions():
+            if dim.active(env):
+                env[dim.name] = dim.values()[0] if dim.fixed else dim.suggest(trial)
+        return self._build(env)
+
+    def random_choices(self, rng: random.Random) -> dict[str, Any]:
+        """Uniform choice per active dimension, drawn in order from ``rng`` (no Optuna).
+
+        Fixed dimensions are omitted (``from_choices`` fills them in), like in ``trial.params``.
+        """
+        env: dict[str, Any] = {}
+        out: dict[str, Any] = {}
+        for dim in self.dimensions():
+            if dim.active(env):
+                if dim.fixed:
+                    env[dim.name] = dim.values()[0]
+                else:
+                    env[dim.name] = out[dim.name] = dim.draw(rng)
+        return out
+
+    def resolve(self, choices: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate ``choices`` and return the complete assignment of the active dimensions.
+
+        Values for inactive dimensions are ignored; fixed dimensions may be omitted.
+        """
+        if not isinstance(choices, Mapping):
+            raise ValueError(f"space {self.name!r}: choices must be a mapping, got "
+                             f"{type(choices).__name__}")
+        dims = self.dimensions()
+        names = {d.name for d in dims}
+        unknown = sorted(set(choices) - names)
+        if unknown:
+            raise ValueError(f"space {self.name!r}: unknown dimension {unknown[0]!r} "
+                             f"(dimensions: {', '.join(d.name for d in dims)})")
+        env: dict[str, Any] = {}
+        for dim in dims:
+            if not dim.active(env):
+                continue
+            if dim.name in choices:
+                value = choices[dim.name]
+                if not dim.contains(value):
+                    raise ValueError(f"space {self.name!r}: {dim.name}={value!r} must be in "
+                                     f"{dim.domain_str()}")
+                env[dim.name] = value
+            elif dim.fixed:
+                env[dim.name] = dim.values()[0]
+            else:
+                cond = f" (active because {dim.when})" if dim.when is not None else ""
+                raise ValueError(f"space {self.name!r}: dimension {dim.name!r} is required"
+                                 f"{cond}; allowed {dim.domain_str()}")
+        return env
+
+    def from_choices(self, choices: Mapping[str, Any]) -> ArchSpec:
+        """A dict of choices (e.g. ``trial.params``) -> ArchSpec; see :meth:`resolve`."""
+        return self._build(self.resolve(choices))
+
+    def size(self) -> int:
+        """Number of distinct architectures (exact when ``size_is_exact``, else an upper bound)."""
+        return count_assignments(self.dimensions())
+
+    def describe_dimensions(self) -> list[dict[str, str]]:
+        """One row per dimension: name, domain, condition, doc (for ``dse spaces --show``)."""
+        return [{"name": d.name, "domain": d.domain_str(),
+                 "when": str(d.when) if d.when is not None else "", "doc": d.doc}
+                for d in self.dimensions()]
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(name={self.name!r}, input_shape={self.input_shape}, "
+                f"num_classes={self.num_classes})")
+
+
+def check_input_shape(space: str, shape: tuple[Any, ...], video: bool) -> None:
+    """(C,H,W) for an image space, (C,T,H,W) for a video space, positive integers."""
+    want = 4 if video else 3
+    layout = "(C,T,H,W)" if video else "(C,H,W)"
+    if len(shape) != want or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                                     for v in shape):
+        raise ValueError(f"space {space!r}: input_shape={shape!r} must be {want} positive "
+                         f"integers {layout}")
+
+
+def _check_order(space: str, dims: Iterable[Dim]) -> None:
+    """Every condition reads only dimensions declared before it; names are unique."""
+    seen: set[str] = set()
+    for d in dims:
+        if d.name in seen:
+            raise ValueError(f"space {space!r}: dimension {d.name!r} is declared twice")
+        if d.when is not None:
+            bad = sorted(d.when.refs() - seen)
+            if bad:
+                raise ValueError(f"space {space!r}: the condition of {d.name!r} reads "
+                                 f"{bad[0]!r}, which is not declared before it")
+        seen.add(d.name)
+
+
+__all__ = [
+    "AllOf", "AnyOf", "Categorical", "Choice", "Cmp", "Condition", "Dim", "IntRange",
+    "SearchSpace", "all_of", "any_of", "check_input_shape", "count_assignments",
+]
