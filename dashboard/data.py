@@ -110,14 +110,16 @@ def canonical_candidates(raw: pd.DataFrame) -> pd.DataFrame:
     df["candidate_id"] = df["candidate_id"].astype("int64")
     if "trial" not in df.columns:
         df["trial"] = np.nan
-    df["status"] = df["status"].astype(str) if "status" in df.columns else "complete"
+    # a candidate without an evaluation yet is waiting
+    df["status"] = df["status"].fillna("queued").astype(str) if "status" in df.columns \
+        else "complete"
     df["pareto"] = df["pareto"].fillna(False).astype(bool) if "pareto" in df.columns else False
     for col in AXIS_METRICS:
         if col in df.columns:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     stamps = [c for c in ("finished_at", "started_at", "created_at") if c in df.columns]
     for c in stamps:
-        df[c] = pd.to_datetime(df[c])
+        df[c] = pd.to_datetime(df[c]).astype("datetime64[ns]")
     if stamps:
         upd = df[stamps[0]]
         for c in stamps[1:]:
@@ -212,15 +214,17 @@ class DashboardData:
 
     def study(self, name: str) -> StudyInfo | None:
         """A study's definition, or None when no such study exists."""
-        df = self.list_studies()
-        if df.empty or name not in set(df["name"]):
+        from dse.store import StoreError
+
+        if not name:
             return None
-        row = df[df["name"] == name].iloc[0]
-        return StudyInfo(name=name, space=str(row.get("space", "")),
-                         dataset=str(row.get("dataset", "")),
-                         objectives=_objectives(_loads(row.get("objectives"))),
-                         budgets=_budgets(_loads(row.get("budgets"))),
-                         config=_loads(row.get("config")) or {})
+        try:
+            rec = self.store.get_study(name)
+        except StoreError:
+            return None
+        return StudyInfo(name=rec.name, space=rec.space, dataset=rec.dataset,
+                         objectives=_objectives(rec.objectives), budgets=_budgets(rec.budgets),
+                         config=dict(rec.config or {}))
 
     def study_status(self, name: str) -> dict[str, Any]:
         return dict(self.store.study_status(name))
@@ -268,9 +272,8 @@ class DashboardData:
             new = canonical_candidates(new)
             frame = pd.concat([frame[frame.index <= watermark], new])
             frame = frame[~frame.index.duplicated(keep="last")].sort_index()
-        front = self.store.query(study, pareto_only=True)
-        front_ids = set(int(v) for v in canonical_candidates(front)["candidate_id"]) if len(
-            front) else set()
+        front = self.store.query(study, pareto_only=True, columns=["candidate_id"])
+        front_ids = {int(v) for v in front["candidate_id"]}
         flags = frame.index.isin(list(front_ids))
         if not np.array_equal(flags, frame["pareto"].to_numpy(bool)):
             frame = frame.copy()
@@ -326,7 +329,13 @@ class DashboardData:
         return self.store.epochs(int(candidate_id))
 
     def hypervolume_history(self, study: str) -> pd.DataFrame:
-        return self.store.hypervolume_history(study)
+        """Hypervolume after each complete evaluation: columns ``trial``, ``time``,
+        ``hypervolume`` and ``best_<objective>``."""
+        hist = self.store.hypervolume_history(study)
+        hist = hist.rename(columns={"trial_number": "trial", "finished_at": "time"})
+        if "trial" in hist.columns:
+            hist["trial"] = pd.to_numeric(hist["trial"], errors="coerce").astype(float)
+        return hist
 
 
 _DATA: DashboardData | None = None

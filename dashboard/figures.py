@@ -342,6 +342,7 @@ def hypervolume_figure(history: pd.DataFrame, by: Literal["trial", "time"] = "tr
     fig = go.Figure()
     xcol = "trial" if by == "trial" else ("time" if "time" in history.columns else "updated_at")
     if not history.empty and xcol in history.columns:
+        history = history.sort_values(xcol, kind="stable")
         fig.add_trace(go.Scatter(x=history[xcol], y=history["hypervolume"], mode="lines+markers",
                                  line={"shape": "hv"}, name="hypervolume"))
     fig.update_layout(title={"text": "hypervolume"}, xaxis_title=xcol, yaxis_title="hypervolume",
@@ -386,43 +387,58 @@ def status_figure(counts: Mapping[str, int]) -> go.Figure:
 
 
 # ---------------------------------------------------------------------- candidate
-#: Per-layer report columns, by panel, in order of preference.
-LAYER_PANELS: dict[str, tuple[str, ...]] = {
-    "memory (bits)": ("memory_bits", "weight_memory_bits", "weight_bits"),
-    "logic (gates)": ("logic_gates", "gates", "logic_cells", "logic_count"),
-    "latency (cycles)": ("cycles", "latency_cycles", "compute_cycles"),
-}
+#: Per-layer panels of the candidate page: (title, stacked columns, alternative columns).
+#: Column names are those of :class:`hwmodel.cost.LayerCost` (plus ``sim_cycles`` when the
+#: simulator ran); a panel stacks every present stacked column, else shows the first present
+#: alternative.
+LAYER_PANELS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("memory (bits)", ("weight_memory_bits", "ca_state_bits", "norm_memory_bits",
+                       "live_act_bits"), ("memory_bits", "weight_bits")),
+    ("logic ops per inference", ("gate_ops", "shift_ops", "compare_ops"),
+     ("logic_gates", "logic_nand2_eq")),
+    ("latency (cycles)", (), ("sim_cycles", "ideal_cycles", "cycles", "latency_cycles")),
+)
 
 
-def _layer_column(layers: pd.DataFrame, candidates: Sequence[str]) -> str | None:
-    for c in candidates:
-        if c in layers.columns and pd.to_numeric(layers[c], errors="coerce").notna().any():
-            return c
-    return None
+def _has_values(layers: pd.DataFrame, col: str) -> bool:
+    return col in layers.columns and bool(pd.to_numeric(layers[col], errors="coerce").notna()
+                                          .any())
+
+
+def layer_panels(layers: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """The panels a per-layer report supports: (title, columns to stack)."""
+    out: list[tuple[str, list[str]]] = []
+    for title, stacked, alternatives in LAYER_PANELS:
+        cols = [c for c in stacked if _has_values(layers, c)]
+        if not cols:
+            cols = [c for c in alternatives if _has_values(layers, c)][:1]
+        if cols:
+            out.append((title, cols))
+    return out
 
 
 def layer_bars_figure(layers: pd.DataFrame) -> go.Figure:
-    """Per-layer bars of memory bits, logic and cycles from a stored hardware report.
-
-    ``layers`` has one row per layer with a ``layer`` (path) column and numeric columns; the
-    first present column of each :data:`LAYER_PANELS` entry makes a panel (absent panels are
-    left out). Memory bars stack weight and normalization/activation bits when those columns
-    are present.
-    """
-    panels = [(title, col) for title, cands in LAYER_PANELS.items()
-              if (col := _layer_column(layers, cands)) is not None]
+    """Per-layer bars of memory bits, logic operations and cycles from a stored hardware
+    report (one row per hardware op, with a ``layer`` path column); memory and logic bars
+    stack their parts (weights, CA state, normalization, live activations; gate, shift and
+    compare operations)."""
+    panels = layer_panels(layers)
     n = max(1, len(panels))
-    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.07,
                         subplot_titles=[t for t, _ in panels] or ["no per-layer report"])
     names = layers["layer"].astype(str).tolist() if "layer" in layers.columns else []
-    for i, (_title, col) in enumerate(panels, start=1):
-        vals = pd.to_numeric(layers[col], errors="coerce").fillna(0)
-        fig.add_trace(go.Bar(x=names, y=vals, name=col, marker_color=PALETTE[i - 1],
-                             hovertext=[f"{nm}<br>{col}: {format_value(col, v)}"
-                                        for nm, v in zip(names, vals, strict=True)],
-                             hoverinfo="text"), row=i, col=1)
-    fig.update_layout(template="plotly_white", showlegend=False, height=max(300, 230 * n),
-                      margin={"l": 60, "r": 20, "t": 40, "b": 80})
+    k = 0
+    for i, (_title, cols) in enumerate(panels, start=1):
+        for col in cols:
+            vals = pd.to_numeric(layers[col], errors="coerce").fillna(0)
+            fig.add_trace(go.Bar(x=names, y=vals.to_numpy(), name=col,
+                                 marker_color=PALETTE[k % len(PALETTE)], legendgroup=str(i),
+                                 hovertext=[f"{nm}<br>{col}: {format_value(col, v)}"
+                                            for nm, v in zip(names, vals, strict=True)],
+                                 hoverinfo="text"), row=i, col=1)
+            k += 1
+    fig.update_layout(template="plotly_white", barmode="stack", height=max(320, 240 * n),
+                      margin={"l": 60, "r": 20, "t": 40, "b": 100})
     return fig
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, State, callback, ctx, dash_table, dcc, html
+from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import data
@@ -49,6 +49,18 @@ def summary_rows(row: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def layer_table(rows: list[dict[str, Any]]) -> html.Table:
+    """The ArchSpec's leaf layers as an HTML table (numbers right-aligned)."""
+    cols = list(rows[0]) if rows else []
+    numeric = {"params", "weight bits", "act bits", "groups"}
+    return html.Table([
+        html.Thead(html.Tr([html.Th(c) for c in cols])),
+        html.Tbody([html.Tr([html.Td(f"{r[c]:,}" if isinstance(r[c], int) else str(r[c]),
+                                     className="num" if c in numeric else None)
+                             for c in cols], className="candidate-layer-row") for r in rows]),
+    ], id="candidate-layers-table", className="table mono")
+
+
 def layout(candidate_id: str | None = None, **_query: Any) -> html.Div:
     cid = parse_id(candidate_id)
     src = data.get_data()
@@ -73,12 +85,7 @@ def layout(candidate_id: str | None = None, **_query: Any) -> html.Div:
         html.Button("Download spec JSON", id="candidate-download-btn"),
         dcc.Download(id="candidate-download"),
         html.H3("Layers"),
-        dash_table.DataTable(  # type: ignore[attr-defined]
-            id="candidate-layers-table", data=table,
-                             columns=[{"name": c, "id": c} for c in (table[0] if table else {})],
-                             style_cell={"fontFamily": "monospace", "fontSize": 13,
-                                         "padding": "2px 8px"},
-                             style_table={"overflowX": "auto"}),
+        layer_table(table),
         html.H3("Per-layer cost"),
         dcc.Graph(id="candidate-layer-bars", figure=layer_bars_figure(cand.per_layer),
                   config={"displaylogo": False}),

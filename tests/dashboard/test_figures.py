@@ -171,11 +171,17 @@ def test_hypervolume_figure() -> None:
 
 
 def test_layer_bars_and_learning_curve() -> None:
-    layers = pd.DataFrame({"layer": ["layers[0]", "layers[1]"], "memory_bits": [288, 1152],
-                           "logic_gates": [10, 20], "cycles": [64, 128]})
+    layers = pd.DataFrame({"layer": ["layers[0]", "layers[1]"],
+                           "weight_memory_bits": [288, 1152], "norm_memory_bits": [32, 0],
+                           "gate_ops": [10, 20], "ideal_cycles": [64, 128],
+                           "sim_cycles": [70, 140]})
+    assert F.layer_panels(layers) == [
+        ("memory (bits)", ["weight_memory_bits", "norm_memory_bits"]),
+        ("logic ops per inference", ["gate_ops"]), ("latency (cycles)", ["sim_cycles"])]
     fig = F.layer_bars_figure(layers)
-    assert [list(t.y) for t in fig.data] == [[288, 1152], [10, 20], [64, 128]]
-    assert "memory_bits: 1,152" in fig.data[0].hovertext[1]
+    assert [list(t.y) for t in fig.data] == [[288, 1152], [32, 0], [10, 20], [70, 140]]
+    assert fig.layout.barmode == "stack"
+    assert "weight_memory_bits: 1,152" in fig.data[0].hovertext[1]
     epochs = pd.DataFrame({"stage": ["fp", "fp", "quant", "quant"], "epoch": [0, 1, 0, 1],
                            "train_loss": [2.0, 1.5, 1.2, 1.0], "val_accuracy": [.3, .5, .6, .7],
                            "train_accuracy": [.2, .4, .55, .65], "val_loss": [2.1, 1.6, 1.3, 1.1]})
