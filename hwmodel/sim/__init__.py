@@ -122,11 +122,12 @@ def simulate(spec: ArchSpec, accel: AccelConfig = STALL_FREE, engine: str = "fas
 
 
 def sweep(spec: ArchSpec, base_accel: AccelConfig, grid: dict[str, list[Any]],
-          progress: Any = None) -> pd.DataFrame:
-    """One row per grid point (see :func:`hwmodel.sim.sweep.sweep`)."""
+          progress: Any = None, tech: Any = None, engine: str = "fast") -> pd.DataFrame:
+    """One row per grid point with cycles, energy, area and Pareto membership (see
+    :func:`hwmodel.sim.sweep.sweep`)."""
     from hwmodel.sim.sweep import sweep as _sweep
 
-    return _sweep(spec, base_accel, grid, progress=progress)
+    return _sweep(spec, base_accel, grid, progress=progress, tech=tech, engine=engine)
 
 
 __all__ = ["DEFAULT_SRAM_PJ_PER_BIT", "ENGINES", "Counters", "LayerReport", "SimReport",
