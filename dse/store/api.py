@@ -325,7 +325,8 @@ class Store:
             for field in ("space", "dataset", "task", "objectives", "budgets"):
                 a, b = old[field], new[field]
                 if field == "budgets":
-                    a, b = sorted(map(repr, a)), sorted(map(repr, b))
+                    a = sorted((x["metric"], x["op"], float(x["value"])) for x in a)
+                    b = sorted((x["metric"], x["op"], float(x["value"])) for x in b)
                 if a != b:
                     raise StoreError(
                         f"study {name!r} exists with {field}={_show(field, old[field])}, "

@@ -1,0 +1,440 @@
+"""One backend-agnostic suite for the results store, run on SQLite and PostgreSQL.
+
+Every test gets a fresh database: a new SQLite file, or a uniquely named PostgreSQL schema
+(selected through ``search_path``) that is dropped afterwards. On CI PostgreSQL is required
+(the ``pg_url`` fixture fails instead of skipping).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from dse.pareto import hypervolume, non_dominated
+from dse.store import Store, StoreError, open_store
+from dse.store.where import parse_where, to_mask
+
+OBJ2 = [("accuracy", "maximize"), ("memory_bits", "minimize")]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/store.db"
+        return
+    base = request.getfixturevalue("pg_url")
+    schema = f"tinydse_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = open_store(store_url)
+    yield s
+    s.close()
+
+
+def _study(store: Store, name: str = "s1", objectives: list[tuple[str, str]] | None = None,
+           budgets: list[tuple[str, str, float]] | None = None) -> Any:
+    return store.create_or_get_study(
+        name, space="mognet", dataset="digits", task="classification", config={"seed": 1},
+        objectives=objectives or OBJ2,
+        budgets=budgets if budgets is not None else [("memory_bits", "<=", 1000.0)])
+
+
+def _complete(store: Store, study_id: int, key: str, metrics: dict[str, float],
+              hardware: dict[str, float] | None = None, trial: int = 0) -> tuple[int, int]:
+    cid, _ = store.add_candidate(study_id, f'{{"k": "{key}"}}', key, {"key": key})
+    eid = store.start_evaluation(cid, trial)
+    if hardware:
+        store.record_hardware(cid, hardware, [{"layer": "c1"}], {"pe_rows": 4})
+    store.finish_evaluation(eid, "complete", metrics=metrics)
+    return cid, eid
+
+
+# ------------------------------------------------------------------ schema and opening
+
+
+def test_open_creates_schema_at_head_and_reopen_is_a_no_op(store_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from dse.store.engine import head_revision
+    from dse.store.schema import VERSION_TABLE, Base
+
+    s1 = open_store(store_url)
+    s2 = open_store(store_url)  # second open: already at head
+    with s1.engine.connect() as conn:
+        names = set(inspect(conn).get_table_names())
+        assert {"dse_studies", "dse_candidates", "dse_evaluations", "dse_epochs",
+                "dse_hardware_reports", VERSION_TABLE} <= names
+        assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() \
+            == head_revision()
+        # the models and the migrations describe the same schema
+        ctx = MigrationContext.configure(conn, opts={
+            "compare_type": True, "version_table": VERSION_TABLE,
+            "include_name": lambda n, t, p: t != "table" or n.startswith("dse_")})
+        assert compare_metadata(ctx, Base.metadata) == []
+    s1.close()
+    s2.close()
+
+
+def test_optuna_tables_live_beside_ours(store_url: str) -> None:
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    s = open_store(store_url)
+    study = optuna.create_study(storage=store_url, study_name="opt", directions=["maximize"])
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    s.close()
+    s = open_store(store_url)  # our schema untouched by Optuna's migrations, and vice versa
+    rec = _study(s)
+    assert s.get_study("s1").id == rec.id
+    assert len(optuna.load_study(study_name="opt", storage=store_url).trials) == 2
+    s.close()
+
+
+def test_bad_urls_are_one_line_store_errors(tmp_path: Any) -> None:
+    with pytest.raises(StoreError, match="unsupported database"):
+        open_store("mysql://u@h/db")
+    with pytest.raises(StoreError, match="empty"):
+        open_store("")
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(f"sqlite:///{tmp_path}/missing_dir/x.db")
+    with pytest.raises(StoreError) as info:
+        open_store("postgresql://alice:s3cret@127.0.0.1:1/db")
+    msg = str(info.value)
+    assert "s3cret" not in msg and "alice:***@127.0.0.1:1/db" in msg and "\n" not in msg
+    with pytest.raises(StoreError, match="no such database file"):
+        open_store(f"sqlite:///{tmp_path}/nothing.db", read_only=True)
+
+
+def test_read_only(store_url: str, tmp_path: Any) -> None:
+    s = open_store(store_url)
+    rec = _study(s)
+    _complete(s, rec.id, "a", {"accuracy": 0.5}, {"memory_bits": 10.0})
+    ro = open_store(store_url, read_only=True)
+    assert ro.query("s1")["accuracy"].tolist() == [0.5]
+    with pytest.raises(StoreError, match="read-only"):
+        ro.add_candidate(rec.id, "{}", "b", {})
+    ro.close()
+    s.close()
+    empty = tmp_path / "empty.db"
+    open(empty, "wb").close()
+    with pytest.raises(StoreError, match="no tinydse results"):
+        open_store(f"sqlite:///{empty}", read_only=True)
+
+
+# ------------------------------------------------------------------ writes
+
+
+def test_create_or_get_study_reuses_and_rejects_changes(store: Store) -> None:
+    rec = _study(store)
+    again = _study(store)
+    assert again.id == rec.id and again.objectives == OBJ2
+    assert again.budgets == [("memory_bits", "<=", 1000.0)] and again.config == {"seed": 1}
+    cases = {
+        "space": {"space": "billnet"},
+        "dataset": {"dataset": "cifar10"},
+        "task": {"task": "denoise"},
+        "objectives": {"objectives": [("accuracy", "maximize"), ("energy_pj", "minimize")]},
+        "budgets": {"budgets": [("memory_bits", "<=", 2000.0)]},
+    }
+    for field, change in cases.items():
+        kwargs: dict[str, Any] = {"space": "mognet", "dataset": "digits",
+                                  "task": "classification", "config": {},
+                                  "objectives": OBJ2, "budgets": [("memory_bits", "<=", 1000.0)]}
+        kwargs.update(change)
+        with pytest.raises(StoreError, match=f"exists with {field}=") as info:
+            store.create_or_get_study("s1", **kwargs)
+        assert "got" in str(info.value)
+    assert len(store.list_studies()) == 1
+    assert store.get_study("s1").space == "mognet"
+    with pytest.raises(ValueError, match="direction"):
+        store.create_or_get_study("s2", space="m", dataset="d", objectives=[("a", "up")])
+    with pytest.raises(ValueError, match="op of 'memory_bits'"):
+        store.create_or_get_study("s2", space="m", dataset="d", objectives=OBJ2,
+                                  budgets=[("memory_bits", "=<", 1.0)])
+
+
+def test_candidates_are_idempotent_per_study(store: Store) -> None:
+    a = _study(store, "a")
+    b = _study(store, "b")
+    cid, created = store.add_candidate(a.id, '{"x": 1}', "h1", {"w": 1})
+    assert created
+    assert store.add_candidate(a.id, '{"x": 1}', "h1", {"w": 1}) == (cid, False)
+    other, created_b = store.add_candidate(b.id, '{"x": 1}', "h1", {"w": 1})
+    assert created_b and other != cid
+    assert store.count_candidates("a") == 1 and store.count_candidates("b") == 1
+
+
+def test_evaluation_lifecycle_and_metrics(store: Store) -> None:
+    rec = _study(store)
+    cid, _ = store.add_candidate(rec.id, '{"x": 1}', "h1", {"w": 1})
+    assert store.evaluation_for_hash(rec.id, "h1") is None
+    eid = store.start_evaluation(cid, 7)
+    store.record_hardware(cid, {"memory_bits": 640, "macs": 1.5e6, "utilization": 0.25},
+                          [{"layer": "conv1", "memory_bits": 640}], {"pe_rows": 8})
+    store.add_epoch(eid, "fp", 0, train_loss=2.0, val_accuracy=0.4, lr=0.1)
+    store.add_epoch(eid, "weights", 1, train_loss=1.0, val_accuracy=0.6, seconds=0.5)
+    running = store.evaluation_for_hash(rec.id, "h1")
+    assert running is not None and running.status == "running" and running.trial_number == 7
+    store.finish_evaluation(eid, "complete", metrics={"accuracy": 0.61, "test_accuracy": 0.6,
+                                                      "train_seconds": 3.0, "psnr_db": 21.5})
+    done = store.evaluation_for_hash(rec.id, "h1")
+    assert done is not None and done.status == "complete" and done.pareto
+    assert done.metrics == {"memory_bits": 640.0, "macs": 1.5e6, "accuracy": 0.61,
+                            "test_accuracy": 0.6, "train_seconds": 3.0, "utilization": 0.25,
+                            "psnr_db": 21.5}
+    ep = store.epochs(cid)
+    assert ep["stage"].tolist() == ["fp", "weights"]
+    assert ep["train_loss"].tolist() == [2.0, 1.0]
+    assert ep["lr"].iloc[0] == 0.1 and np.isnan(ep["seconds"].iloc[0])
+    info = store.candidate(cid)
+    assert info["spec"] == '{"x": 1}' and info["choices"] == {"w": 1}
+    assert info["hardware"]["per_layer"] == [{"layer": "conv1", "memory_bits": 640}]
+    assert info["hardware"]["accel"] == {"pe_rows": 8}
+    assert info["evaluation"]["status"] == "complete" and info["study"] == "s1"
+    with pytest.raises(ValueError, match="status"):
+        store.finish_evaluation(eid, "done")
+    with pytest.raises(StoreError, match="unknown evaluation id 999"):
+        store.finish_evaluation(999, "failed")
+
+
+def test_infeasible_failed_and_hardware_before_start(store: Store) -> None:
+    rec = _study(store)
+    cid, _ = store.add_candidate(rec.id, "{}", "big", {})
+    store.record_hardware(cid, {"memory_bits": 5e6}, [], {})  # before the evaluation exists
+    eid = store.start_evaluation(cid, 0)
+    store.finish_evaluation(eid, "infeasible", violated="memory_bits <= 1e+06 (got 5e+06)")
+    ev = store.evaluation_for_hash(rec.id, "big")
+    assert ev is not None and ev.metrics["memory_bits"] == 5e6 and not ev.pareto
+    assert ev.violated == "memory_bits <= 1e+06 (got 5e+06)"
+    cid2, _ = store.add_candidate(rec.id, "{}", "boom", {})
+    eid2 = store.start_evaluation(cid2, 1)
+    store.finish_evaluation(eid2, "failed", error="RuntimeError: NaN loss")
+    assert store.evaluation(eid2).error == "RuntimeError: NaN loss"
+    assert store.study_status("s1")["counts"] == {"queued": 0, "running": 0, "complete": 0,
+                                                  "failed": 1, "infeasible": 1, "pruned": 0}
+
+
+def test_restart_and_requeue(store: Store) -> None:
+    rec = _study(store)
+    c1, e1 = _complete(store, rec.id, "a", {"accuracy": 0.9}, {"memory_bits": 100.0})
+    c2, e2 = _complete(store, rec.id, "b", {"accuracy": 0.8}, {"memory_bits": 200.0})
+    assert store.evaluation(e1).pareto and not store.evaluation(e2).pareto
+    # restarting the front member clears its results and lets b onto the front
+    again = store.start_evaluation(c1, 5)
+    assert again == e1
+    ev = store.evaluation(e1)
+    assert ev.status == "running" and ev.attempt == 2 and ev.trial_number == 5
+    assert "accuracy" not in ev.metrics and ev.metrics["memory_bits"] == 100.0
+    assert store.evaluation(e2).pareto
+    c3, _ = store.add_candidate(rec.id, "{}", "c", {})
+    store.start_evaluation(c3, 6)
+    assert store.requeue_running(rec.id) == 2
+    assert store.study_status("s1")["counts"]["queued"] == 2
+    assert store.requeue_running(rec.id) == 0
+
+
+# ------------------------------------------------------------------ pareto and hypervolume
+
+
+@pytest.mark.parametrize("objectives", [
+    OBJ2,
+    [("accuracy", "maximize"), ("memory_bits", "minimize"), ("psnr_db", "maximize")],
+])
+def test_pareto_flags_equal_non_dominated(store: Store, objectives: list[tuple[str, str]]
+                                          ) -> None:
+    rng = np.random.default_rng(3)
+    rec = _study(store, objectives=objectives, budgets=[])
+    n = 40
+    acc = rng.integers(0, 8, n) / 8  # coarse grid: ties and duplicates happen
+    mem = rng.integers(1, 8, n) * 100.0
+    psnr = rng.integers(10, 14, n).astype(float)
+    for i in range(n):
+        status = "complete" if i % 9 else "pruned"
+        cid, _ = store.add_candidate(rec.id, "{}", f"h{i}", {})
+        eid = store.start_evaluation(cid, i)
+        store.record_hardware(cid, {"memory_bits": mem[i]}, [], {})
+        store.finish_evaluation(eid, status, metrics={"accuracy": acc[i], "psnr_db": psnr[i]})
+    frame = store.query("s1")
+    names = [name for name, _ in objectives]
+    points = frame[names].to_numpy(dtype=float)
+    points[frame["status"].to_numpy() != "complete"] = np.nan
+    expected = non_dominated(points, [d for _, d in objectives])
+    assert expected.sum() >= 2
+    assert frame["pareto"].tolist() == expected.tolist()
+    assert store.refresh_pareto("s1") == int(expected.sum())
+    assert store.query("s1")["pareto"].tolist() == expected.tolist()
+    front = store.query("s1", pareto_only=True)
+    assert sorted(front["candidate_id"]) == sorted(frame["candidate_id"][expected])
+
+
+def test_status_hypervolume_hand_computed(store: Store) -> None:
+    """Front (acc, mem) = (0.9, 800), (0.8, 300), (0.5, 100); (0.6, 900) is dominated.
+    Reference from the budgets: (0.4, 1000). In minimization form the 2-D sweep gives
+    0.1*200 + 0.3*700 + 0.1*900 = 20 + 210 + 90 = 320."""
+    rec = _study(store, budgets=[("memory_bits", "<=", 1000.0), ("accuracy", ">=", 0.4)])
+    for key, acc, mem in (("a", 0.9, 800), ("b", 0.8, 300), ("c", 0.5, 100), ("d", 0.6, 900)):
+        _complete(store, rec.id, key, {"accuracy": acc}, {"memory_bits": float(mem)})
+    status = store.study_status("s1")
+    assert status["hypervolume"] == pytest.approx(320.0)
+    assert status["reference"] == [0.4, 1000.0]
+    assert status["best"] == {"accuracy": 0.9, "memory_bits": 100.0}
+    assert status["pareto_size"] == 3 and status["n_candidates"] == 4
+    assert status["counts"]["complete"] == 4
+    hist = store.hypervolume_history("s1")
+    # after a: 0.5*200 = 100; after b: + (0.9-0.8)... recomputed exactly each step
+    expected = [hypervolume(np.array(p), ["maximize", "minimize"], [0.4, 1000.0]) for p in (
+        [[0.9, 800]], [[0.9, 800], [0.8, 300]], [[0.9, 800], [0.8, 300], [0.5, 100]],
+        [[0.9, 800], [0.8, 300], [0.5, 100]])]
+    assert expected[0] == pytest.approx(100.0)
+    assert hist["hypervolume"].tolist() == pytest.approx(expected)
+    assert hist["best_accuracy"].tolist() == [0.9, 0.9, 0.9, 0.9]
+    assert hist["best_memory_bits"].tolist() == [800.0, 300.0, 100.0, 100.0]
+    studies = store.list_studies()
+    assert studies.loc[0, "name"] == "s1" and studies.loc[0, "n_complete"] == 4
+
+
+# ------------------------------------------------------------------ queries
+
+
+def _filled(store: Store) -> Any:
+    rec = _study(store)
+    rows = [("a", "complete", 0.9, 800.0, 20.0), ("b", "complete", 0.8, 300.0, None),
+            ("c", "complete", 0.5, 100.0, 25.0), ("d", "infeasible", None, 5000.0, None),
+            ("e", "failed", None, 150.0, None), ("f", "complete", 0.95, 2e6, 30.0)]
+    for i, (key, status, acc, mem, psnr) in enumerate(rows):
+        cid, _ = store.add_candidate(rec.id, "{}", key, {"key": key})
+        eid = store.start_evaluation(cid, i)
+        store.record_hardware(cid, {"memory_bits": mem}, [], {})
+        metrics: dict[str, Any] = {}
+        if acc is not None:
+            metrics["accuracy"] = acc
+        if psnr is not None:
+            metrics["psnr_db"] = psnr
+        store.finish_evaluation(eid, status, metrics=metrics)
+    return rec
+
+
+def test_query_filters_sorts_and_selects(store: Store) -> None:
+    _filled(store)
+    keys = lambda f: [store.candidate(int(c))["choices"]["key"] for c in f["candidate_id"]]  # noqa: E731
+    assert keys(store.query("s1", where="accuracy > 0.6 and memory_bits <= 1e6")) == ["a", "b"]
+    assert keys(store.query("s1", where="status == 'infeasible' or status == 'failed'")) \
+        == ["d", "e"]
+    # NULL accuracy is unknown: excluded by the comparison and by its negation
+    assert keys(store.query("s1", where="not (accuracy > 0.6)")) == ["c"]
+    # JSON metric: filtered in pandas with the same semantics
+    assert keys(store.query("s1", where="psnr_db >= 25")) == ["c", "f"]
+    assert keys(store.query("s1", where="not (psnr_db >= 25)")) == ["a"]
+    assert keys(store.query("s1", sort=["-accuracy", "memory_bits"])) == \
+        ["f", "a", "b", "c", "e", "d"]
+    assert keys(store.query("s1", pareto_only=True, sort=["memory_bits"])) == ["c", "b", "a", "f"]
+    sel = store.query("s1", columns=["memory_bits", "candidate_id"], since_id=4)
+    assert list(sel.columns) == ["memory_bits", "candidate_id"] and len(sel) == 2
+    with pytest.raises(StoreError, match="token 'nope': unknown column"):
+        store.query("s1", where="nope > 1")
+    with pytest.raises(StoreError, match="--sort: unknown column 'nope'"):
+        store.query("s1", sort=["nope"])
+    with pytest.raises(StoreError, match="--columns: unknown column"):
+        store.query("s1", columns=["nope"])
+    with pytest.raises(StoreError, match=r"unknown study 'zz' \(studies: s1\)"):
+        store.query("zz")
+
+
+@pytest.mark.parametrize("expr", [
+    "accuracy > 0.6", "not (accuracy > 0.6)", "accuracy > 0.6 or memory_bits < 200",
+    "not (accuracy > 0.6 or memory_bits < 200)", "status != 'complete'",
+    "not (status == 'complete') and memory_bits > 100", "pareto == 1", "pareto != 1",
+    "-1 < accuracy and not (trial_number >= 3)", "memory_bits >= accuracy",
+])
+def test_sql_and_pandas_filters_agree(store: Store, expr: str) -> None:
+    """The SQL compiler (pushdown) and the pandas mask keep the same rows (3-valued logic)."""
+    _filled(store)
+    via_sql = store.query("s1", where=expr)["candidate_id"].tolist()
+    frame = store.query("s1")
+    node = parse_where(expr, frame.columns)
+    via_pandas = frame[to_mask(node, frame).fillna(False).to_numpy(dtype=bool)]
+    assert via_sql == via_pandas["candidate_id"].tolist()
+
+
+@pytest.mark.parametrize("expr", [
+    "accuracy>0; DROP TABLE dse_studies", "1=1 --", "accuracy > 0 OR '1'='1'",
+    "status == 'complete'; DELETE FROM dse_evaluations", "sqlite_version() > 0",
+    "memory_bits > 0 /* x */", "accuracy > 0 UNION SELECT 1",
+])
+def test_injection_attempts_are_rejected_and_harmless(store: Store, expr: str) -> None:
+    _filled(store)
+    with pytest.raises(StoreError, match="--where: at position"):
+        store.query("s1", where=expr)
+    assert len(store.query("s1")) == 6 and len(store.list_studies()) == 1
+
+
+# ------------------------------------------------------------------ concurrency
+
+
+def _worker(args: tuple[str, int, int]) -> list[int]:
+    url, wid, n = args
+    s = open_store(url)  # four processes open (and migrate) a fresh database at once
+    rec = s.create_or_get_study("conc", space="mognet", dataset="digits", task="classification",
+                                config={}, objectives=OBJ2, budgets=[])
+    rng = np.random.default_rng(wid)
+    done = []
+    for i in range(n):
+        # half of the hashes are shared between workers: adds must stay idempotent
+        key = f"shared{i}" if i % 2 else f"w{wid}_{i}"
+        cid, created = s.add_candidate(rec.id, "{}", key, {"i": i})
+        if not created:
+            continue
+        eid = s.start_evaluation(cid, wid * 1000 + i)
+        s.record_hardware(cid, {"memory_bits": float(rng.integers(1, 50) * 10)}, [], {})
+        s.add_epoch(eid, "fp", 0, train_loss=1.0)
+        s.finish_evaluation(eid, "complete", metrics={"accuracy": float(rng.integers(0, 20) / 20)})
+        done.append(cid)
+    s.close()
+    return done
+
+
+@pytest.mark.slow
+def test_four_processes_write_one_study(store_url: str) -> None:
+    n = 16
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        results = pool.map(_worker, [(store_url, w, n) for w in range(4)])
+    created = [c for r in results for c in r]
+    assert len(created) == len(set(created))
+    expected = 4 * (n // 2) + n // 2  # own keys per worker + each shared key once
+    assert len(created) == expected
+    s = open_store(store_url, read_only=True)
+    frame = s.query("conc")
+    assert len(frame) == expected and set(frame["status"]) == {"complete"}
+    assert sorted(frame["candidate_id"]) == sorted(created)
+    mask = non_dominated(frame[["accuracy", "memory_bits"]].to_numpy(), ["maximize", "minimize"])
+    assert frame["pareto"].tolist() == mask.tolist()
+    assert all(len(s.epochs(int(c))) == 1 for c in frame["candidate_id"][:5])
+    s.close()
+
+
+def test_dataframe_types(store: Store) -> None:
+    _filled(store)
+    frame = store.query("s1")
+    assert frame["candidate_id"].dtype == np.int64
+    assert frame["pareto"].dtype == bool
+    assert frame["accuracy"].dtype == np.float64 and frame["psnr_db"].dtype == np.float64
+    assert pd.api.types.is_datetime64_any_dtype(frame["finished_at"])
