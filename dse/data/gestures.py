@@ -10,7 +10,8 @@ What makes it learnable but not trivial (our design; the seed papers use Jester 
 * the sprite's pattern, size, start angle, brightness and position are random per clip;
 * every class has nuisance motion: swipes wobble in angle (+-0.15 rad) and zoom/rotate clips
   drift by up to 8 % of the frame;
-* a static distractor sprite (dimmer, its own pattern) sits somewhere in every frame;
+* a static distractor sprite (dimmer, its own pattern) sits somewhere in every frame
+  (``distractor=False`` leaves it out);
 * the background level is random and Gaussian pixel noise (``noise``, std) is added, then
   values are clipped to [0, 1];
 * rotate-cw vs rotate-ccw and zoom-in vs zoom-out differ only in the order of the frames, so
@@ -42,7 +43,9 @@ _CHUNK = 256
 
 
 def _validate(channels: Any, frames: Any, size: Any, clips: Any, noise: Any,
-              val_fraction: Any, test_fraction: Any) -> None:
+              val_fraction: Any, test_fraction: Any, distractor: Any) -> None:
+    if not isinstance(distractor, bool):
+        raise UserError(f"dataset {NAME!r}: distractor={distractor!r} must be a boolean")
     check_int("channels", channels, 1, NAME)
     check_int("frames", frames, 2, NAME)
     check_int("size", size, 8, NAME)
@@ -95,11 +98,11 @@ def motion_paths(labels: np.ndarray, rng: np.random.Generator, frames: int,
     """Per-clip trajectories (n, T): centre x/y and half side in pixels, angle in radians."""
     n = len(labels)
     t = np.linspace(0.0, 1.0, frames)[None, :] - 0.5          # (1, T), centred time
-    base_half = size * rng.uniform(0.12, 0.18, n)[:, None]
+    base_half = size * rng.uniform(0.09, 0.2, n)[:, None]
     angle0 = rng.uniform(0, 2 * math.pi, n)[:, None]
-    mid_x = size * (0.5 + rng.uniform(-0.1, 0.1, n))[:, None]
-    mid_y = size * (0.5 + rng.uniform(-0.1, 0.1, n))[:, None]
-    travel = size * rng.uniform(0.35, 0.55, n)[:, None]
+    mid_x = size * (0.5 + rng.uniform(-0.22, 0.22, n))[:, None]
+    mid_y = size * (0.5 + rng.uniform(-0.22, 0.22, n))[:, None]
+    travel = size * rng.uniform(0.3, 0.5, n)[:, None]
     drift = size * rng.uniform(-0.08, 0.08, (n, 2))
     wobble = rng.uniform(-0.15, 0.15, n)[:, None]
     zoom = rng.uniform(1.8, 2.5, n)[:, None]
@@ -121,7 +124,8 @@ def motion_paths(labels: np.ndarray, rng: np.random.Generator, frames: int,
 
 
 def generate_clips(n: int, *, seed: int = 0, channels: int = 1, frames: int = 8,
-                   size: int = 32, noise: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+                   size: int = 32, noise: float = 0.1,
+                   distractor: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(x, y)``: x float32 (n, C, T, size, size) in [0, 1], y int64 (n,) with y[i] = i % 8."""
     rng = np.random.default_rng(seed)
     labels = np.arange(n, dtype=np.int64) % len(CLASSES)
@@ -145,7 +149,8 @@ def generate_clips(n: int, *, seed: int = 0, channels: int = 1, frames: int = 8,
                      paths["angle"][s], size)
         bg = _render(clutter[s], clutter_xy[s, :1] * ones, clutter_xy[s, 1:] * ones,
                      clutter_half[s, None] * ones, clutter_angle[s, None] * ones, size)
-        frame = background[s, None, None, None] + clutter_level[s, None, None, None] * bg
+        frame = background[s, None, None, None] + clutter_level[s, None, None, None] * bg \
+            * distractor
         # the moving sprite is opaque: it hides the distractor where they overlap
         frame = np.where(fg > 0, brightness[s, None, None, None], frame)
         x[s] = frame[:, None] * tint[s, :, None, None, None]
@@ -157,22 +162,24 @@ def generate_clips(n: int, *, seed: int = 0, channels: int = 1, frames: int = 8,
 
 def _describe(*, root: str | None = None, channels: int = 1, frames: int = 8, size: int = 32,
               clips: int = 1600, noise: float = 0.1, val_fraction: float = 0.15,
-              test_fraction: float = 0.15) -> tuple[tuple[int, ...], int]:
-    _validate(channels, frames, size, clips, noise, val_fraction, test_fraction)
+              test_fraction: float = 0.15,
+              distractor: bool = True) -> tuple[tuple[int, ...], int]:
+    _validate(channels, frames, size, clips, noise, val_fraction, test_fraction, distractor)
     return (channels, frames, size, size), len(CLASSES)
 
 
 @register_dataset(NAME, describe=_describe)
 def build_gestures(*, root: str | None = None, seed: int = 0, channels: int = 1,
                    frames: int = 8, size: int = 32, clips: int = 1600, noise: float = 0.1,
-                   val_fraction: float = 0.15, test_fraction: float = 0.15) -> DatasetBundle:
+                   val_fraction: float = 0.15, test_fraction: float = 0.15,
+                   distractor: bool = True) -> DatasetBundle:
     """Generate ``clips`` clips with ``seed`` and split them into train / val / test."""
     import torch
     from torch.utils.data import TensorDataset
 
-    _validate(channels, frames, size, clips, noise, val_fraction, test_fraction)
+    _validate(channels, frames, size, clips, noise, val_fraction, test_fraction, distractor)
     x_np, y_np = generate_clips(clips, seed=seed, channels=channels, frames=frames, size=size,
-                                noise=float(noise))
+                                noise=float(noise), distractor=distractor)
     order = np.random.default_rng([seed, 1]).permutation(clips)
     n_val = int(round(clips * val_fraction))
     n_test = int(round(clips * test_fraction))
