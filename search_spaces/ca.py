@@ -21,17 +21,12 @@ with tensor operations; the tests check the two agree bit for bit. hwmodel uses 
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # spec is torch-free too; imported for the annotations only
+    from search_spaces.spec import CAGen
 
 CA_RULE_HYBRID = "90/150"
-
-
-class _CALike(Protocol):
-    cells: int
-    seed: int
-    rule: str
-    hybrid_mask: int
-    bits_per_weight: int
 
 
 def _full_mask(cells: int) -> int:
@@ -68,7 +63,7 @@ def ca_step(state: int, cells: int, rule: str, hybrid_mask: int = 0) -> int:
     return new & full
 
 
-def ca_rows(ca: _CALike, steps: int) -> list[int]:
+def ca_rows(ca: CAGen, steps: int) -> list[int]:
     """The states after 1, 2, ..., ``steps`` steps from ``ca.seed``."""
     rows: list[int] = []
     state = ca.seed
@@ -92,7 +87,7 @@ def decode_row(state: int, in_channels: int, bits_per_weight: int) -> list[int]:
     raise ValueError(f"decode_row: bits_per_weight={bits_per_weight} must be 1 or 2")
 
 
-def generate_weights(ca: _CALike, out_channels: int, in_channels: int) -> list[list[int]]:
+def generate_weights(ca: CAGen, out_channels: int, in_channels: int) -> list[list[int]]:
     """The ``out_channels x in_channels`` weight matrix the generator emits, row by row."""
     if out_channels < 1 or in_channels < 1:
         raise ValueError(f"generate_weights: out_channels={out_channels} and "
