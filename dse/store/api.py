@@ -323,7 +323,8 @@ class Store:
             old = {"space": row.space, "dataset": row.dataset, "task": row.task,
                    "objectives": row.objectives, "budgets": row.budgets}
             for field in ("space", "dataset", "task", "objectives", "budgets"):
-                a, b = old[field], new[field]
+                a: Any = old[field]
+                b: Any = new[field]
                 if field == "budgets":
                     a = sorted((x["metric"], x["op"], float(x["value"])) for x in a)
                     b = sorted((x["metric"], x["op"], float(x["value"])) for x in b)

@@ -306,8 +306,9 @@ _PY_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq, "!=": operator.ne}
 
 
-def to_sqlalchemy(node: Node, columns: Mapping[str, Any]) -> ColumnElement[bool]:
-    """A SQLAlchemy boolean expression; literals become bound parameters."""
+def to_sqlalchemy(node: Node, columns: Mapping[str, Any] | Any) -> ColumnElement[bool]:
+    """A SQLAlchemy boolean expression; literals become bound parameters. ``columns`` maps
+    names to column expressions (a dict or a table's ``.c``)."""
     from sqlalchemy import and_, literal, not_, or_
 
     if isinstance(node, And):

@@ -147,7 +147,7 @@ def test_create_or_get_study_reuses_and_rejects_changes(store: Store) -> None:
     again = _study(store)
     assert again.id == rec.id and again.objectives == OBJ2
     assert again.budgets == [("memory_bits", "<=", 1000.0)] and again.config == {"seed": 1}
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "space": {"space": "billnet"},
         "dataset": {"dataset": "cifar10"},
         "task": {"task": "denoise"},

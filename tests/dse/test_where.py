@@ -3,6 +3,8 @@ two compilers (SQL with bound parameters, pandas masks with three-valued logic).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pytest
 from sqlalchemy import Column as SAColumn
@@ -89,7 +91,7 @@ def test_sql_uses_bound_parameters_only() -> None:
         assert "failed" not in sql and "0.5" not in sql  # literals travel as parameters
 
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {"accuracy": 0.9, "memory_bits": 100.0, "status": "complete", "energy_pj": 1.0},
     {"accuracy": None, "memory_bits": 5e6, "status": "infeasible", "energy_pj": None},
     {"accuracy": 0.4, "memory_bits": 300.0, "status": "complete", "energy_pj": 3.0},
