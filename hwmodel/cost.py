@@ -428,9 +428,10 @@ def widths_of(ops: Sequence[HwOp]) -> Widths:
         if op.is_matrix:
             w, a, acc = max(w, op.w_bits), max(a, op.a_bits), max(acc, op.acc_bits)
             wl = max(wl, op.w_levels if op.w_bits < FLOAT_BITS else 1 << 16)
-            if op.ca is not None and op.ca.cells > cells:
-                cells = op.ca.cells
-                cx, cm = ca_xor2(op.ca)
+            if op.ca is not None:
+                # one generator sized for the largest automaton and the richest rule logic
+                x2, m2 = ca_xor2(op.ca)
+                cells, cx, cm = max(cells, op.ca.cells), max(cx, x2), max(cm, m2)
         elif op.op == "norm":
             nin = max(nin, op.a_bits)
             if op.out_bits < FLOAT_BITS:
