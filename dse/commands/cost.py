@@ -46,7 +46,7 @@ def cost(spec: str, accel_file: str | None, tech_file: str | None, as_json: bool
             ("norm_memory_bits", "norm bits", "right"), ("live_act_bits", "live act bits", "right"),
             ("energy_pj", "energy pJ", "right"), ("ideal_cycles", "ideal cycles", "right"))
     for _, title, justify in cols:
-        table.add_column(title, justify=justify)  # type: ignore[arg-type]
+        table.add_column(title, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for lc in report.layers:
         table.add_row(escape(lc.path), lc.op, fmt_int(lc.macs), fmt_int(lc.weight_memory_bits),
                       fmt_int(lc.norm_memory_bits), fmt_int(lc.live_act_bits),
@@ -56,7 +56,7 @@ def cost(spec: str, accel_file: str | None, tech_file: str | None, as_json: bool
     table.add_row("total", "", fmt_int(t["macs"]), fmt_int(t["weight_memory_bits"]),
                   fmt_int(t["norm_memory_bits"]), fmt_int(t["act_buffer_bits"]) + " (peak)",
                   f"{t['energy_pj']:,.1f}", fmt_int(t["ideal_cycles"]))
-    console = Console(width=max(110, Console().width))
+    console = Console(width=max(140, Console().width))
     console.print(table)
     console.print(
         f"memory: {t['memory_bits']:,} bits (weights {t['weight_memory_bits']:,}, CA state "
