@@ -70,6 +70,17 @@ def get_space(name_or_path: str, *, input_shape: Sequence[int], num_classes: int
     return _SPACES[name_or_path](tuple(input_shape), num_classes, **params)
 
 
+def is_video_space(name_or_path: str) -> bool:
+    """Whether the space (a registered name or a file) takes (C,T,H,W) inputs."""
+    if name_or_path.lower().endswith(USER_SPACE_SUFFIXES):
+        from search_spaces.spaces.user import file_is_video, read_space_file
+
+        return file_is_video(read_space_file(name_or_path))
+    if name_or_path not in _SPACES:
+        get_space(name_or_path, input_shape=(1, 1, 1), num_classes=2)  # raises the listing
+    return bool(getattr(_SPACES[name_or_path], "video", False))
+
+
 def get_reference(name: str) -> ArchSpec:
     """The named reference architecture; ``KeyError`` (listing the names) if unknown."""
     from search_spaces.spaces.references import build_reference
@@ -94,6 +105,6 @@ from search_spaces.spaces import (  # noqa: E402
 )
 
 __all__ = [
-    "SearchSpace", "get_reference", "get_space", "list_references", "list_spaces",
-    "register_space",
+    "SearchSpace", "get_reference", "get_space", "is_video_space", "list_references",
+    "list_spaces", "register_space",
 ]

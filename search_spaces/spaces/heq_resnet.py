@@ -2,8 +2,9 @@
 
 Per stage: widths, 1-2 residual blocks, 1/2/3-bit HEQ weights (levels 2/3/5) and BN or bit-shift
 normalization. The gate is OR (which forces 1-bit activations in the whole network, so the
-activation bits are a dimension only under MUX) or MUX with a right-shifted skip. Stages 1..D
-downsample by a stride-2 conv or a 2x2 max-pool (a dimension).
+activation bits are a dimension only under MUX) or MUX with a skip right-shifted by 0 or 1 bit
+on 2- or 3-bit activations (so the shifted skip is never all-zero). Stages 1..D downsample by a
+stride-2 conv or a 2x2 max-pool (a dimension).
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ class HeqResnetSpace(PresetSpace):
             "groups": 1,
             "quantizer": "heq",
             "weight_bits": {"per_stage": True, "choices": [1, 2, 3]},
-            "act_bits": {"per_stage": True, "choices": [1, 2, 3]},
+            "act_bits": {"per_stage": True, "choices": [2, 3]},
             "norm": {"per_stage": True, "choices": ["bn", "bsn"]},
             "residual": True,
             "gate": ["or", "mux"],
-            "shift": [0, 1, 2],
+            "shift": [0, 1],
             "threshold": 0.5,
             "downsample": ["stride", "pool"],
             "head": "linear",

@@ -32,10 +32,15 @@ dimensions exist only when ``stages > i``. Conditions keep every dimension meani
                     ``threshold`` only for MUX-type gates
 ==================  ====================================================================
 
-Repair rule (documented, the only one): a group count that does not divide the channels of the
-conv it applies to is reduced to ``gcd(groups, channels)``. A space where that can happen, or
-where a residual knob has a choice but every stage can have zero blocks, reports
-``size_is_exact = False`` (two assignments may give one architecture).
+Repair rules (documented, the only two):
+
+* a group count that does not divide the channels of the conv it applies to is reduced to
+  ``gcd(groups, channels)``;
+* a MUX skip shift is capped at ``act_bits - 1`` of its stage (shifting a b-bit code right by b
+  or more gives a skip that is always zero).
+
+A space where a repair can happen, or where a residual knob has a choice but every stage can
+have zero blocks, reports ``size_is_exact = False`` (two assignments may give one spec).
 
 This module never imports torch.
 """
@@ -430,6 +435,9 @@ class StagedSpace(SearchSpace):
             channels |= {w * e for w in widths for e in self._values("expansion")}
         if any(c % g for g in self._values("groups") for c in channels):
             return True
+        if ("mux" in self._values("gate") and True in self._values("residual")
+                and max(self._values("shift")) >= min(self._values("act_bits"))):
+            return True  # the shift cap can merge shifts
         residual_knobs_vary = any(len(self._values(k)) > 1 for k in
                                   ("residual", "gate", "shift", "threshold"))
         if residual_knobs_vary:
@@ -489,8 +497,7 @@ class StagedSpace(SearchSpace):
                     k[dep].per_stage is not None for dep in ("blocks", "ca")):
                 late.append(name)  # its condition reads per-stage dims: declare after them
                 continue
-            conds = [all_of(_stage_on(i), used(name, i)) for i in range(smax)]
-            add(name, _any_stage(conds))
+            add(name, _any_stage([used(name, i) for i in range(smax)]))
         for i in range(smax):
             for name in STAGE_KNOBS:
                 if k[name].per_stage is None:
@@ -499,8 +506,7 @@ class StagedSpace(SearchSpace):
                 dims.append(k[name].per_stage[i].dim(f"{name}_{i}", when,  # type: ignore[index]
                                                      f"{VOCABULARY[name].doc} (stage {i})"))
         for name in late:
-            conds = [all_of(_stage_on(i), used(name, i)) for i in range(smax)]
-            add(name, _any_stage(conds))
+            add(name, _any_stage([used(name, i) for i in range(smax)]))
         lstm = Cmp("head", "==", "lstm")
         add("head", None)
         add("lstm_hidden", lstm)
@@ -544,7 +550,8 @@ class StagedSpace(SearchSpace):
                 body, ca_count = st.block(st.width, 1, stem=False, ca_index=ca_count)
                 if c["residual"]:
                     gate = c["gate"]
-                    push(Residual((body,), gate=gate, shift=c["shift"] if gate == "mux" else 0,
+                    shift = min(c["shift"], st.act_bits - 1) if gate == "mux" else 0
+                    push(Residual((body,), gate=gate, shift=shift,
                                   threshold=c["threshold"] if gate in MUX_GATES else 0.5))
                 else:
                     push(body)
@@ -665,12 +672,16 @@ def _stage_on(i: int) -> Condition | None:
     return Cmp("stages", ">", i) if i > 0 else None
 
 
-def _any_stage(conds: list[Condition | None]) -> Condition | None:
-    """OR over stages of 'stage i reads it'; None (always) when stage 0 reads it always."""
-    if conds and conds[0] is None:
-        return None
-    real = [c for c in conds if c is not None]
-    return any_of(*real) if real else None
+def _any_stage(used: list[Condition | None]) -> Condition | None:
+    """When a global knob is read: OR over stages i of (stages > i and stage i reads it).
+
+    ``used[i]`` is stage i's own guard (None: always). Stage 0 always exists, so equal guards
+    reduce to ``used[0]``.
+    """
+    if all(u == used[0] for u in used):
+        return used[0]
+    return any_of(*(c for c in (all_of(_stage_on(i), u) for i, u in enumerate(used))
+                    if c is not None))
 
 
 def _ca_seed(index: int, cells: int) -> int:
