@@ -412,6 +412,23 @@ def _deterministic() -> Iterator[None]:
         torch.use_deterministic_algorithms(was, warn_only=warn)
 
 
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    import torch
+
+    if n is None:
+        yield
+        return
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"num_threads={n!r} must be an integer >= 1 or None")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class _Progress:
     """A rich progress bar on stderr, or nothing."""
 
@@ -482,10 +499,14 @@ def train(
     divergence_loss: float = 1e4,
     lr_schedule: str = "cosine",
     device: str = "cpu",
+    num_threads: int | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data`` through ``stages``; see the module docstring for the
     contract. ``max_train_batches`` caps the batches per epoch (quick fidelity levels);
-    ``progress=None`` shows a bar only when stderr is a terminal."""
+    ``progress=None`` shows a bar only when stderr is a terminal. ``num_threads`` sets torch's
+    intra-op threads for the run (restored after): tiny models gain nothing from several
+    threads, and on a loaded machine (parallel trials) spinning threads can slow a run by
+    orders of magnitude, so trials should pass 1."""
     import torch
     import torch.nn.functional as F
 
@@ -516,7 +537,7 @@ def train(
     if max_train_batches is not None:
         batches_per_epoch = min(batches_per_epoch, max_train_batches)
 
-    with _deterministic(), _Progress(show) as bar:
+    with _deterministic(), _threads(num_threads), _Progress(show) as bar:
         try:
             for si in range(first_stage, len(stages)):
                 stage = stages[si]

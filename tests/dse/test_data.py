@@ -308,7 +308,7 @@ def test_cifar10_reads_pixels_and_labels(cifar10_root: tuple[Path, list[dict]]) 
         _check_cifar_pixels(x, batches[5][b"data"][i])
     # train + val together are the 20 training images with their labels
     rows = np.concatenate([b[b"data"] for b in batches[:5]])
-    labels = sum((b[b"labels"] for b in batches[:5]), [])
+    labels: list[int] = sum((b[b"labels"] for b in batches[:5]), [])
     seen = []
     for split in (bundle.train, bundle.val):
         for i in range(len(split)):
