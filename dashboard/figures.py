@@ -52,6 +52,8 @@ MAXIMIZED = frozenset({"accuracy", "val_accuracy", "test_accuracy", "train_accur
 HOVER_FIELDS = ("accuracy", "memory_bits", "cycles", "energy_pj", "bops", "area_um2")
 
 FADED_OPACITY = 0.25
+#: Studies larger than this (candidates, all overlaid studies together) are drawn with WebGL.
+WEBGL_ABOVE = 3000
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 SYMBOLS = ("circle", "diamond", "square", "triangle-up", "star", "hexagon", "pentagon")
 
@@ -229,7 +231,7 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
                   budgets: Mapping[str, float | None] | None = None,
                   show: Collection[str] = (),
                   front_over: Literal["objectives", "axes"] = "objectives",
-                  log_axes: bool = True) -> go.Figure:
+                  log_axes: bool = True, webgl_above: int = WEBGL_ABOVE) -> go.Figure:
     """Scatter of ``y`` against ``x`` for one or more studies (overlaid for comparison).
 
     Per study: the front (full opacity, joined by a line in ``x`` order), the dominated
@@ -238,12 +240,14 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
     are dropped and the front is redrawn without them. ``color`` names a metric for a shared
     colour scale; without it each study gets its own colour. Axes are logarithmic for bit,
     cycle and operation counts. Every point carries ``customdata = [candidate_id, study]`` for
-    click-through, and hover text with the candidate's key numbers.
+    click-through, and hover text with the candidate's key numbers. Above ``webgl_above``
+    candidates in all the traces are WebGL (``scattergl``), else SVG.
     """
     directions = dict(directions or {})
     fig = go.Figure()
     crange = _color_range(frames, color) if color else None
     counts: dict[str, int] = {}
+    scatter = go.Scattergl if sum(len(f) for f in frames.values()) > webgl_above else go.Scatter
     for i, (study, df) in enumerate(frames.items()):
         objs = list((objectives or {}).get(study, [])) or [c for c in (y, x)]
         role = classify(df, objectives=objs, directions=directions, budgets=budgets,
@@ -287,7 +291,7 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
                     objs) == {x, y}:
                 mode = "lines+markers"
             name = f"{study} · {label}" if len(frames) > 1 else label
-            fig.add_trace(go.Scattergl(
+            fig.add_trace(scatter(
                 x=part[x].to_numpy(float), y=part[y].to_numpy(float), mode=mode, name=name,
                 marker=marker,
                 line={"color": base, "width": 1.5, "shape": "hv"} if "lines" in mode else None,
