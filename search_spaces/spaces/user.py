@@ -242,6 +242,7 @@ def _yaml_lines(node: Any, path: Path, lines: dict[Path, int]) -> None:
 
 
 _TOML_LINE = re.compile(r"at line (\d+)")
+_TOML_WHERE = re.compile(r"\s*\(at [^)]*\)\s*$")
 _TOML_TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\s*(#.*)?$")
 _TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_.\-\"]+)\s*=")
 
@@ -252,8 +253,8 @@ def _load_toml(path: str, text: str) -> tuple[Any, dict[Path, int]]:
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = _TOML_LINE.search(msg)
-        line = m.group(1) if m else "1"
-        problem = _TOML_LINE.sub("", msg).replace("()", "").strip(" ()")
+        line = m.group(1) if m else str(max(1, len(text.splitlines())))  # "at end of document"
+        problem = _TOML_WHERE.sub("", msg).strip()
         raise ValueError(f"{path}:{line}: invalid TOML: {problem}") from None
     return data, _toml_lines(text)
 
