@@ -273,11 +273,15 @@ def build_config(file: str | None = None, **overrides: Any) -> SearchConfig:
         if key not in types:
             raise UserError(f"unknown field {key!r}")
         kwargs[key] = _coerce(key, value, types[key])
-    if "db" in kwargs:
-        kwargs["db"] = _expand_db(kwargs["db"])
+    kwargs["db"] = _expand_db(kwargs.get("db", SearchConfig.db))
     return replace(SearchConfig(), **kwargs).validate()
 
 
 def _expand_db(url: str) -> str:
-    """Allow ``sqlite:///~/x.db``; environment variables in URLs are expanded."""
-    return os.path.expandvars(url.replace("sqlite:///~", "sqlite:///" + str(Path.home())))
+    """Expand ``~`` and environment variables; make a relative SQLite path absolute, since
+    Ray workers run in other directories."""
+    url = os.path.expandvars(url.replace("sqlite:///~", "sqlite:///" + str(Path.home())))
+    m = re.match(r"^(sqlite(?:\+\w+)?:///)([^/?].*)$", url)
+    if m and not m.group(2).startswith(":memory:"):
+        url = m.group(1) + str(Path(m.group(2)).resolve())
+    return url

@@ -249,20 +249,20 @@ class Proposer:
                                               int(row["eval_id"]), spec_json, metrics,
                                               cost_bucket(metrics, self.cfg.objectives)))
             else:
-                self._tell_from_row(t.number, row)
+                self._tell_stored(t.number, str(row["status"]), dict(row))
         return counted
 
-    def _tell_from_row(self, number: int, row: Any) -> None:
+    def _tell_stored(self, number: int, status: str, metrics: dict[str, Any]) -> None:
+        """Tell Optuna a result the store already holds (resume, duplicates)."""
         import optuna
 
-        if row["status"] in ("failed",):
+        if status == "failed":
             self.study.tell(number, state=optuna.trial.TrialState.FAIL)
             return
-        metrics = {k: float(row[k]) for k in HARDWARE_METRICS if k in row and not
-                   _isnan(row[k])}
-        acc = row.get("accuracy")
-        metrics["accuracy"] = 0.0 if acc is None or _isnan(acc) else float(acc)
-        self._tell_values(number, metrics)
+        values = {k: float(v) for k, v in metrics.items()
+                  if isinstance(v, int | float) and not _isnan(v)}
+        values.setdefault("accuracy", 0.0)
+        self._tell_values(number, values)
 
     # -- ask ---------------------------------------------------------------------------
     def next(self) -> Candidate | None:
@@ -278,9 +278,9 @@ class Proposer:
                 spec = self.space.sample(trial)
                 spec_hash = spec.hash
                 prior = self.store.evaluation_for_hash(self.study_id, spec_hash)
-                if prior is not None and prior.get("status") not in ("queued", "running"):
+                if prior is not None and prior.status not in ("queued", "running"):
                     trial.set_user_attr("duplicate_of", spec_hash)
-                    self._tell_from_row(trial.number, prior)
+                    self._tell_stored(trial.number, prior.status, prior.metrics)
                     self.on_event("duplicate", {"trial": trial.number})
                     continue
                 if prior is not None:  # the same spec is training right now
@@ -372,8 +372,6 @@ def run_local(proposer: Proposer, rule: SuccessiveHalving | None) -> None:
             return bool(rule and rule.should_stop(cand.bucket, m["epoch"], m["val_accuracy"]))
 
         result = run_trial(proposer.payload(cand), report)
-        if result["status"] == "pruned":
-            result["status"] = "pruned"
         proposer.complete(cand, result)
 
 
@@ -385,26 +383,37 @@ def _tune_trainable(config: dict[str, Any]) -> None:
         return False
 
     result = run_trial(config, report)
-    tune.report({"epoch": result.get("epochs_run", 0), "val_accuracy":
-                 result.get("val_accuracy") or 0.0, "final": result,
-                 "done_status": result["status"]})
+    # Tune flattens nested results: the outcome travels as flat ``done_*`` keys.
+    tune.report({"epoch": result.get("epochs_run", 0),
+                 "val_accuracy": result.get("val_accuracy") or 0.0,
+                 **{f"done_{k}": ("" if v is None else v) for k, v in result.items()}})
 
 
-def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfig) -> None:
-    """Train candidates as Ray Tune trials; the proposer is Tune's searcher."""
-    import ray
-    from ray import tune
+def _tune_classes() -> tuple[type, type]:
+    """Tune's searcher and scheduler adapters. Tune pickles them for its own checkpoints,
+    so the live proposer and rule are kept out of their pickled state."""
     from ray.tune.schedulers import FIFOScheduler, TrialScheduler
-    from ray.tune.search import ConcurrencyLimiter, Searcher
+    from ray.tune.search import Searcher
 
-    class HardwareFirstSearcher(Searcher):
-        def __init__(self) -> None:
+    class HardwareFirstSearcher(Searcher):  # type: ignore[misc]
+        def __init__(self, proposer: Proposer) -> None:
             super().__init__(metric="val_accuracy", mode="max")
+            self.proposer: Proposer | None = proposer
             self.live: dict[str, Candidate] = {}
 
-        def suggest(self, trial_id: str) -> dict[str, Any] | None:
-            cand = proposer.next()
-            if cand is None:
+        def __getstate__(self) -> dict[str, Any]:
+            return {k: v for k, v in self.__dict__.items() if k != "proposer"}
+
+        def save(self, checkpoint_path: str) -> None:
+            """Nothing to save: the search state lives in the database."""
+
+        def restore(self, checkpoint_path: str) -> None:
+            """Nothing to restore: the search state lives in the database."""
+
+        def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+            proposer = self.proposer
+            cand = proposer.next() if proposer is not None else None
+            if proposer is None or cand is None:
                 return Searcher.FINISHED  # type: ignore[no-any-return]
             self.live[trial_id] = cand
             proposer.on_event("running", {"trial": cand.trial_number})
@@ -413,25 +422,46 @@ def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfi
         def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                               error: bool = False) -> None:
             cand = self.live.pop(trial_id, None)
-            if cand is None:
+            if cand is None or self.proposer is None:
                 return
-            final = (result or {}).get("final")
+            final = None
+            if result and result.get("done_status"):
+                final = {k[5:]: (None if v == "" else v) for k, v in result.items()
+                         if k.startswith("done_")}
             if error or result is None:
                 final = {"status": "failed", "reason": "the trial's worker process died"}
             elif final is None:  # stopped by the scheduler between epochs
                 final = {"status": "pruned", "val_accuracy": result.get("val_accuracy"),
                          "epochs_run": result.get("epoch")}
-            proposer.complete(cand, final)
+            self.proposer.complete(cand, final)
 
-    class BucketedScheduler(FIFOScheduler):
+    class BucketedScheduler(FIFOScheduler):  # type: ignore[misc]
+        def __init__(self, rule: SuccessiveHalving | None) -> None:
+            super().__init__()
+            self.rule = rule
+
+        def __getstate__(self) -> dict[str, Any]:
+            return {k: v for k, v in self.__dict__.items() if k != "rule"}
+
         def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]
                             ) -> str:
+            rule = getattr(self, "rule", None)
             if rule is None or result.get("done_status") or "val_accuracy" not in result:
-                return TrialScheduler.CONTINUE
+                return str(TrialScheduler.CONTINUE)
             stop = rule.should_stop(trial.config["bucket"], int(result["epoch"]),
                                     float(result["val_accuracy"]))
-            return TrialScheduler.STOP if stop else TrialScheduler.CONTINUE
+            return str(TrialScheduler.STOP if stop else TrialScheduler.CONTINUE)
 
+    return HardwareFirstSearcher, BucketedScheduler
+
+
+def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfig) -> None:
+    """Train candidates as Ray Tune trials; the proposer is Tune's searcher."""
+    import ray
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    searcher_cls, scheduler_cls = _tune_classes()
     started_here = not ray.is_initialized()
     if started_here:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
@@ -443,13 +473,13 @@ def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfi
     storage = tempfile.mkdtemp(prefix="dse-tune-")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     try:
-        searcher = ConcurrencyLimiter(HardwareFirstSearcher(), max_concurrent=cfg.max_concurrent)
+        searcher = ConcurrencyLimiter(searcher_cls(proposer), max_concurrent=cfg.max_concurrent)
         trainable = tune.with_resources(_tune_trainable, {"cpu": cfg.cpus_per_trial,
                                                           "gpu": cfg.gpus_per_trial})
         tuner = tune.Tuner(
             trainable,
-            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=BucketedScheduler(),
-                                        num_samples=-1, reuse_actors=False),
+            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler_cls(rule),
+                                        num_samples=-1, reuse_actors=True),
             run_config=tune.RunConfig(storage_path=storage, name=cfg.study, verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=0)),
         )

@@ -1,0 +1,280 @@
+"""The search service end to end, in-process (`executor="local"`) and through Ray Tune.
+
+Each test runs a real (small) search on the embedded `digits` data and checks the store and
+the Optuna study it leaves.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+
+from dse.cli import main
+from dse.config import build_config
+from dse.search import run_search
+from dse.store import open_store
+
+QUICK = {"epochs": 1, "max_train_batches": 3, "batch_size": 32, "executor": "local",
+         "progress": False, "early_stopping": False}
+
+TWO_ARCH_SPACE = """
+name: two-arch
+description: two architectures only, to provoke duplicates
+stem:
+  out_channels: [8, 16]
+"""
+
+
+def db_url(tmp_path: Path, name: str = "s.db") -> str:
+    return f"sqlite:///{tmp_path / name}"
+
+
+def optuna_trials(url: str, study: str) -> list[optuna.trial.FrozenTrial]:
+    storage = optuna.storages.RDBStorage(url)
+    return optuna.load_study(study_name=f"dse:{study}", storage=storage).get_trials()
+
+
+def counted(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in trials if not t.user_attrs.get("abandoned")]
+
+
+def test_search_runs_and_fills_store(tmp_path: Path) -> None:
+    url = db_url(tmp_path)
+    cfg = build_config(study="t1", db=url, trials=4, seed=1, **QUICK)
+    outcome = run_search(cfg)
+    store = open_store(url)
+    df = store.query("t1")
+    assert len(df) == 4 - outcome.counts.get("duplicate", 0) or len(df) <= 4
+    assert set(df["status"]) <= {"complete", "infeasible", "pruned", "failed"}
+    done = df[df["status"] == "complete"]
+    assert len(done) >= 1
+    assert ((done["accuracy"] >= 0) & (done["accuracy"] <= 1)).all()
+    assert (done["memory_bits"] > 0).all()
+    trials = counted(optuna_trials(url, "t1"))
+    assert len(trials) == 4
+    assert all(t.state.is_finished() for t in trials)
+    # per-epoch metrics were streamed: one row per trained epoch
+    cid = int(done.iloc[0]["candidate_id"])
+    assert len(store.epochs(cid)) == 1
+
+
+def test_infeasible_candidates_are_never_trained(tmp_path: Path, monkeypatch: Any) -> None:
+    """A budget below every candidate: all are recorded infeasible, none reaches training."""
+    import dse.search as search
+
+    def boom(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise AssertionError("an infeasible candidate was trained")
+
+    monkeypatch.setattr(search, "run_trial", boom)
+    url = db_url(tmp_path)
+    cfg = build_config(study="t2", db=url, trials=5, budgets=["memory_bits<=10"], **QUICK)
+    run_search(cfg)
+    df = open_store(url).query("t2")
+    assert len(df) >= 1 and set(df["status"]) == {"infeasible"}
+    assert all("memory_bits<=10" in str(v) for v in df["violated"])
+    trials = counted(optuna_trials(url, "t2"))
+    assert len(trials) == 5
+    assert all(t.values is not None and t.values[0] == 0.0 for t in trials)
+
+
+def test_duplicates_are_not_retrained(tmp_path: Path, monkeypatch: Any) -> None:
+    import dse.search as search
+
+    calls: list[str] = []
+    real = search.run_trial
+
+    def counting(payload: dict[str, Any], report: Any) -> dict[str, Any]:
+        calls.append(payload["spec_json"])
+        return real(payload, report)
+
+    monkeypatch.setattr(search, "run_trial", counting)
+    space = tmp_path / "two.yaml"
+    space.write_text(TWO_ARCH_SPACE)
+    url = db_url(tmp_path)
+    cfg = build_config(study="t3", db=url, trials=6, space=str(space), sampler="random",
+                       **QUICK)
+    run_search(cfg)
+    df = open_store(url).query("t3")
+    assert len(df) == len(set(df["spec_hash"])) <= 2
+    assert len(calls) == len(set(calls)) == len(df)
+    trials = counted(optuna_trials(url, "t3"))
+    assert len(trials) == 6
+    dups = [t for t in trials if "duplicate_of" in t.user_attrs]
+    assert len(dups) == 6 - len(df)
+
+
+def test_failing_and_nan_trials_are_recorded_and_search_goes_on(tmp_path: Path,
+                                                                 monkeypatch: Any) -> None:
+    import torch
+
+    import search_spaces.build as build
+
+    real_build = build.build_model
+    made: list[int] = []
+
+    class NaNOut(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x) * float("nan")
+
+    def flaky(spec: Any) -> torch.nn.Module:
+        made.append(1)
+        if len(made) == 1:
+            raise RuntimeError("synthetic failure in the builder")
+        if len(made) == 2:
+            return NaNOut(real_build(spec))
+        return real_build(spec)
+
+    monkeypatch.setattr(build, "build_model", flaky)
+    url = db_url(tmp_path)
+    cfg = build_config(study="t4", db=url, trials=4, seed=3, **QUICK)
+    run_search(cfg)
+    df = open_store(url).query("t4")
+    failed = df[df["status"] == "failed"]
+    errors = " | ".join(str(e) for e in failed["error"])
+    assert "RuntimeError: synthetic failure in the builder" in errors
+    assert "nan" in errors.lower()
+    assert (df["status"] == "complete").sum() >= 1  # the search went on
+
+
+def test_max_failures_stops_a_broken_search(tmp_path: Path, monkeypatch: Any) -> None:
+    import search_spaces.build as build
+
+    def broken(spec: Any) -> Any:
+        raise RuntimeError("always broken")
+
+    monkeypatch.setattr(build, "build_model", broken)
+    url = db_url(tmp_path)
+    cfg = build_config(study="t5", db=url, trials=10, max_failures=2, **QUICK)
+    outcome = run_search(cfg)
+    assert outcome.stopped_reason is not None and "2 failed" in outcome.stopped_reason
+    df = open_store(url).query("t5")
+    assert (df["status"] == "failed").sum() == 2
+
+
+def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dse.cli", *argv], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--space", "nope"], "space='nope' must be one of"),
+    (["--dataset", "imagenet"], "dataset='imagenet' must be one of"),
+    (["--sampler", "annealing"], "sampler='annealing' must be one of"),
+    (["--objectives", "accuracy,speed"], "objectives='speed' has an unknown objective"),
+    (["--budget", "memory_bits=1e6"], "must look like METRIC<=NUMBER"),
+    (["--db", "postgresql+psycopg://nobody@127.0.0.1:1/none"], "postgresql"),
+])
+def test_cli_bad_input_one_line_exit_2_nothing_written(tmp_path: Path, argv: list[str],
+                                                       message: str) -> None:
+    proc = _cli("search", "--trials", "1", "--executor", "local", *argv, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "dse.db").exists()
+
+
+def test_study_name_reused_with_other_space_is_refused(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    url = db_url(tmp_path)
+    run_search(build_config(study="same", db=url, trials=1, **QUICK))
+    before = open_store(url).query("same")
+    code = main(["search", "--study", "same", "--db", url, "--space", "mognet", "--trials", "1",
+                 "--executor", "local", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "space" in err and "tiny" in err and "mognet" in err
+    assert err.count("\n") == 1
+    after = open_store(url).query("same")
+    assert len(after) == len(before)
+
+
+def _evaluations(db_path: Path) -> list[tuple[Any, ...]]:
+    if not db_path.exists():
+        return []
+    con = sqlite3.connect(db_path, timeout=30)
+    try:
+        return con.execute("select status from dse_evaluations").fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_sigkill_at_several_points_then_resume_runs_each_trial_once(tmp_path: Path) -> None:
+    """Kill the search with SIGKILL at several moments (start-up, mid-training, later), re-run
+    the same command each time; in the end every planned trial ran exactly once."""
+    trials = 6
+    argv = ["search", "--study", "crash", "--db", f"sqlite:///{tmp_path / 'dse.db'}",
+            "--trials", str(trials), "--epochs", "2", "--max-train-batches", "15",
+            "--executor", "local", "--quiet", "--no-early-stopping", "--seed", "5"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for kill_after_evals in (0, 1, 3):
+        proc = subprocess.Popen([sys.executable, "-m", "dse.cli", *argv], cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(_evaluations(tmp_path / "dse.db")) > kill_after_evals:
+                time.sleep(0.3)  # let it get into training
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    final = _cli(*argv, cwd=tmp_path)
+    assert final.returncode == 0, final.stderr
+    url = f"sqlite:///{tmp_path / 'dse.db'}"
+    df = open_store(url).query("crash")
+    assert set(df["status"]) <= {"complete", "infeasible", "failed", "pruned"}
+    assert len(df) == len(set(df["spec_hash"]))
+    trials_done = counted(optuna_trials(url, "crash"))
+    assert len(trials_done) == trials
+    assert all(t.state.is_finished() for t in trials_done)
+    numbers = [int(n) for n in df["trial_number"]]
+    assert len(numbers) == len(set(numbers))
+    non_dup = [t for t in trials_done if "duplicate_of" not in t.user_attrs]
+    assert len(non_dup) == len(df)
+
+
+@pytest.mark.slow
+def test_ray_tune_path_with_ray_address(tmp_path: Path) -> None:
+    """A Ray head started by the test on 127.0.0.1; `--ray-address` connects to it."""
+    ray_bin = Path(sys.executable).parent / "ray"
+    port = 26379
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    start = subprocess.run([str(ray_bin), "start", "--head", f"--port={port}",
+                            "--node-ip-address=127.0.0.1", "--num-cpus=2",
+                            "--include-dashboard=false", "--disable-usage-stats"],
+                           capture_output=True, text=True, env=env, timeout=180)
+    assert start.returncode == 0, start.stderr[-2000:]
+    try:
+        url = f"sqlite:///{tmp_path / 'ray.db'}"
+        proc = subprocess.run(
+            [sys.executable, "-m", "dse.cli", "search", "--study", "ray", "--db", url,
+             "--trials", "3", "--epochs", "2", "--max-train-batches", "3", "--quiet",
+             "--ray-address", f"127.0.0.1:{port}"],
+            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        df = open_store(url).query("ray")
+        assert len(df) >= 1
+        assert set(df["status"]) <= {"complete", "infeasible", "pruned", "failed"}
+        assert (df["status"] == "complete").sum() >= 1, df[["status", "error"]]
+        done = df[df["status"] == "complete"]
+        assert len(open_store(url).epochs(int(done.iloc[0]["candidate_id"]))) >= 1
+        assert not math.isnan(float(done.iloc[0]["accuracy"]))
+    finally:
+        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, timeout=120,
+                       env=env)
