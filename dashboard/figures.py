@@ -24,11 +24,16 @@ from plotly.subplots import make_subplots
 
 Direction = Literal["minimize", "maximize"]
 
-#: Statuses whose candidates were trained and carry an accuracy.
-DONE_STATUSES = ("complete", "completed", "pruned")
-#: Statuses shown only on demand (never trained, or broken).
+#: Statuses of fully trained candidates: the only ones a front is made of (as in the store).
+DONE_STATUSES = ("complete",)
+#: Statuses shown only on demand: never trained (over a hard budget), broken, stopped early
+#: (a pruned candidate's accuracy is from a partial training, not comparable).
 INFEASIBLE_STATUSES = ("infeasible",)
-FAILED_STATUSES = ("failed", "fail", "error")
+FAILED_STATUSES = ("failed",)
+PRUNED_STATUSES = ("pruned",)
+#: Roles shown on demand, with their marker symbol and colour.
+ON_DEMAND = {"infeasible": ("x", "#7f7f7f"), "failed": ("x-thin-open", "#000000"),
+             "pruned": ("circle-open", "#7f7f7f")}
 
 #: Display label of each known metric (units in the name, as everywhere in tinydse).
 METRIC_LABELS: dict[str, str] = {
@@ -175,7 +180,7 @@ def classify(df: pd.DataFrame, *, objectives: Sequence[str], directions: Mapping
              front_over: Literal["objectives", "axes"] = "objectives",
              axes: tuple[str, str] | None = None) -> pd.Series:
     """Role of each candidate on the Pareto page: ``front``, ``dominated``, ``infeasible``,
-    ``failed``, ``pending`` (not finished) or ``over_budget`` (filtered by a slider).
+    ``failed``, ``pruned``, ``pending`` (not finished) or ``over_budget`` (filtered by a slider).
 
     The front is the store's precomputed ``pareto`` flag when no budget narrows the set and it
     is taken over the study's objectives; otherwise it is recomputed on the remaining trained
@@ -187,6 +192,7 @@ def classify(df: pd.DataFrame, *, objectives: Sequence[str], directions: Mapping
     done = status.isin(DONE_STATUSES)
     role[status.isin(INFEASIBLE_STATUSES)] = "infeasible"
     role[status.isin(FAILED_STATUSES)] = "failed"
+    role[status.isin(PRUNED_STATUSES)] = "pruned"
     within = apply_budgets(df, budgets, directions)
     role[done & ~within] = "over_budget"
     eligible = done & within
@@ -235,7 +241,8 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
     """Scatter of ``y`` against ``x`` for one or more studies (overlaid for comparison).
 
     Per study: the front (full opacity, joined by a line in ``x`` order), the dominated
-    trained candidates (faded), and, when named in ``show`` (``"infeasible"``, ``"failed"``),
+    trained candidates (faded), and, when named in ``show`` (``"infeasible"``, ``"failed"``,
+    ``"pruned"``),
     those candidates wherever both coordinates are known. Candidates over a ``budgets`` bound
     are dropped and the front is redrawn without them. ``color`` names a metric for a shared
     colour scale; without it each study gets its own colour. Axes are logarithmic for bit,
@@ -256,7 +263,7 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
         base = PALETTE[i % len(PALETTE)]
         symbol = SYMBOLS[i % len(SYMBOLS)] if color else "circle"
         groups: list[tuple[str, str]] = [("front", "front"), ("dominated", "dominated")]
-        groups += [(s, s) for s in ("infeasible", "failed") if s in show]
+        groups += [(s, s) for s in ON_DEMAND if s in show]
         for key, label in groups:
             part = df[role == key] if len(df) else df
             if x not in part.columns or y not in part.columns:
@@ -270,10 +277,9 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
             marker: dict[str, Any] = {"size": 9 if key == "front" else 7, "symbol": symbol,
                                       "line": {"width": 1, "color": "#333"} if key == "front"
                                       else {"width": 0}}
-            if key in ("infeasible", "failed"):
-                marker.update(symbol="x" if key == "infeasible" else "x-thin-open",
-                              color="#7f7f7f" if key == "infeasible" else "#000000",
-                              line={"width": 1, "color": "#7f7f7f"})
+            if key in ON_DEMAND:
+                sym, col = ON_DEMAND[key]
+                marker.update(symbol=sym, color=col, line={"width": 1, "color": col})
             elif color and color in part.columns:
                 cvals = pd.to_numeric(part[color], errors="coerce")
                 if is_log_metric(color) and crange is not None and (cvals > 0).all():

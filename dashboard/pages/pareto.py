@@ -141,7 +141,8 @@ def layout(study: str | None = None, compare: str | None = None, x: str | None =
         html.Div([
             dcc.Checklist(id="pareto-show", options=[
                 {"label": " show infeasible", "value": "infeasible"},
-                {"label": " show failed", "value": "failed"}], value=[], inline=True),
+                {"label": " show failed", "value": "failed"},
+                {"label": " show pruned", "value": "pruned"}], value=[], inline=True),
             dcc.RadioItems(id="pareto-front-over", options=[
                 {"label": " front over the study's objectives", "value": "objectives"},
                 {"label": " front over the two axes", "value": "axes"}],
@@ -210,12 +211,14 @@ def render(study: str, compare: Sequence[str] | None, x: str, y: str, color: str
     total_front = sum(int((r == "front").sum()) for r in roles.values())
     plotted = sum(len(t.x) for t in fig.data if t.x is not None)  # type: ignore[attr-defined]
     over = sum(int((r == "over_budget").sum()) for r in roles.values())
-    infeasible = sum(int(r.isin(["infeasible", "failed"]).sum()) for r in roles.values())
+    infeasible = sum(int(r.isin(["infeasible", "failed", "pruned"]).sum())
+                     for r in roles.values())
     summary = [
         html.Span(f"{plotted:,}", id="pareto-count-shown"), " points shown · ",
         html.Span(f"{total_front:,}", id="pareto-count-front"), " on the front · ",
         html.Span(f"{over:,}", id="pareto-count-over"), " over budget · ",
-        html.Span(f"{infeasible:,}", id="pareto-count-infeasible"), " infeasible or failed",
+        html.Span(f"{infeasible:,}", id="pareto-count-infeasible"),
+        " infeasible, failed or pruned",
     ]
     return fig, summary, front_table(frames, roles, x, y)
 
