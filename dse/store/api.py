@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text, true, update
 from sqlalchemy.orm import Session
 
 from dse.store.engine import (
@@ -310,16 +310,22 @@ class Store:
         with self._write() as session:
             row = session.execute(select(Study).where(Study.name == name)).scalar_one_or_none()
             if row is None:
+                # INSERT .. ON CONFLICT DO NOTHING: two processes creating the same study race
+                # safely (the loser waits for the winner's commit, then reads its row)
                 now = utcnow()
-                row = Study(name=name, space=new["space"], dataset=new["dataset"],
-                            task=new["task"], config=_json_safe(dict(config or {})),
-                            objectives=objs, budgets=buds, tinydse_version=__version__,
-                            cost_model_version=cost_model_version
-                            if cost_model_version is not None else _default_cost_model_version(),
-                            created_at=now, updated_at=now)
-                session.add(row)
-                session.flush()
-                return _study_record(row)
+                stmt = _dialect_insert(session)(Study).values(
+                    name=name, space=new["space"], dataset=new["dataset"], task=new["task"],
+                    config=_json_safe(dict(config or {})), objectives=objs, budgets=buds,
+                    tinydse_version=__version__,
+                    cost_model_version=cost_model_version
+                    if cost_model_version is not None else _default_cost_model_version(),
+                    created_at=now, updated_at=now,
+                ).on_conflict_do_nothing(index_elements=["name"]).returning(Study.id)
+                created_id = session.execute(stmt).scalar_one_or_none()
+                row = session.execute(select(Study).where(Study.name == name)
+                                      .execution_options(populate_existing=True)).scalar_one()
+                if created_id is not None:
+                    return _study_record(row)
             old = {"space": row.space, "dataset": row.dataset, "task": row.task,
                    "objectives": row.objectives, "budgets": row.budgets}
             for field in ("space", "dataset", "task", "objectives", "budgets"):
@@ -501,7 +507,7 @@ class Store:
             return
         signs = np.array([-1.0 if d == "maximize" else 1.0 for _, d in objectives])
         front = session.execute(select(Evaluation).where(
-            Evaluation.study_id == ev.study_id, Evaluation.pareto.is_(True),
+            Evaluation.study_id == ev.study_id, Evaluation.pareto == true(),
             Evaluation.id != ev.id)).scalars().all()
         vectors = [(q, objective_vector(q, objectives)) for q in front]
         if any(v is not None and _dominates(v, p, signs) for _, v in vectors):
@@ -540,7 +546,7 @@ class Store:
             np.zeros(0, dtype=bool)
         front_ids = [int(i) for i in ids[mask]]
         session.execute(update(Evaluation).where(Evaluation.study_id == study_id,
-                                                 Evaluation.pareto.is_(True))
+                                                 Evaluation.pareto == true())
                         .values(pareto=False))
         for start in range(0, len(front_ids), 500):
             chunk = front_ids[start:start + 500]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from dse.store.api import _eval_record, objective_vector
 from dse.store.engine import StoreError
@@ -98,11 +98,14 @@ def query(store: Store, study: str | int, *, pareto_only: bool = False, where: s
         sel = [c.label(n) for n, c in cols.items()] + [Evaluation.metrics.label("_metrics")]
         if include_choices:
             sel.append(Candidate.choices.label("_choices"))
-        stmt = (select(*sel).select_from(Candidate)
-                .outerjoin(Evaluation, Evaluation.candidate_id == Candidate.id)
-                .where(Candidate.study_id == srow.id))
-        if pareto_only:
-            stmt = stmt.where(Evaluation.pareto.is_(True))
+        if pareto_only:  # drive from the (study_id, pareto) index: reads only the front
+            stmt = (select(*sel).select_from(Evaluation)
+                    .join(Candidate, Candidate.id == Evaluation.candidate_id)
+                    .where(Evaluation.study_id == srow.id, Evaluation.pareto == true()))
+        else:
+            stmt = (select(*sel).select_from(Candidate)
+                    .outerjoin(Evaluation, Evaluation.candidate_id == Candidate.id)
+                    .where(Candidate.study_id == srow.id))
         if since_id is not None:
             stmt = stmt.where(Candidate.id > int(since_id))
         if node is not None and pushdown:
@@ -193,7 +196,7 @@ def _sort(frame: pd.DataFrame, sort: Sequence[str]) -> pd.DataFrame:
 def _front_points(store: Store, session: Any, srow: Study,
                   objectives: list[tuple[str, str]]) -> np.ndarray:
     rows = session.execute(select(Evaluation).where(
-        Evaluation.study_id == srow.id, Evaluation.pareto.is_(True))).scalars().all()
+        Evaluation.study_id == srow.id, Evaluation.pareto == true())).scalars().all()
     vectors = [objective_vector(ev, objectives) for ev in rows]
     pts = [v for v in vectors if v is not None]
     return np.array(pts) if pts else np.empty((0, len(objectives)))
