@@ -237,7 +237,7 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
                   budgets: Mapping[str, float | None] | None = None,
                   show: Collection[str] = (),
                   front_over: Literal["objectives", "axes"] = "objectives",
-                  log_axes: bool = True, webgl_above: int = WEBGL_ABOVE) -> go.Figure:
+                  log_axes: bool = True, webgl_above: int | None = None) -> go.Figure:
     """Scatter of ``y`` against ``x`` for one or more studies (overlaid for comparison).
 
     Per study: the front (full opacity, joined by a line in ``x`` order), the dominated
@@ -248,13 +248,15 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
     colour scale; without it each study gets its own colour. Axes are logarithmic for bit,
     cycle and operation counts. Every point carries ``customdata = [candidate_id, study]`` for
     click-through, and hover text with the candidate's key numbers. Above ``webgl_above``
-    candidates in all the traces are WebGL (``scattergl``), else SVG.
+    candidates in all the traces (default :data:`WEBGL_ABOVE`) are WebGL (``scattergl``),
+    else SVG.
     """
     directions = dict(directions or {})
     fig = go.Figure()
     crange = _color_range(frames, color) if color else None
     counts: dict[str, int] = {}
-    scatter = go.Scattergl if sum(len(f) for f in frames.values()) > webgl_above else go.Scatter
+    limit = WEBGL_ABOVE if webgl_above is None else webgl_above
+    scatter = go.Scattergl if sum(len(f) for f in frames.values()) > limit else go.Scatter
     for i, (study, df) in enumerate(frames.items()):
         objs = list((objectives or {}).get(study, [])) or [c for c in (y, x)]
         role = classify(df, objectives=objs, directions=directions, budgets=budgets,

@@ -186,8 +186,9 @@ def bulk_fill(url: str, name: str, n: int, *, seed: int = 0,
         return Filled(name, {"complete": sorted(cids.values())})
 
 
-def brute_front(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[int]:
-    """Indices of the non-dominated points by the O(n²) definition (the tests' reference)."""
+def brute_front(points: Any, directions: Sequence[str]) -> list[int]:
+    """Indices of the non-dominated rows of ``points`` (n x m, a sequence or an array) by the
+    O(n²) definition (the tests' reference)."""
     signs = [-1.0 if d == "maximize" else 1.0 for d in directions]
     pts = [[s * v for s, v in zip(signs, p, strict=True)] for p in points]
     out = []

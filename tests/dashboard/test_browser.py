@@ -54,7 +54,7 @@ def expected_front(df: pd.DataFrame, x: str = "accuracy", y: str = "memory_bits"
     done = done.reset_index(drop=True)
     dirs = ["maximize" if m == "accuracy" else "minimize" for m in (x, y)]
     idx = brute_front(done[[x, y]].to_numpy(float), dirs)
-    return {int(done.loc[i, "candidate_id"]) for i in idx}
+    return {int(done["candidate_id"].iloc[i]) for i in idx}
 
 
 def plotted(dash_duo: Any) -> list[dict[str, Any]]:
@@ -156,7 +156,9 @@ def test_studies_then_pareto_axes_budget_click_candidate(dash_duo: Any, filled_d
     point = front_trace.find_elements(By.CSS_SELECTOR, ".points path")[0]
     ActionChains(dash_duo.driver).move_to_element(point).pause(0.3).click().perform()
     dash_duo.wait_for_element("#candidate-title", timeout=TIMEOUT)
-    cid = int(re.search(r"/candidate/(\d+)", dash_duo.driver.current_url).group(1))
+    match = re.search(r"/candidate/(\d+)", dash_duo.driver.current_url)
+    assert match is not None
+    cid = int(match.group(1))
     assert cid in budget_front
     assert dash_duo.find_element("#candidate-title").text == f"Candidate #{cid}"
     assert dash_duo.driver.execute_script("return window.__still_here === true;")

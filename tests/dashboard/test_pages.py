@@ -36,7 +36,7 @@ def stored(url: str, study: str) -> pd.DataFrame:
 def front_ids(df: pd.DataFrame) -> set[int]:
     done = df[df["status"] == "complete"].reset_index(drop=True)
     pts = done[["accuracy", "memory_bits"]].to_numpy(float)
-    return {int(done.loc[i, "candidate_id"]) for i in brute_front(pts, ["maximize", "minimize"])}
+    return {int(done["candidate_id"].iloc[i]) for i in brute_front(pts, ["maximize", "minimize"])}
 
 
 def trace(fig: Any, role: str, study: str = "s1") -> Any:
@@ -117,7 +117,7 @@ def test_update_pareto_callback_and_live_tick(app: Any, filled_db: FilledDB) -> 
     done = df[df["status"] == "complete"].reset_index(drop=True)
     ref = brute_front(done[["cycles", "accuracy"]].to_numpy(float), ["minimize", "maximize"])
     assert {int(c[0]) for c in trace(fig, "front").customdata} == {
-        int(done.loc[i, "candidate_id"]) for i in ref}
+        int(done["candidate_id"].iloc[i]) for i in ref}
     # a live tick with nothing new changes nothing
     with pytest.raises(PreventUpdate):
         triggered("pareto-interval.n_intervals", pareto.update_pareto,
@@ -217,7 +217,7 @@ def test_live_refresh_reads_only_what_changed(tmp_path: Any) -> None:
         calls.append(kw)
         return real_query(study, **kw)
 
-    src.store.query = spy  # type: ignore[method-assign]
+    src.store.query = spy  # type: ignore[method-assign,assignment]
     with open_store(url) as store:  # the search goes on: finish the running one, add more
         ev = store.evaluation_for_hash(store.get_study("live").id,
                                        str(before.loc[running, "spec_hash"]))

@@ -30,7 +30,7 @@ def reference_front(df: pd.DataFrame, objectives: list[tuple[str, str]]) -> set[
     done = df[df["status"] == "complete"].reset_index(drop=True)
     idx = brute_front(done[[m for m, _ in objectives]].to_numpy(float),
                       [d for _, d in objectives])
-    return {int(done.loc[i, "candidate_id"]) for i in idx}
+    return {int(done["candidate_id"].iloc[i]) for i in idx}
 
 
 def test_pages_on_a_real_search(search_db: str) -> None:
@@ -79,7 +79,9 @@ def test_browse_a_real_search(dash_duo: Any, search_db: str) -> None:
     point = front_trace.find_elements(By.CSS_SELECTOR, ".points path")[0]
     ActionChains(dash_duo.driver).move_to_element(point).pause(0.3).click().perform()
     dash_duo.wait_for_element("#candidate-title", timeout=20)
-    cid = int(re.search(r"/candidate/(\d+)", dash_duo.driver.current_url).group(1))
+    match = re.search(r"/candidate/(\d+)", dash_duo.driver.current_url)
+    assert match is not None
+    cid = int(match.group(1))
     assert cid in front
     with open_store(search_db, read_only=True) as store:
         raw = store.candidate(cid)

@@ -1,0 +1,189 @@
+"""Time to render the Pareto page of a 10k-candidate study in headless Chromium, against
+baselines measured in the same run.
+
+One SQLite store holds two studies of real ArchSpecs scored by the real cost model
+(``tests/dashboard/filler.py``; accuracy is a seeded function of the spec, as no training
+runs here): ``big`` (``--n`` candidates, default 10,000) and ``small`` (100). The dashboard is
+served in-process (refresh off) and a headless Chromium opens ``/study/<name>/pareto``; the
+time is from navigation to the moment Plotly has drawn every point and the front count is
+shown (polled every 20 ms). For each configuration: one cold load (the server reads the
+study from the database) and ``--repeats`` warm loads (cached frame; median reported).
+
+Configurations:
+
+* ``small``  — the same page with 100 candidates (the floor: page, scripts, one callback);
+* ``big``    — 10k candidates as shipped (WebGL scatter above 3,000 points, precomputed front);
+* ``big-svg`` — 10k candidates drawn as SVG (the naive figure: one DOM node per point).
+
+With ``--write-docs`` the ``dashboard_load`` section of docs/benchmarks.md is replaced.
+
+    .venv/bin/python benchmarks/dashboard_load.py [--n 10000] [--repeats 3] [--write-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GOAL_S = 2.0
+
+
+def serve(url: str) -> tuple[str, Any]:
+    from werkzeug.serving import make_server
+
+    from dashboard.app import create_app
+
+    app = create_app(url, refresh_ms=0)
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server
+
+
+def browser() -> Any:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                 "--window-size=1400,1000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})
+    return webdriver.Chrome(options=options)
+
+
+DRAWN = """
+const gd = document.querySelector('#pareto-graph .js-plotly-plot');
+const front = document.querySelector('#pareto-count-front');
+if (!gd || !gd._fullData || !front) { return -1; }
+return gd._fullData.reduce((n, t) => n + (t._length || 0), 0);
+"""
+
+
+def load_once(driver: Any, url: str, expected: int) -> float:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get("about:blank")
+    t0 = time.perf_counter()
+    driver.get(url)
+    WebDriverWait(driver, 120, poll_frequency=0.02).until(
+        lambda d: d.execute_script(DRAWN) == expected)
+    return time.perf_counter() - t0
+
+
+def measure(driver: Any, base: str, study: str, expected: int, repeats: int
+            ) -> dict[str, float]:
+    url = f"{base}/study/{study}/pareto"
+    cold = load_once(driver, url, expected)
+    warm = [load_once(driver, url, expected) for _ in range(repeats)]
+    errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    if errors:
+        raise RuntimeError(f"browser console errors on {study}: {errors[:3]}")
+    return {"cold_s": cold, "warm_s": statistics.median(warm)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--small", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--write-docs", action="store_true")
+    args = ap.parse_args()
+
+    from dashboard import figures
+    from dse.store import open_store
+    from tests.dashboard.filler import bulk_fill
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'load.db'}"
+        t = time.perf_counter()
+        bulk_fill(url, "big", args.n, seed=0)
+        bulk_fill(url, "small", args.small, seed=1)
+        fill_s = time.perf_counter() - t
+        with open_store(url, read_only=True) as store:
+            n_big = len(store.query("big", columns=["candidate_id"]))
+            n_small = len(store.query("small", columns=["candidate_id"]))
+            front_big = len(store.query("big", pareto_only=True, columns=["candidate_id"]))
+        print(f"filled {n_big:,} + {n_small:,} candidates in {fill_s:.1f} s "
+              f"(front of big: {front_big})", flush=True)
+        base, server = serve(url)
+        driver = browser()
+        results: dict[str, dict[str, float]] = {}
+        try:
+            results["small"] = measure(driver, base, "small", n_small, args.repeats)
+            results["big"] = measure(driver, base, "big", n_big, args.repeats)
+            saved = figures.WEBGL_ABOVE
+            figures.WEBGL_ABOVE = 10**12  # the naive figure: SVG whatever the size
+            try:
+                results["big-svg"] = measure(driver, base, "big", n_big, args.repeats)
+            finally:
+                figures.WEBGL_ABOVE = saved
+        finally:
+            driver.quit()
+            server.shutdown()
+    for name, r in results.items():
+        print(f"{name:8s} cold {r['cold_s']:.2f} s  warm {r['warm_s']:.2f} s", flush=True)
+    big, small, svg = results["big"], results["small"], results["big-svg"]
+    ratio_small = big["warm_s"] / small["warm_s"]
+    ratio_svg = svg["warm_s"] / big["warm_s"]
+    verdict = "meets" if big["warm_s"] <= GOAL_S and big["cold_s"] <= GOAL_S else "misses"
+    print(f"big/small {ratio_small:.2f}x  svg/webgl {ratio_svg:.2f}x  goal <= {GOAL_S} s: "
+          f"{verdict}")
+    if args.write_docs:
+        write_docs(args, results, n_big, n_small, front_big, ratio_small, ratio_svg, verdict)
+
+
+def write_docs(args: Any, results: dict[str, dict[str, float]], n_big: int, n_small: int,
+               front_big: int, ratio_small: float, ratio_svg: float, verdict: str) -> None:
+    import subprocess
+
+    chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True,
+                              text=True).stdout.strip()
+    rows = "\n".join(f"| {name} | {n:,} | {r['cold_s']:.2f} | {r['warm_s']:.2f} |"
+                     for (name, r), n in zip(results.items(), (n_small, n_big, n_big),
+                                             strict=True))
+    section = f"""<!-- begin: dashboard_load -->
+## Dashboard load (`dashboard_load`)
+
+Command:
+`.venv/bin/python benchmarks/dashboard_load.py --n {args.n} --repeats {args.repeats} --write-docs`
+
+Time from navigation to the Pareto page until Plotly has drawn every point and the front count
+is shown, headless {chromium}, dashboard served in-process (Flask/werkzeug, refresh off), one
+SQLite store of real ArchSpecs with real cost-model numbers (front of the big study: {front_big}
+points). Cold: first load, the server reads the study from the database; warm: median of
+{args.repeats} reloads with the study cached. {platform.processor() or platform.machine()},
+{platform.python_version()}.
+
+| configuration | candidates | cold (s) | warm (s) |
+|---|---|---|---|
+{rows}
+
+**10k candidates: {results['big']['cold_s']:.2f} s cold, {results['big']['warm_s']:.2f} s warm
+— {verdict} the 2 s goal.** Ratio to the 100-candidate page (warm): **{ratio_small:.2f}x**;
+the naive SVG figure (one DOM node per point) takes **{ratio_svg:.2f}x** as long as the shipped
+WebGL one.
+<!-- end: dashboard_load -->"""
+    path = ROOT / "docs" / "benchmarks.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(r"<!-- begin: dashboard_load -->.*?<!-- end: dashboard_load -->",
+                         re.S)
+    text = pattern.sub(lambda _m: section, text) if pattern.search(text) else \
+        text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+    print(f"updated {path}")
+
+
+if __name__ == "__main__":
+    main()
