@@ -520,16 +520,20 @@ class StagedSpace(SearchSpace):
         video = len(self.input_shape) == 4
         or_gate = bool(c["residual"]) and c["gate"] in OR_GATES
         layers: list[Layer] = []
-        shape: Shape = self.input_shape
-        bits = 8
-
-        def push(layer: Layer) -> None:
-            nonlocal shape, bits
-            shape, bits = layer.infer(shape, bits, f"layers[{len(layers)}]")
-            layers.append(layer)
+        push = layers.append
+        # The spatial (T,)H,W is tracked by arithmetic (ArchSpec validates the chain once):
+        # an odd kernel with padding k//2 and stride s gives ceil(size/s); a pool floor(size/2).
+        spatial = list(self.input_shape[1:])
 
         def stride(factor: int, temporal: bool) -> int | tuple[int, ...]:
             return (factor if temporal else 1, factor, factor) if video else factor
+
+        def shrink(factor: int, temporal: bool, pool: bool) -> None:
+            for axis in range(len(spatial)):
+                if video and axis == 0 and not temporal:
+                    continue
+                spatial[axis] = spatial[axis] // factor if pool else \
+                    (spatial[axis] - 1) // factor + 1
 
         in_ch = self.input_shape[0]
         ca_count = 0
@@ -540,10 +544,13 @@ class StagedSpace(SearchSpace):
             s: int | tuple[int, ...] = 1
             if i == 0 and self.stem_stride > 1:
                 s = stride(self.stem_stride, False)
+                shrink(self.stem_stride, False, pool=False)
             elif down and c.get("downsample") == "pool":
                 push(Pool("max", kernel=stride(2, temporal)))
+                shrink(2, temporal, pool=True)
             elif down:
                 s = stride(2, temporal)
+                shrink(2, temporal, pool=False)
             layer, ca_count = st.block(in_ch, s, stem=i == 0, ca_index=ca_count)
             push(layer)
             for _ in range(st.blocks):
@@ -560,7 +567,7 @@ class StagedSpace(SearchSpace):
         quant = c["quantizer"]
         cls_quant, cls_levels = weight_quant(quant, c.get("classifier_weight_bits"))
         if c["head"] == "lstm":
-            push(Pool(c["head_pool"], kernel=(1, shape[2], shape[3])))
+            push(Pool(c["head_pool"], kernel=(1, spatial[1], spatial[2])))
             lq, ll = weight_quant(quant, c.get("lstm_weight_bits"))
             push(LSTM(c["lstm_hidden"], weight_quant=lq, weight_levels=ll))
         else:
