@@ -412,6 +412,18 @@ def test_conditions_must_read_earlier_dimensions() -> None:
         Bad((1, 8, 8), 10).dimensions()
 
 
+@pytest.mark.parametrize("name", list_spaces())
+def test_spaces_pickle(name: str) -> None:
+    """Spaces travel to Ray workers: a pickled copy samples the same specs."""
+    import pickle
+
+    space = small_space(name)
+    copy = pickle.loads(pickle.dumps(space))
+    for choices in _draws(space, 8, 5):
+        assert copy.from_choices(choices).hash == space.from_choices(choices).hash
+    assert copy.size() == space.size()
+
+
 def test_spaces_import_neither_torch_nor_optuna() -> None:
     code = (
         "import random, sys\n"

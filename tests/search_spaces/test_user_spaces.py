@@ -218,3 +218,15 @@ def test_missing_file_and_empty_file(tmp_path: Path) -> None:
         read_space_file(write(tmp_path, "name: empty\n"))
     with pytest.raises(ValueError, match=r":1: the file must hold a mapping"):
         read_space_file(write(tmp_path, "- 1\n- 2\n"))
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["--show", "nope"], "unknown name 'nope' (valid: asic-encoder, billnet, heq-resnet"),
+    (["--show", "tiny", "--input-shape", "abc"], "--input-shape='abc' must be integers"),
+    (["--show", "tiny", "--input-shape", "1,8,8,8"], "must be 3 positive integers (C,H,W)"),
+    (["--num-classes", "1"], "--num-classes=1 must be >= 2"),
+])
+def test_dse_spaces_bad_flags(capsys: pytest.CaptureFixture[str], argv: list[str],
+                              fragment: str) -> None:
+    code, out, err = run(capsys, "spaces", *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and fragment in err, err
