@@ -149,7 +149,7 @@ class _Lowering:
             return act_bits
         return accumulator_bits(w_bits, a_bits, fan_in)
 
-    def conv(self, path: str, conv: Conv, in_shape: Shape, a_bits: int) -> int:
+    def conv(self, path: str, conv: Conv, in_shape: Shape, a_bits: int) -> tuple[Shape, int]:
         dims = len(in_shape) - 1
         k, s, p = _conv_geom(conv, dims)
         out_shape, _ = conv.infer(in_shape, a_bits, path)
@@ -180,7 +180,7 @@ class _Lowering:
             weight_bits_stored=conv.weight_bits(in_shape), ca=conv.ca, norm=conv.norm,
             channels=cout, kernel=k, stride=s, padding=p, live_bits=live))
         self.norm(path, conv.norm, out_shape, acc, o_bits, live)
-        return o_bits
+        return out_shape, o_bits
 
     def norm(self, path: str, norm: str, shape: Shape, acc: int, o_bits: int, live: int) -> None:
         if norm == "none":
@@ -189,7 +189,7 @@ class _Lowering:
                              a_bits=acc, out_bits=o_bits, norm=norm, channels=shape[0],
                              live_bits=live))
 
-    def pool(self, path: str, pool: Pool, in_shape: Shape, a_bits: int) -> int:
+    def pool(self, path: str, pool: Pool, in_shape: Shape, a_bits: int) -> tuple[Shape, int]:
         out_shape, o_bits = pool.infer(in_shape, a_bits, path)
         k, s = pool.window(in_shape)
         live = _tensor_bits(in_shape, a_bits) + _tensor_bits(out_shape, o_bits)
@@ -198,9 +198,9 @@ class _Lowering:
             out_bits=o_bits, pool=pool.op, channels=in_shape[0], window=math.prod(k),
             ofmap_px=math.prod(out_shape[1:]), kernel=k, stride=s,
             padding=(0,) * len(k), live_bits=live))
-        return o_bits
+        return out_shape, o_bits
 
-    def linear(self, path: str, lin: Linear, in_shape: Shape, a_bits: int) -> int:
+    def linear(self, path: str, lin: Linear, in_shape: Shape, a_bits: int) -> tuple[Shape, int]:
         out_shape, _ = lin.infer(in_shape, a_bits, path)
         w_bits = weight_bits_of(lin.weight_quant, lin.weight_levels)
         window = math.prod(in_shape)
@@ -214,9 +214,9 @@ class _Lowering:
             params=lin.params(in_shape), weight_bits_stored=lin.weight_bits(in_shape),
             norm=lin.norm, channels=lin.out_features, live_bits=live))
         self.norm(path, lin.norm, out_shape, acc, o_bits, live)
-        return o_bits
+        return out_shape, o_bits
 
-    def lstm(self, path: str, lstm: LSTM, in_shape: Shape, a_bits: int) -> int:
+    def lstm(self, path: str, lstm: LSTM, in_shape: Shape, a_bits: int) -> tuple[Shape, int]:
         out_shape, h_bits = lstm.infer(in_shape, a_bits, path)
         w_bits = weight_bits_of(lstm.weight_quant, lstm.weight_levels)
         t, h, feat = in_shape[1], lstm.hidden, lstm.features(in_shape)
@@ -232,29 +232,23 @@ class _Lowering:
             window=window, time_steps=t, macs=t * 4 * h * window, params=lstm.params(in_shape),
             weight_bits_stored=lstm.weight_bits(in_shape), channels=h, live_bits=live,
             state_bits=state))
-        return h_bits
+        return out_shape, h_bits
 
     def layer(self, path: str, layer: object, in_shape: Shape, a_bits: int) -> tuple[Shape, int]:
         """Lower one layer; returns its output shape and hardware bits."""
         if isinstance(layer, Conv):
-            bits = self.conv(path, layer, in_shape, a_bits)
-            return layer.infer(in_shape, a_bits, path)[0], bits
+            return self.conv(path, layer, in_shape, a_bits)
         if isinstance(layer, Factorized):
             shape, bits = in_shape, a_bits
             for sub, conv in layer.expand(in_shape):
-                new_shape = conv.infer(shape, bits, path)[0]
-                bits = self.conv(f"{path}.{sub}", conv, shape, bits)
-                shape = new_shape
+                shape, bits = self.conv(f"{path}.{sub}", conv, shape, bits)
             return shape, bits
         if isinstance(layer, Pool):
-            bits = self.pool(path, layer, in_shape, a_bits)
-            return layer.infer(in_shape, a_bits, path)[0], bits
+            return self.pool(path, layer, in_shape, a_bits)
         if isinstance(layer, Linear):
-            return layer.infer(in_shape, a_bits, path)[0], self.linear(path, layer, in_shape,
-                                                                       a_bits)
+            return self.linear(path, layer, in_shape, a_bits)
         if isinstance(layer, LSTM):
-            return layer.infer(in_shape, a_bits, path)[0], self.lstm(path, layer, in_shape,
-                                                                     a_bits)
+            return self.lstm(path, layer, in_shape, a_bits)
         if isinstance(layer, Residual):
             return self.residual(path, layer, in_shape, a_bits)
         raise TypeError(f"{path}: cannot lower layer of type {type(layer).__name__}")

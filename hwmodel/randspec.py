@@ -43,8 +43,9 @@ def _factorized(rng: random.Random, cin: int, cout: int, bits: int, dims: int) -
     if rng.random() < 0.5:
         bpw = rng.choice((1, 2))
         cells = max(16, mid * bpw)
-        ca = CAGen(cells=cells, seed=rng.randrange(1, 1 << 16),
-                   rule=rng.choice(("90/150", "30")), hybrid_mask=rng.randrange(0, 1 << 16),
+        # seeds and masks from small sets, as a search space would offer them
+        ca = CAGen(cells=cells, seed=rng.choice((1, 0x5A5A, 0xACE1)),
+                   rule=rng.choice(("90/150", "30")), hybrid_mask=rng.choice((0x5, 0xF0F0)),
                    bits_per_weight=bpw)
     return Factorized(cout, mid, kernel=(3,) * dims, groups=groups, act_bits=bits,
                       norm=rng.choice(("bn", "bsn")), ca=ca, **_wq(rng))  # type: ignore[arg-type]

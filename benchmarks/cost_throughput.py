@@ -1,0 +1,185 @@
+"""Throughput of the analytical cost model: specs scored per second.
+
+Measured in one run (same machine, same process):
+
+1. 20-layer specs (``hwmodel.randspec``, every layer kind), single process: the batch API
+   (``score_many``; cold = empty block cache, warm = second pass) against the one-by-one
+   ``cost_report`` path -> ratio.
+2. One million candidates of the ``tiny`` space given as choice dicts (``random_choices``; the
+   drawing time is reported apart) scored with ``score_choices``.
+3. ZigZag (``zigzag-dse==3.9.1`` in its own venv under /tmp, never imported by the project):
+   per-layer evaluation time on a few of the same layers, against our per-layer time.
+
+    .venv/bin/python benchmarks/cost_throughput.py [--specs 5000] [--tiny 1000000] [--no-zigzag]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from hwmodel.batch import Scorer, score_choices
+from hwmodel.cost import cost_report
+from hwmodel.ir import lower
+from hwmodel.randspec import random_spec
+
+ZZ_VENV = Path("/tmp/zigzag-venv")
+
+
+class Timer:
+    """Wall and process-CPU seconds of a block (CPU time is what this process used: on a
+    shared, overloaded machine it is the fairer single-process figure)."""
+
+    def __enter__(self) -> Timer:
+        self.w0, self.c0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.w0
+        self.cpu = time.process_time() - self.c0
+
+
+def bench_specs(n: int) -> dict[str, float]:
+    rng = random.Random(0)
+    specs = [random_spec(rng, n_layers=20, video=i % 5 == 4) for i in range(n)]
+    leaves = sum(len(list(s.iter_layers())) for s in specs) / n
+    Scorer().score(specs[:1])  # imports pandas outside the timings
+    sc = Scorer()
+    with Timer() as cold:
+        sc.score(specs)
+    with Timer() as warm:
+        sc.score(specs)
+    with Timer() as warm_nohash:
+        sc.score(specs, with_hash=False)
+    m = min(n, 500)
+    with Timer() as one:
+        for s in specs[:m]:
+            cost_report(s)
+    out: dict[str, float] = {"specs": n, "top_layers": 20, "leaf_layers_avg": leaves,
+                             "distinct_blocks": len(sc._blocks)}
+    for clock in ("wall", "cpu"):
+        one_rate = m / getattr(one, clock)
+        out[f"one_by_one_specs_per_s_{clock}"] = one_rate
+        for name, t in (("cold", cold), ("warm", warm), ("warm_nohash", warm_nohash)):
+            rate = n / getattr(t, clock)
+            out[f"batch_{name}_specs_per_s_{clock}"] = rate
+            out[f"ratio_{name}_{clock}"] = rate / one_rate
+    return out
+
+
+def bench_tiny(n: int) -> dict[str, float]:
+    from search_spaces.spaces import get_space
+
+    space = get_space("tiny", input_shape=(1, 8, 8), num_classes=10)
+    rng = random.Random(1)
+    with Timer() as draw:
+        choices = [space.random_choices(rng) for _ in range(n)]
+    with Timer() as score:
+        df = score_choices(space, choices)
+    assert len(df) == n
+    distinct = int(df["spec_hash"].nunique())
+    # the share of the scoring time spent building ArchSpecs in the space's from_choices
+    sample = choices[:2000]
+    with Timer() as build:
+        for ch in sample:
+            space.from_choices(ch)
+    return {"candidates": n, "space_size": space.size(), "distinct": distinct,
+            "draw_s_wall": draw.wall, "draw_s_cpu": draw.cpu,
+            "score_s_wall": score.wall, "score_s_cpu": score.cpu,
+            "candidates_per_s_cpu": n / score.cpu,
+            "from_choices_s_est_cpu": build.cpu / len(sample) * distinct}
+
+
+ZZ_SCRIPT = textwrap.dedent('''
+    import json, os, sys, tempfile, time
+    import zigzag
+    from zigzag.api import get_hardware_performance_zigzag
+    root = os.path.dirname(zigzag.__file__)
+    acc = os.path.join(root, "inputs", "hardware", "tpu_like.yaml")
+    mapping = os.path.join(root, "inputs", "mapping", "tpu_like.yaml")
+    out = []
+    for L in json.loads(sys.argv[1]):
+        wl = [{"id": 0, "operator_type": "Conv",
+               "equation": "O[b][k][oy][ox]+=W[k][c][fy][fx]*I[b][c][iy][ix]",
+               "dimension_relations": ["ix=1*ox+1*fx", "iy=1*oy+1*fy"],
+               "loop_dims": ["B", "K", "C", "OY", "OX", "FY", "FX"],
+               "loop_sizes": [1, L["k"], L["c"], L["oy"], L["ox"], L["fy"], L["fx"]],
+               "operand_precision": {"W": L["wb"], "I": L["ab"], "O": 16, "O_final": L["ob"]},
+               "operand_source": {"I": 0}}]
+        d = tempfile.mkdtemp()
+        t0 = time.perf_counter()
+        energy, latency, _ = get_hardware_performance_zigzag(
+            workload=wl, accelerator=acc, mapping=mapping, opt="latency", dump_folder=d,
+            pickle_filename=os.path.join(d, "p.pickle"), loma_show_progress_bar=False)
+        out.append({"seconds": time.perf_counter() - t0, "latency_cycles": float(latency),
+                    "energy": float(energy)})
+    print(json.dumps(out))
+''')
+
+
+def bench_zigzag(n_layers: int = 4) -> dict[str, object]:
+    if not (ZZ_VENV / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(ZZ_VENV)], check=True)
+        subprocess.run([str(ZZ_VENV / "bin" / "pip"), "install", "-q", "zigzag-dse==3.9.1",
+                        "six"], check=True)
+    rng = random.Random(2)
+    spec = random_spec(rng, n_layers=8)
+    convs = [o for o in lower(spec) if o.op in ("conv", "pointwise") and o.dims == 2]
+    convs = convs[:n_layers]
+    layers = [{"k": o.filters, "c": o.window // (o.kernel[0] * o.kernel[1]),
+               "oy": o.out_shape[1], "ox": o.out_shape[2], "fy": o.kernel[0],
+               "fx": o.kernel[1], "wb": o.w_bits, "ab": min(o.a_bits, 16),
+               "ob": min(o.out_bits, 16)} for o in convs]
+    res = subprocess.run([str(ZZ_VENV / "bin" / "python"), "-c", ZZ_SCRIPT, json.dumps(layers)],
+                         capture_output=True, text=True, timeout=900)
+    if res.returncode:
+        return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "failed"}
+    zz = json.loads(res.stdout.strip().splitlines()[-1])
+    # our per-layer time on the same layers: cost of these ops alone, one by one
+    from hwmodel.accel import AccelConfig
+    from hwmodel.cost import CostParams, layer_cost
+    from hwmodel.tech import default_tech
+
+    acc, tech, params = AccelConfig(), default_tech(), CostParams()
+    reps = 2000
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        for o in convs:
+            layer_cost(o, acc, tech, params)
+    ours = (time.perf_counter() - t0) / (reps * len(convs))
+    zz_mean = sum(r["seconds"] for r in zz) / len(zz)
+    return {"layers": layers, "zigzag_s_per_layer": zz_mean, "zigzag": zz,
+            "ours_s_per_layer": ours, "ratio": zz_mean / ours,
+            "accelerator": "zigzag inputs/hardware/tpu_like.yaml + mapping/tpu_like.yaml"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--specs", type=int, default=5000)
+    ap.add_argument("--tiny", type=int, default=1_000_000)
+    ap.add_argument("--no-zigzag", action="store_true")
+    args = ap.parse_args()
+    out: dict[str, object] = {"load_avg_1min": os.getloadavg()[0], "cpus": os.cpu_count()}
+    out["specs20"] = bench_specs(args.specs)
+    print(json.dumps(out, indent=1), flush=True)
+    if args.tiny:
+        out["tiny"] = bench_tiny(args.tiny)
+        print(json.dumps(out["tiny"], indent=1), flush=True)
+    if not args.no_zigzag:
+        try:
+            out["zigzag"] = bench_zigzag()
+        except Exception as exc:  # a peer tool failing must not hide our numbers
+            out["zigzag"] = {"error": f"{type(exc).__name__}: {exc}"}
+        print(json.dumps(out["zigzag"], indent=1), flush=True)
+    Path("/tmp/cost_throughput.json").write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
