@@ -28,13 +28,16 @@ class UniformActSTE(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, steps: int) -> Tensor:
-        ctx.save_for_backward(x)
-        return torch.floor(x.clamp(0.0, 1.0) * steps + 0.5) / steps
+        clipped = x.clamp(0.0, 1.0)
+        ctx.save_for_backward(clipped == x)  # the STE mask 1{0 <= x <= 1}, kept as bools
+        if steps == 1:  # Heaviside H(x - 1/2)
+            return (x >= 0.5).to(x.dtype)
+        return torch.floor(clipped.mul_(steps).add_(0.5)).div_(steps)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        (x,) = ctx.saved_tensors
-        return grad * ((x >= 0) & (x <= 1)).to(grad.dtype), None
+        (inside,) = ctx.saved_tensors
+        return grad * inside, None
 
 
 def act_steps(bits: int) -> int:

@@ -43,6 +43,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -56,14 +57,13 @@ class SignSTE(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, clip: float) -> Tensor:
-        ctx.save_for_backward(x)
-        ctx.clip = clip
-        return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+        ctx.save_for_backward(x.abs() <= clip)  # the STE mask, kept as bools
+        return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        (x,) = ctx.saved_tensors
-        return grad * (x.abs() <= ctx.clip).to(grad.dtype), None
+        (inside,) = ctx.saved_tensors
+        return grad * inside, None
 
 
 class TernarySTE(torch.autograd.Function):
@@ -71,14 +71,14 @@ class TernarySTE(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, threshold: Tensor, clip: float) -> Tensor:
-        ctx.save_for_backward(x)
-        ctx.clip = clip
-        return torch.sign(x) * (x.abs() > threshold).to(x.dtype)
+        mag = x.abs()
+        ctx.save_for_backward(mag <= clip)  # the STE mask, kept as bools
+        return torch.sign(x) * (mag > threshold).to(x.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
-        (x,) = ctx.saved_tensors
-        return grad * (x.abs() <= ctx.clip).to(grad.dtype), None, None
+        (inside,) = ctx.saved_tensors
+        return grad * inside, None, None
 
 
 class HEQSTE(torch.autograd.Function):
@@ -92,16 +92,14 @@ class HEQSTE(torch.autograd.Function):
             code = torch.round(u.clamp(-half, half))
         else:  # sign-style: half-integer codes, thresholds on the integers
             code = torch.floor(u).clamp(-n // 2, n // 2 - 1) + 0.5
-        ctx.save_for_backward(u, s)
-        ctx.n = n
+        # the STE mask (bools) and the constant slope (2/(n-1))/s
+        ctx.save_for_backward(u.abs() <= n / 2, (2.0 / (n - 1)) / s)
         return code * (2.0 / (n - 1))
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
-        u, s = ctx.saved_tensors
-        n = ctx.n
-        inside = (u.abs() <= n / 2).to(grad.dtype)
-        return grad * inside * (2.0 / (n - 1)) / s, None, None
+        inside, slope = ctx.saved_tensors
+        return grad * inside * slope, None, None
 
 
 def ste_sign(x: Tensor, clip_value: float = 1.0) -> Tensor:
@@ -143,10 +141,31 @@ def heq_fit_step(w: Tensor, n: int, max_samples: int = 8192) -> Tensor:
     flat = subsample(w.detach().flatten(), max_samples)
     if n == 2:
         return (2.0 * flat.abs().mean()).clamp_min(1e-12)
-    probs = torch.arange(1, n, dtype=flat.dtype, device=flat.device) / n
-    qk = torch.quantile(flat, probs)
-    ck = torch.arange(1, n, dtype=flat.dtype, device=flat.device) - n / 2
-    return ((ck * qk).sum() / (ck * ck).sum()).clamp_min(1e-12)
+    qk = quantiles(flat, [k / n for k in range(1, n)])
+    ck = [k - n / 2 for k in range(1, n)]
+    num = sum(c * q for c, q in zip(ck, qk.tolist(), strict=True))
+    s = max(num / sum(c * c for c in ck), 1e-12)
+    return torch.tensor(s, dtype=w.dtype, device=w.device)
+
+
+def quantiles(flat: Tensor, probs: list[float]) -> Tensor:
+    """``torch.quantile(flat, probs)`` (linear interpolation), computed with numpy on CPU.
+
+    torch 2.x's CPU sort is about 100x slower than numpy's above ~2k elements, and this runs
+    every training step; on other devices torch.quantile is used.
+    """
+    if flat.device.type != "cpu":
+        return torch.quantile(flat, torch.tensor(probs, dtype=flat.dtype, device=flat.device))
+    arr = flat.detach()
+    if arr.dtype not in (torch.float32, torch.float64):
+        arr = arr.float()
+    values = np.sort(arr.numpy())
+    pos = np.asarray(probs) * (values.size - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, values.size - 1)
+    frac = pos - lo
+    out = values[lo] + frac * (values[hi] - values[lo])
+    return torch.from_numpy(np.asarray(out, dtype=values.dtype)).to(flat.dtype)
 
 
 def subsample(flat: Tensor, max_samples: int) -> Tensor:
@@ -160,10 +179,8 @@ def subsample(flat: Tensor, max_samples: int) -> Tensor:
 def lsfit_scale(w: Tensor, q: Tensor) -> Tensor:
     """``alpha = sum(w q) / sum(q^2)`` (detached): the least-squares reconstruction scale."""
     wd, qd = w.detach(), q.detach()
-    den = (qd * qd).sum()
-    if float(den) == 0.0:
-        return torch.ones((), dtype=w.dtype, device=w.device)
-    return ((wd * qd).sum() / den).clamp_min(1e-12)
+    # no host sync: an all-zero q gives alpha = 1e-12, and w_hat = 0 either way
+    return ((wd * qd).sum() / (qd * qd).sum().clamp_min(1e-12)).clamp_min(1e-12)
 
 
 class _GradScale(torch.autograd.Function):
@@ -357,7 +374,7 @@ class BalancedTernaryQuantizer(WeightQuantizer):
 
     def threshold(self, w: Tensor) -> Tensor:
         flat = subsample(w.detach().abs().flatten(), self.max_samples)
-        return torch.quantile(flat, self.zero_fraction)
+        return quantiles(flat, [self.zero_fraction])[0]
 
     def codes(self, w: Tensor) -> Tensor:
         return ste_ternary(w, self.threshold(w), self.clip_value)
@@ -387,6 +404,9 @@ class HEQQuantizer(WeightQuantizer):
         self.max_samples = max_samples
         self.register_buffer("step_size", torch.zeros(()))
         self.register_buffer("num_calls", torch.zeros((), dtype=torch.long))
+        # Python-side mirrors of the buffers, so a call reads no tensor (the buffers persist)
+        self._fitted = False
+        self._calls = 0
 
     def code_values(self) -> tuple[float, ...]:
         return heq_code_values(self.levels)
@@ -395,18 +415,25 @@ class HEQQuantizer(WeightQuantizer):
     def refit(self, w: Tensor) -> Tensor:
         """Refit ``s`` now (momentum-smoothed unless this is the first fit); returns it."""
         target = heq_fit_step(w, self.levels, self.max_samples).to(self.step_size)
-        if float(self.step_size.detach()) == 0.0:
+        if not self._is_fitted():
             self.step_size.copy_(target)
         else:
             self.step_size.mul_(self.momentum).add_((1.0 - self.momentum) * target)
+        self._fitted = True
         return self.step_size
 
+    def _is_fitted(self) -> bool:
+        if not self._fitted and float(self.step_size) != 0.0:  # e.g. loaded from a state dict
+            self._fitted = True
+            self._calls = int(self.num_calls)
+        return self._fitted
+
     def codes(self, w: Tensor) -> Tensor:
-        first = float(self.step_size) == 0.0
-        if first or (self.training and int(self.num_calls) % self.refit_every == 0):
+        if not self._is_fitted() or (self.training and self._calls % self.refit_every == 0):
             self.refit(w)
         if self.training:
-            self.num_calls += 1
+            self._calls += 1
+            self.num_calls.fill_(self._calls)
         return heq_quantize(w, self.step_size, self.levels)
 
 
@@ -422,6 +449,7 @@ class LSQQuantizer(WeightQuantizer):
         n = levels
         self.qn, self.qp = ((n - 1) // 2, (n - 1) // 2) if n % 2 else (n // 2, n // 2 - 1)
         self.step_size = nn.Parameter(torch.zeros(()))
+        self._initialized = False  # Python-side flag: no tensor read per call
 
     def code_values(self) -> tuple[float, ...]:
         return tuple(float(k) for k in range(-self.qn, self.qp + 1))
@@ -432,8 +460,10 @@ class LSQQuantizer(WeightQuantizer):
         self.step_size.copy_(init.clamp_min(1e-8))
 
     def quantize(self, w: Tensor) -> tuple[Tensor, Tensor]:
-        if float(self.step_size.detach()) == 0.0:
-            self._init_step(w)
+        if not self._initialized:
+            if float(self.step_size.detach()) == 0.0:  # not loaded from a state dict
+                self._init_step(w)
+            self._initialized = True
         g = 1.0 / math.sqrt(w.numel() * max(self.qp, 1))
         sg: Tensor = _GradScale.apply(self.step_size, g)
         code: Tensor = _RoundSTE.apply((w / sg).clamp(-self.qn, self.qp))
@@ -451,6 +481,6 @@ __all__ = [
     "BalancedTernaryQuantizer", "FloatWeights", "HEQQuantizer", "HEQSTE", "LSQQuantizer",
     "SignQuantizer", "SignSTE", "TWNQuantizer", "TernarySTE", "WeightQuantizer",
     "create_weight_quantizer", "heq_code_values", "heq_fit_step", "heq_quantize",
-    "list_weight_quantizers", "lsfit_scale", "lsq_quantize", "register_weight_quantizer",
-    "ste_sign", "ste_ternary", "subsample",
+    "list_weight_quantizers", "lsfit_scale", "lsq_quantize", "quantiles",
+    "register_weight_quantizer", "ste_sign", "ste_ternary", "subsample",
 ]
