@@ -211,9 +211,9 @@ def _coerce(name: str, value: Any, target: Any) -> Any:
         if not isinstance(value, dict):
             raise UserError(f"dataset_params={value!r} must be a mapping")
         return value
-    if target in (int, "int") or target == "int | None":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise UserError(f"{name}={value!r} must be an integer")
+    if target in ("int", "int | None") and (isinstance(value, bool)
+                                            or not isinstance(value, int)):
+        raise UserError(f"{name}={value!r} must be an integer")
     if target in ("float", "float | None") and not isinstance(value, int | float):
         raise UserError(f"{name}={value!r} must be a number")
     if target == "bool" and not isinstance(value, bool):

@@ -20,6 +20,7 @@ re-run under the same Optuna trial number, never duplicated or lost.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
     from hwmodel.accel import AccelConfig
     from search_spaces.spec import ArchSpec
 
-#: Optuna system attribute holding a trial's budget excess (<= 0 means within budget).
-EXCESS_KEY = "dse_budget_excess"
 #: Metrics every candidate gets from the hardware model, stored as columns.
 HARDWARE_METRICS = ("memory_bits", "weight_memory_bits", "act_buffer_bits", "macs", "bops",
                     "energy_pj", "area_um2", "cycles")
@@ -60,17 +59,17 @@ def hardware_metrics(spec: ArchSpec, accel: AccelConfig, *, simulate: bool
     """
     from hwmodel.cost import cost_report
 
-    report = cost_report(spec, accel)
-    totals = report.to_dict()["totals"]
-    metrics = {k: float(totals[k]) for k in HARDWARE_METRICS if k in totals}
-    metrics["cycles"] = float(totals.get("ideal_cycles", totals.get("cycles", math.nan)))
-    layers = [dict(row) for row in report.to_dict()["layers"]]
+    report = cost_report(spec, accel).to_dict()
+    metrics = {k: float(v) for k, v in report["totals"].items()
+               if isinstance(v, int | float) and not isinstance(v, bool)}
+    metrics["cycles"] = metrics["ideal_cycles"]
+    layers = [dict(row) for row in report["layers"]]
     if simulate:
         from hwmodel.sim import simulate as run_sim
 
         sim = run_sim(spec, accel)
-        metrics["cycles"] = float(sim.total_cycles)
-        by_path = {row.path: row.cycles for row in sim.layers}
+        metrics["cycles"] = float(sim.cycles)
+        by_path = {row.name: row.cycles for row in sim.layers}
         for row in layers:
             if row.get("path") in by_path:
                 row["sim_cycles"] = by_path[row["path"]]
@@ -244,9 +243,12 @@ class Proposer:
             if row["status"] in ("queued", "running"):
                 metrics = {k: float(row[k]) for k in HARDWARE_METRICS if k in row
                            and not _isnan(row[k])}
-                spec_json = self.store.candidate(int(row["candidate_id"]))["spec_json"]
-                self.pending.append(Candidate(t.number, int(row["candidate_id"]),
-                                              int(row["eval_id"]), spec_json, metrics,
+                spec = self.store.candidate(int(row["candidate_id"]))["spec"]
+                spec_json = spec if isinstance(spec, str) else json.dumps(spec, sort_keys=True)
+                # a new attempt under the same Optuna trial number (clears partial results)
+                eval_id = self.store.start_evaluation(int(row["candidate_id"]), t.number)
+                self.pending.append(Candidate(t.number, int(row["candidate_id"]), eval_id,
+                                              spec_json, metrics,
                                               cost_bucket(metrics, self.cfg.objectives)))
             else:
                 self._tell_stored(t.number, str(row["status"]), dict(row))
@@ -322,11 +324,17 @@ class Proposer:
         return [b.excess(metrics.get(b.metric, math.inf)) for b in self.cfg.budgets]
 
     def _tell_values(self, number: int, metrics: dict[str, float]) -> None:
+        """Tell Optuna the objective values, with one constraint per budget (<= 0: within)."""
+        import optuna
+
         values = [metrics.get(o, math.nan) for o in self.cfg.objectives]
         if self.cfg.budgets:
-            self.study._storage.set_trial_system_attr(
-                self.study._storage.get_trial_id_from_study_id_trial_number(
-                    self.study._study_id, number), EXCESS_KEY, self._constraints(metrics))
+            trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(
+                self.study._study_id, number)
+            trial = optuna.trial.Trial(self.study, trial_id)
+            for budget, excess in zip(self.cfg.budgets, self._constraints(metrics),
+                                      strict=True):
+                trial.set_constraint(str(budget), excess if math.isfinite(excess) else 1e9)
         self.study.tell(number, values)
 
     def complete(self, cand: Candidate, result: dict[str, Any]) -> None:
@@ -410,11 +418,11 @@ def _tune_classes() -> tuple[type, type]:
         def restore(self, checkpoint_path: str) -> None:
             """Nothing to restore: the search state lives in the database."""
 
-        def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        def suggest(self, trial_id: str) -> dict[str, Any] | None:
             proposer = self.proposer
             cand = proposer.next() if proposer is not None else None
             if proposer is None or cand is None:
-                return Searcher.FINISHED  # type: ignore[no-any-return]
+                return Searcher.FINISHED  # type: ignore[no-any-return,return-value]
             self.live[trial_id] = cand
             proposer.on_event("running", {"trial": cand.trial_number})
             return proposer.payload(cand)
@@ -457,6 +465,12 @@ def _tune_classes() -> tuple[type, type]:
 
 def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfig) -> None:
     """Train candidates as Ray Tune trials; the proposer is Tune's searcher."""
+    if not cfg.ray_address:
+        # A Ray of our own on this machine: keep it on the loopback interface (Ray otherwise
+        # advertises the machine's network address) and without cluster tokens.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
@@ -491,29 +505,23 @@ def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfi
 
 
 # --------------------------------------------------------------------------- entry point
-def create_sampler(name: str, seed: int, constrained: bool) -> optuna.samplers.BaseSampler:
-    """An Optuna sampler by name; constrained samplers read the budget excess values."""
+def create_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    """An Optuna sampler by name. Budgets reach the constrained samplers (NSGA-II/III, TPE, GP)
+    as ``Trial.set_constraint`` values: infeasible trials rank behind feasible ones."""
     import optuna
 
-    def constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
-        return list(trial.system_attrs.get(EXCESS_KEY, []))
-
-    cfunc = constraints if constrained else None
     if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=cfunc,
-                                             population_size=10)
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=10)
     if name == "nsga3":
-        return optuna.samplers.NSGAIIISampler(seed=seed, constraints_func=cfunc,
-                                              population_size=10)
+        return optuna.samplers.NSGAIIISampler(seed=seed, population_size=10)
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, constraints_func=cfunc, multivariate=True,
-                                          n_startup_trials=8)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=8)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "qmc":
         return optuna.samplers.QMCSampler(seed=seed)
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed, constraints_func=cfunc)
+        return optuna.samplers.GPSampler(seed=seed)
     raise UserError(f"sampler={name!r} is not known")
 
 
@@ -556,8 +564,9 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.RDBStorage(cfg.db, engine_kwargs=_engine_kwargs(cfg.db))
     study = optuna.create_study(
-        study_name=f"dse:{cfg.study}", storage=storage, directions=cfg.directions,
-        sampler=create_sampler(cfg.sampler_name, cfg.seed, bool(cfg.budgets)),
+        study_name=f"dse:{cfg.study}", storage=storage,
+        directions=cfg.directions,  # type: ignore[arg-type]
+        sampler=create_sampler(cfg.sampler_name, cfg.seed),
         load_if_exists=True)
     proposer = Proposer(cfg, store, record.id, study, space, accel, on_event)
     rule = SuccessiveHalving() if cfg.early_stopping else None

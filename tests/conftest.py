@@ -6,6 +6,11 @@ import os
 
 import pytest
 
+# Every Ray a test starts stays on 127.0.0.1 (no cluster tokens, no usage reports).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("TINYDSE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 
-
 @click.command()
 @click.option("--config", "config_file", type=str, default=None,
               help="YAML/TOML study file; flags override its fields.")
@@ -104,7 +103,7 @@ class ProgressView:
                 self.points.append([float(v) for v in vals])  # type: ignore[arg-type]
                 for o, v in zip(self.cfg.objectives, vals, strict=True):
                     better = max if o == "accuracy" else min
-                    self.best[o] = better(self.best.get(o, v), v)  # type: ignore[type-var]
+                    self.best[o] = better(self.best.get(o, float(v)), float(v))  # type: ignore[arg-type]
         elif kind == "failed":
             self.counts["running"] = max(0, self.counts.get("running", 0) - 1)
         if self.live is not None:

@@ -30,8 +30,10 @@ QUICK = {"epochs": 1, "max_train_batches": 3, "batch_size": 32, "executor": "loc
 TWO_ARCH_SPACE = """
 name: two-arch
 description: two architectures only, to provoke duplicates
-stem:
-  out_channels: [8, 16]
+dimensions:
+  stages: 1
+  blocks: 0
+  width: [8, 16]
 """
 
 
@@ -254,7 +256,8 @@ def test_ray_tune_path_with_ray_address(tmp_path: Path) -> None:
     """A Ray head started by the test on 127.0.0.1; `--ray-address` connects to it."""
     ray_bin = Path(sys.executable).parent / "ray"
     port = 26379
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
+           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # the head and the driver on loopback
     start = subprocess.run([str(ray_bin), "start", "--head", f"--port={port}",
                             "--node-ip-address=127.0.0.1", "--num-cpus=2",
                             "--include-dashboard=false", "--disable-usage-stats"],
