@@ -15,9 +15,8 @@ from typing import Any
 
 from dse.errors import UserError
 
-#: Objective name -> Optuna direction. Accuracy-like metrics are maximized, costs minimized.
-OBJECTIVES: dict[str, str] = {
-    "accuracy": "maximize",
+#: Hardware objectives (known before training) -> Optuna direction; the task adds its own.
+HARDWARE_OBJECTIVES: dict[str, str] = {
     "memory_bits": "minimize",
     "weight_memory_bits": "minimize",
     "cycles": "minimize",
@@ -26,8 +25,21 @@ OBJECTIVES: dict[str, str] = {
     "area_um2": "minimize",
     "macs": "minimize",
 }
-#: Metrics a hard budget may constrain (all known before training).
-BUDGET_METRICS = tuple(k for k in OBJECTIVES if k != "accuracy")
+#: Metrics a hard budget may constrain (all known before training); tasks may add some.
+BUDGET_METRICS = tuple(HARDWARE_OBJECTIVES)
+
+
+def objective_directions(task: str) -> dict[str, str]:
+    """Every objective a study of ``task`` may use, with its direction."""
+    from dse.tasks import get_task
+
+    return {**get_task(task).objectives, **HARDWARE_OBJECTIVES}
+
+
+def budget_metrics(task: str) -> tuple[str, ...]:
+    from dse.tasks import get_task
+
+    return (*BUDGET_METRICS, *get_task(task).pretrain_metrics)
 BUDGET_OPS = ("<=", "<", ">=", ">")
 SAMPLERS = ("nsga2", "nsga3", "tpe", "random", "qmc", "gp")
 EXECUTORS = ("ray", "local")
@@ -65,8 +77,6 @@ class Budget:
             raise UserError(f"--budget: {text!r} must look like METRIC<=NUMBER "
                             f"(ops {', '.join(BUDGET_OPS)}), e.g. memory_bits<=1e6")
         metric, op, raw = m.groups()
-        if metric not in BUDGET_METRICS:
-            raise UserError(f"--budget: metric {metric!r} must be one of {list(BUDGET_METRICS)}")
         try:
             value = float(raw)
         except ValueError:
@@ -81,12 +91,12 @@ class SearchConfig:
     """One study: what to search, how to train, where to store. Defaults run on a laptop."""
 
     study: str = "demo"
-    space: str = "tiny"
-    dataset: str = "digits"
+    space: str = ""  # "" -> the task's default
+    dataset: str = ""  # "" -> the task's default
     dataset_params: dict[str, Any] = field(default_factory=dict)
     data_root: str | None = None
     task: str = "classification"
-    objectives: tuple[str, ...] = ("accuracy", "memory_bits")
+    objectives: tuple[str, ...] = ()  # () -> the task's default
     budgets: tuple[Budget, ...] = ()
     sampler: str = ""  # "" -> nsga2 for several objectives, tpe for one
     trials: int = 20
@@ -110,7 +120,8 @@ class SearchConfig:
 
     @property
     def directions(self) -> list[str]:
-        return [OBJECTIVES[o] for o in self.objectives]
+        table = objective_directions(self.task)
+        return [table[o] for o in self.objectives]
 
     @property
     def sampler_name(self) -> str:
@@ -136,12 +147,21 @@ class SearchConfig:
 
         if not _NAME_RE.match(self.study):
             raise bad("study", "must be 1-100 letters, digits, '_', '-' or '.'", self.study)
+        from dse.tasks import list_tasks
+
+        if self.task not in list_tasks():
+            raise bad("task", f"must be one of {list_tasks()}", self.task)
+        table = objective_directions(self.task)
         if not self.objectives:
             raise bad("objectives", "must name at least one objective", "")
         for obj in self.objectives:
-            if obj not in OBJECTIVES:
-                raise bad("objectives", f"has an unknown objective; known: {list(OBJECTIVES)}",
-                          obj)
+            if obj not in table:
+                raise bad("objectives", f"has an unknown objective for task {self.task!r}; "
+                          f"known: {list(table)}", obj)
+        allowed = budget_metrics(self.task)
+        for b in self.budgets:
+            if b.metric not in allowed:
+                raise UserError(f"--budget: metric {b.metric!r} must be one of {list(allowed)}")
         if len(set(self.objectives)) != len(self.objectives):
             raise bad("objectives", "must not repeat a name", ",".join(self.objectives))
         if len(self.objectives) > 4:
@@ -274,6 +294,15 @@ def build_config(file: str | None = None, **overrides: Any) -> SearchConfig:
             raise UserError(f"unknown field {key!r}")
         kwargs[key] = _coerce(key, value, types[key])
     kwargs["db"] = _expand_db(kwargs.get("db", SearchConfig.db))
+    from dse.tasks import get_task
+
+    try:
+        task = get_task(kwargs.get("task", SearchConfig.task))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    kwargs.setdefault("space", task.default_space)
+    kwargs.setdefault("dataset", task.default_dataset)
+    kwargs.setdefault("objectives", task.default_objectives)
     return replace(SearchConfig(), **kwargs).validate()
 
 

@@ -27,14 +27,12 @@ import shutil
 import tempfile
 import threading
 import time
-import traceback
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from dse.config import OBJECTIVES, SearchConfig
+from dse.config import SearchConfig
 from dse.errors import UserError
 
 if TYPE_CHECKING:
@@ -113,7 +111,7 @@ class SuccessiveHalving:
 
 def cost_bucket(metrics: dict[str, float], objectives: tuple[str, ...]) -> int:
     """Bucket by the first hardware objective (memory_bits by default), one per factor 4."""
-    key = next((o for o in objectives if o != "accuracy"), "memory_bits")
+    key = next((o for o in objectives if o in metrics), "memory_bits")
     value = metrics.get(key, metrics.get("memory_bits", 1.0))
     return (max(int(value), 1).bit_length() - 1) // 2  # floor(log4(value)), exact on ints
 
@@ -131,68 +129,13 @@ class Candidate:
     bucket: int
 
 
-@lru_cache(maxsize=4)
-def _dataset(name: str, params_items: tuple[tuple[str, Any], ...], root: str | None,
-             seed: int) -> Any:
-    from dse.data import get_dataset
-
-    return get_dataset(name, root=root, seed=seed, **dict(params_items))
-
-
 def run_trial(payload: dict[str, Any], report: Callable[[dict[str, Any]], bool | None]
               ) -> dict[str, Any]:
-    """Train one candidate; never raises. ``report`` gets each epoch's metrics and returns
-    True to stop early (pruned). Epochs are written to the store as they happen."""
-    import torch
+    """Train one candidate with its study's task; never raises. ``report`` gets each epoch's
+    metrics (with ``monitor``) and returns True to stop early (pruned)."""
+    from dse.tasks import get_task
 
-    from dse.store import open_store
-    from dse.train import get_schedule, train
-    from search_spaces.build import build_model
-    from search_spaces.spec import ArchSpec
-
-    started = time.monotonic()
-    timeout = payload.get("trial_timeout_s")
-    reason_holder: dict[str, str] = {}
-    try:
-        torch.set_num_threads(max(1, int(payload.get("threads", 1))))
-        store = open_store(payload["db"])
-        spec = ArchSpec.from_json(payload["spec_json"])
-        data = _dataset(payload["dataset"], tuple(sorted(payload["dataset_params"].items())),
-                        payload.get("data_root"), payload["seed"])
-        torch.manual_seed(payload["seed"] + payload["trial_number"])
-        model = build_model(spec)
-        stages = get_schedule(payload["schedule"], payload["epochs"])
-
-        def on_epoch(m: Any) -> bool:
-            row = {"train_loss": m.train_loss, "train_accuracy": m.train_accuracy,
-                   "val_loss": m.val_loss, "val_accuracy": m.val_accuracy,
-                   "seconds": m.seconds}
-            store.add_epoch(payload["eval_id"], m.stage, m.epoch, **row)
-            stop = bool(report({"epoch": m.epoch, "stage": m.stage, **row}))
-            if timeout is not None and time.monotonic() - started > timeout:
-                reason_holder["timeout"] = (f"exceeded --trial-timeout {timeout:g} s "
-                                            f"after epoch {m.epoch}")
-                return True
-            return stop
-
-        result = train(model, data, stages, batch_size=payload["batch_size"], lr=payload["lr"],
-                       seed=payload["seed"] + payload["trial_number"], on_epoch=on_epoch,
-                       max_train_batches=payload.get("max_train_batches"), progress=False)
-        status, reason = result.status, result.reason
-        if "timeout" in reason_holder:
-            status, reason = "failed", reason_holder["timeout"]
-        accuracy = result.best_val_accuracy
-        if status == "complete" and (accuracy is None or not math.isfinite(accuracy)):
-            status, reason = "failed", f"validation accuracy is {accuracy}"
-        return {"status": status, "reason": reason, "val_accuracy": accuracy,
-                "test_accuracy": result.test_accuracy, "epochs_run": result.epochs_run,
-                "train_seconds": time.monotonic() - started}
-    except Exception as exc:  # a trial that raises is recorded failed; the search goes on
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = f" ({tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
-        return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}{where}",
-                "val_accuracy": None, "test_accuracy": None, "epochs_run": 0,
-                "train_seconds": time.monotonic() - started}
+    return get_task(payload.get("task", "classification")).run(payload, report)
 
 
 # --------------------------------------------------------------------------- the proposer
@@ -204,6 +147,9 @@ class Proposer:
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.cfg, self.store, self.study_id, self.study = cfg, store, study_id, study
         self.space, self.accel = space, accel
+        from dse.tasks import get_task
+
+        self.task = get_task(cfg.task)
         self.on_event = on_event or (lambda kind, info: None)
         self.simulate = "cycles" in cfg.objectives or any(b.metric == "cycles"
                                                           for b in cfg.budgets)
@@ -263,7 +209,6 @@ class Proposer:
             return
         values = {k: float(v) for k, v in metrics.items()
                   if isinstance(v, int | float) and not _isnan(v)}
-        values.setdefault("accuracy", 0.0)
         self._tell_values(number, values)
 
     # -- ask ---------------------------------------------------------------------------
@@ -291,6 +236,7 @@ class Proposer:
                     self.on_event("duplicate", {"trial": trial.number})
                     continue
                 metrics, layers = hardware_metrics(spec, self.accel, simulate=self.simulate)
+                metrics.update(self.task.spec_metrics(spec))
                 choices = dict(trial.params)
                 cand_id, _ = self.store.add_candidate(self.study_id, spec.to_json(), spec_hash,
                                                       choices)
@@ -301,7 +247,7 @@ class Proposer:
                 if violated:
                     self.store.finish_evaluation(eval_id, "infeasible", metrics=metrics,
                                                  violated=", ".join(violated))
-                    self._tell_values(trial.number, {**metrics, "accuracy": 0.0})
+                    self._tell_values(trial.number, metrics)
                     self.on_event("infeasible", {"trial": trial.number, **metrics})
                     continue
                 return Candidate(trial.number, cand_id, eval_id, spec.to_json(), metrics,
@@ -311,7 +257,7 @@ class Proposer:
     def payload(self, cand: Candidate) -> dict[str, Any]:
         cfg = self.cfg
         return {"spec_json": cand.spec_json, "eval_id": cand.eval_id, "db": cfg.db,
-                "trial_number": cand.trial_number, "bucket": cand.bucket,
+                "trial_number": cand.trial_number, "bucket": cand.bucket, "task": cfg.task,
                 "dataset": cfg.dataset, "dataset_params": dict(cfg.dataset_params),
                 "data_root": cfg.data_root, "schedule": cfg.schedule, "epochs": cfg.epochs,
                 "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
@@ -327,7 +273,8 @@ class Proposer:
         """Tell Optuna the objective values, with one constraint per budget (<= 0: within)."""
         import optuna
 
-        values = [metrics.get(o, math.nan) for o in self.cfg.objectives]
+        values = [metrics[o] if o in metrics and not _isnan(metrics[o]) else self.task.worst(o)
+                  for o in self.cfg.objectives]
         if self.cfg.budgets:
             trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(
                 self.study._study_id, number)
@@ -344,11 +291,11 @@ class Proposer:
 
         status = result.get("status", "failed")
         metrics = dict(cand.metrics)
-        for key in ("val_accuracy", "test_accuracy", "train_seconds", "epochs_run"):
+        metrics.update({k: float(v) for k, v in (result.get("metrics") or {}).items()
+                        if v is not None})
+        for key in ("train_seconds", "epochs_run"):
             if result.get(key) is not None:
                 metrics[key] = float(result[key])
-        if result.get("val_accuracy") is not None:
-            metrics["accuracy"] = float(result["val_accuracy"])
         with self._lock:
             self.store.finish_evaluation(cand.eval_id, status, metrics=metrics,
                                          error=result.get("reason") if status == "failed"
@@ -360,8 +307,7 @@ class Proposer:
                     self.stopped_reason = (f"stopped after {self.failures} failed trials "
                                            f"(--max-failures {self.cfg.max_failures})")
             else:
-                self._tell_values(cand.trial_number, {**metrics,
-                                                      "accuracy": metrics.get("accuracy", 0.0)})
+                self._tell_values(cand.trial_number, metrics)
         self.on_event(status, {"trial": cand.trial_number, **metrics,
                                "reason": result.get("reason")})
 
@@ -377,7 +323,7 @@ def run_local(proposer: Proposer, rule: SuccessiveHalving | None) -> None:
         proposer.on_event("running", {"trial": cand.trial_number})
 
         def report(m: dict[str, Any], cand: Candidate = cand) -> bool:
-            return bool(rule and rule.should_stop(cand.bucket, m["epoch"], m["val_accuracy"]))
+            return bool(rule and rule.should_stop(cand.bucket, m["epoch"], m["monitor"]))
 
         result = run_trial(proposer.payload(cand), report)
         proposer.complete(cand, result)
@@ -392,9 +338,10 @@ def _tune_trainable(config: dict[str, Any]) -> None:
 
     result = run_trial(config, report)
     # Tune flattens nested results: the outcome travels as flat ``done_*`` keys.
-    tune.report({"epoch": result.get("epochs_run", 0),
-                 "val_accuracy": result.get("val_accuracy") or 0.0,
-                 **{f"done_{k}": ("" if v is None else v) for k, v in result.items()}})
+    flat = {k: v for k, v in result.items() if k != "metrics"}
+    flat.update({f"metric_{k}": v for k, v in (result.get("metrics") or {}).items()})
+    tune.report({"epoch": result.get("epochs_run", 0), "monitor": result.get("monitor") or 0.0,
+                 **{f"done_{k}": ("" if v is None else v) for k, v in flat.items()}})
 
 
 def _tune_classes() -> tuple[type, type]:
@@ -405,7 +352,7 @@ def _tune_classes() -> tuple[type, type]:
 
     class HardwareFirstSearcher(Searcher):  # type: ignore[misc]
         def __init__(self, proposer: Proposer) -> None:
-            super().__init__(metric="val_accuracy", mode="max")
+            super().__init__(metric="monitor", mode="max")
             self.proposer: Proposer | None = proposer
             self.live: dict[str, Candidate] = {}
 
@@ -435,12 +382,14 @@ def _tune_classes() -> tuple[type, type]:
             final = None
             if result and result.get("done_status"):
                 final = {k[5:]: (None if v == "" else v) for k, v in result.items()
-                         if k.startswith("done_")}
+                         if k.startswith("done_") and not k.startswith("done_metric_")}
+                final["metrics"] = {k[12:]: v for k, v in result.items()
+                                    if k.startswith("done_metric_") and v != ""}
             if error or result is None:
                 final = {"status": "failed", "reason": "the trial's worker process died"}
             elif final is None:  # stopped by the scheduler between epochs
-                final = {"status": "pruned", "val_accuracy": result.get("val_accuracy"),
-                         "epochs_run": result.get("epoch")}
+                final = {"status": "pruned", "epochs_run": result.get("epoch"),
+                         "metrics": {self.proposer.task.primary: result.get("monitor")}}
             self.proposer.complete(cand, final)
 
     class BucketedScheduler(FIFOScheduler):  # type: ignore[misc]
@@ -454,10 +403,10 @@ def _tune_classes() -> tuple[type, type]:
         def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]
                             ) -> str:
             rule = getattr(self, "rule", None)
-            if rule is None or result.get("done_status") or "val_accuracy" not in result:
+            if rule is None or result.get("done_status") or "monitor" not in result:
                 return str(TrialScheduler.CONTINUE)
             stop = rule.should_stop(trial.config["bucket"], int(result["epoch"]),
-                                    float(result["val_accuracy"]))
+                                    float(result["monitor"]))
             return str(TrialScheduler.STOP if stop else TrialScheduler.CONTINUE)
 
     return HardwareFirstSearcher, BucketedScheduler
@@ -557,7 +506,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
         store = open_store(cfg.db)
         record = store.create_or_get_study(
             cfg.study, space=cfg.space, dataset=cfg.dataset, task=cfg.task,
-            config=cfg.to_dict(), objectives=[(o, OBJECTIVES[o]) for o in cfg.objectives],
+            config=cfg.to_dict(),
+            objectives=list(zip(cfg.objectives, cfg.directions, strict=True)),
             budgets=[(b.metric, b.op, b.value) for b in cfg.budgets])
     except StoreError as exc:
         raise UserError(str(exc)) from None

@@ -52,7 +52,7 @@ def test_budget_semantics() -> None:
     ({"objectives": "accuracy,accuracy"}, "objectives='accuracy,accuracy' must not repeat"),
     ({"budgets": ["memory_bits=<1e6"]}, "--budget: 'memory_bits=<1e6' must look like"),
     ({"budgets": ["colour<=3"]}, "--budget: metric 'colour' must be one of"),
-    ({"budgets": ["memory_bits<=-5"]}, "must look like"),
+    ({"budgets": ["memory_bits<=-5"]}, "needs a finite value >= 0"),
     ({"trials": 0}, "trials=0 must be an integer >= 1"),
     ({"study": "a b"}, "study='a b' must be 1-100 letters"),
     ({"db": "mysql://x"}, "db='mysql://x' must be a sqlite:/// or postgresql"),
