@@ -72,7 +72,7 @@ class _Entry:
 
 
 _REGISTRY: dict[str, _Entry] = {}
-_BUILTIN_MODULES = ("digits", "gestures", "cifar", "stl10", "jester")
+_BUILTIN_MODULES = ("digits", "gestures", "cifar", "stl10", "jester", "images")
 _loaded = False
 
 

@@ -98,6 +98,7 @@ def list_references() -> list[str]:
 # The built-in spaces register themselves on import (they are light: no torch, no optuna).
 from search_spaces.spaces import (  # noqa: E402
     asic_encoder,  # noqa: F401
+    asic_encoder_codec,  # noqa: F401
     billnet,  # noqa: F401
     heq_resnet,  # noqa: F401
     mognet,  # noqa: F401

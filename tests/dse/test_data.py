@@ -24,7 +24,8 @@ from dse.data.gestures import CLASSES, generate_clips
 from dse.data.jester import frame_positions
 from dse.errors import UserError
 
-ALL = ["cifar-10", "cifar-100", "digits", "jester", "stl-10", "synthetic-gestures"]
+ALL = ["cifar-10", "cifar-100", "digits", "image-folder", "jester", "sample-images", "stl-10",
+       "synthetic-gestures"]
 
 
 def _all_xy(ds: object) -> tuple[torch.Tensor, torch.Tensor]:
