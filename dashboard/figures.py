@@ -56,7 +56,7 @@ MAXIMIZED = frozenset({"accuracy", "val_accuracy", "test_accuracy", "train_accur
 #: Fields shown when hovering a candidate, in this order, when present.
 HOVER_FIELDS = ("accuracy", "memory_bits", "cycles", "energy_pj", "bops", "area_um2")
 
-FADED_OPACITY = 0.25
+FADED_OPACITY = 0.4
 #: Studies larger than this (candidates, all overlaid studies together) are drawn with WebGL.
 WEBGL_ABOVE = 3000
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
@@ -94,44 +94,43 @@ def format_value(metric: str, value: Any) -> str:
     return f"{fvalue:.4g}"
 
 
-def _format_series(metric: str, values: pd.Series) -> pd.Series:
-    arr = values.to_numpy(dtype=float, na_value=np.nan)
-    out = np.full(arr.shape, "–", dtype=object)
-    ok = ~np.isnan(arr)
-    if metric.endswith("accuracy"):
-        out[ok] = np.char.mod("%.2f%%", 100.0 * arr[ok])
-    else:
-        ints = ok & (np.mod(arr, 1.0) == 0) & (np.abs(arr) < 1e15)
-        out[ints] = [f"{int(v):,}" for v in arr[ints]]
-        rest = ok & ~ints
-        out[rest] = [f"{v:.4g}" for v in arr[rest]]
-    return pd.Series(out, index=values.index, dtype=object)
-
-
-def hover_text(df: pd.DataFrame, extra: Sequence[str] = (), study: str | None = None
-               ) -> list[str]:
-    """One hover string per row: candidate id, trial, status, then the key numbers."""
-    n = len(df)
-    if n == 0:
-        return []
-    head = "candidate " + df["candidate_id"].astype("int64").astype(str)
-    if study:
-        head = f"{study} · " + head
-    parts: list[pd.Series] = [head]
-    if "trial" in df.columns:
-        parts.append("trial " + _format_series("trial", df["trial"]))
-    if "status" in df.columns:
-        parts.append("status " + df["status"].astype(str))
+def hover_fields(df: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
+    """The metric columns shown on hover: :data:`HOVER_FIELDS` then ``extra``, present ones."""
     fields: list[str] = []
     for col in (*HOVER_FIELDS, *extra):
-        if col in df.columns and col not in fields:
+        if col and col in df.columns and col not in fields:
             fields.append(col)
-    for col in fields:
-        parts.append(f"{col}: " + _format_series(col, df[col]))
-    text = parts[0]
-    for p in parts[1:]:
-        text = text + "<br>" + p
-    return list(text)
+    return fields
+
+
+def d3_format(metric: str, values: pd.Series) -> str:
+    """The d3-format Plotly uses on hover, matching :func:`format_value`: percentages for
+    accuracies, thousands separators for integer counts, else 4 significant digits."""
+    if metric.endswith("accuracy"):
+        return ".2%"
+    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(float)
+    if v.size and np.all(np.mod(v, 1.0) == 0) and np.all(np.abs(v) < 1e15):
+        return ",.0f"
+    return ".4g"
+
+
+def hover_template(df: pd.DataFrame, fields: Sequence[str], *, status: str,
+                   study: str | None = None) -> str:
+    """A Plotly hovertemplate over ``customdata = [candidate_id, trial, *fields]``: the
+    numbers are formatted in the browser, so a 10k-point figure ships no hover strings."""
+    head = (f"{study} · " if study else "") + "candidate %{customdata[0]:d}"
+    lines = [head, "trial %{customdata[1]:d}", f"status {status}"]
+    lines += [f"{f}: %{{customdata[{2 + i}]:{d3_format(f, df[f])}}}"
+              for i, f in enumerate(fields)]
+    return "<br>".join(lines) + "<extra></extra>"
+
+
+def hover_customdata(df: pd.DataFrame, fields: Sequence[str]) -> np.ndarray:
+    """``[candidate_id, trial, *fields]`` per row, as one float array (shipped as binary)."""
+    cols = [df["candidate_id"], df["trial"] if "trial" in df.columns
+            else pd.Series(np.nan, index=df.index), *(df[f] for f in fields)]
+    return np.column_stack([pd.to_numeric(c, errors="coerce").to_numpy(float, na_value=np.nan)
+                            for c in cols]) if len(df) else np.empty((0, 2 + len(fields)))
 
 
 # ---------------------------------------------------------------------- Pareto front
@@ -237,7 +236,8 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
                   budgets: Mapping[str, float | None] | None = None,
                   show: Collection[str] = (),
                   front_over: Literal["objectives", "axes"] = "objectives",
-                  log_axes: bool = True, webgl_above: int | None = None) -> go.Figure:
+                  log_axes: bool = True, webgl_above: int | None = None,
+                  roles: Mapping[str, pd.Series] | None = None) -> go.Figure:
     """Scatter of ``y`` against ``x`` for one or more studies (overlaid for comparison).
 
     Per study: the front (full opacity, joined by a line in ``x`` order), the dominated
@@ -246,8 +246,11 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
     those candidates wherever both coordinates are known. Candidates over a ``budgets`` bound
     are dropped and the front is redrawn without them. ``color`` names a metric for a shared
     colour scale; without it each study gets its own colour. Axes are logarithmic for bit,
-    cycle and operation counts. Every point carries ``customdata = [candidate_id, study]`` for
-    click-through, and hover text with the candidate's key numbers. Above ``webgl_above``
+    cycle and operation counts. Every point carries ``customdata = [candidate_id, trial,
+    *hover fields]`` and its candidate id as ``ids`` (click-through), and a hover template
+    showing the
+    candidate's key numbers. ``roles`` (per study, from :func:`classify`) skips recomputing
+    them. Above ``webgl_above``
     candidates in all the traces (default :data:`WEBGL_ABOVE`) are WebGL (``scattergl``),
     else SVG.
     """
@@ -257,11 +260,15 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
     counts: dict[str, int] = {}
     limit = WEBGL_ABOVE if webgl_above is None else webgl_above
     scatter = go.Scattergl if sum(len(f) for f in frames.values()) > limit else go.Scatter
+    status_of = {"front": "complete", "dominated": "complete", **{k: k for k in ON_DEMAND}}
     for i, (study, df) in enumerate(frames.items()):
         objs = list((objectives or {}).get(study, [])) or [c for c in (y, x)]
-        role = classify(df, objectives=objs, directions=directions, budgets=budgets,
-                        front_over=front_over, axes=(x, y)) if len(df) else pd.Series(
-                            [], dtype=object)
+        if roles is not None and study in roles:
+            role = roles[study]
+        else:
+            role = classify(df, objectives=objs, directions=directions, budgets=budgets,
+                            front_over=front_over, axes=(x, y)) if len(df) else pd.Series(
+                                [], dtype=object)
         base = PALETTE[i % len(PALETTE)]
         symbol = SYMBOLS[i % len(SYMBOLS)] if color else "circle"
         groups: list[tuple[str, str]] = [("front", "front"), ("dominated", "dominated")]
@@ -276,6 +283,7 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
             counts[f"{study}:{key}"] = len(part)
             if key == "front":
                 part = part.sort_values([x, y])
+            fields = hover_fields(df, [c for c in (x, y, color) if c])
             marker: dict[str, Any] = {"size": 9 if key == "front" else 7, "symbol": symbol,
                                       "line": {"width": 1, "color": "#333"} if key == "front"
                                       else {"width": 0}}
@@ -304,12 +312,13 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
                 marker=marker,
                 line={"color": base, "width": 1.5, "shape": "hv"} if "lines" in mode else None,
                 opacity=FADED_OPACITY if key == "dominated" else 1.0,
-                customdata=np.column_stack([part["candidate_id"].to_numpy(np.int64),
-                                            np.full(len(part), study, dtype=object)])
-                if len(part) else None,
-                hovertext=hover_text(part, extra=[c for c in (x, y, color) if c], study=study
-                                     if len(frames) > 1 else None),
-                hoverinfo="text",
+                # binary (typed-array) customdata keeps a 10k-point figure small and fast to
+                # serialize; dcc.Graph cannot index it into clickData, so the click-through
+                # reads the point's ``id`` (trace ``ids``) instead
+                customdata=hover_customdata(part, fields),
+                ids=part["candidate_id"].astype("int64").astype(str).tolist(),
+                hovertemplate=hover_template(part, fields, status=status_of[key],
+                                             study=study if len(frames) > 1 else None),
                 meta={"study": study, "role": key},
             ))
     fig.update_layout(

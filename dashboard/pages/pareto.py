@@ -116,11 +116,14 @@ def layout(study: str | None = None, compare: str | None = None, x: str | None =
     options = [{"label": metric_label(a) + ("" if metric_label(a) == a else f" [{a}]"),
                 "value": a} for a in axes]
     sliders = [s for m in budget_metrics(info, axes) if (s := budget_slider(m, frame[m]))]
+    # the first drawing ships with the page (one round trip less than an initial callback)
+    fig, summary, table = render(name, compare_list, x, y, color, [], "objectives", {})
+    token = "|".join(src.version(n) for n in [name, *compare_list])
     return html.Div([
         html.H2(["Pareto · ", html.Span(name, id="pareto-study-name")]),
         study_nav(name, "pareto"),
         dcc.Store(id="pareto-study", data=name),
-        dcc.Store(id="pareto-token"),
+        dcc.Store(id="pareto-token", data=token),
         dcc.Location(id="pareto-nav", refresh="callback-nav"),
         html.Div([
             html.Div([html.Label("x axis"), dcc.Dropdown(id="pareto-x", options=options,
@@ -149,11 +152,11 @@ def layout(study: str | None = None, compare: str | None = None, x: str | None =
                 value="objectives", inline=True),
         ], className="controls"),
         html.Div(sliders, id="pareto-budgets", className="budgets"),
-        html.Div(id="pareto-summary", className="summary"),
-        dcc.Graph(id="pareto-graph", figure=empty_figure("loading…"),
+        html.Div(summary, id="pareto-summary", className="summary"),
+        dcc.Graph(id="pareto-graph", figure=fig,
                   config={"displaylogo": False}, style={"height": "560px"}),
         html.H3("Front"),
-        html.Div(id="pareto-front-table"),
+        html.Div(table, id="pareto-front-table"),
         interval("pareto", data.REFRESH_MS),
     ])
 
@@ -202,12 +205,12 @@ def render(study: str, compare: Sequence[str] | None, x: str, y: str, color: str
     directions = dict(main.directions)
     objectives = {n: infos[n].objective_names for n in frames}  # type: ignore[union-attr]
     fo = "axes" if front_over == "axes" else "objectives"
-    fig = pareto_figure(frames, x, y, color=color, objectives=objectives,
-                        directions=directions, budgets=budgets, show=show or (),
-                        front_over=fo)  # type: ignore[arg-type]
     roles = {n: classify(df, objectives=objectives[n] or [y, x], directions=directions,
                          budgets=budgets, front_over=fo, axes=(x, y))  # type: ignore[arg-type]
              for n, df in frames.items()}
+    fig = pareto_figure(frames, x, y, color=color, objectives=objectives,
+                        directions=directions, budgets=budgets, show=show or (),
+                        front_over=fo, roles=roles)  # type: ignore[arg-type]
     total_front = sum(int((r == "front").sum()) for r in roles.values())
     plotted = sum(len(t.x) for t in fig.data if t.x is not None)  # type: ignore[attr-defined]
     over = sum(int((r == "over_budget").sum()) for r in roles.values())
@@ -232,7 +235,8 @@ def render(study: str, compare: Sequence[str] | None, x: str, y: str, color: str
           Input("pareto-interval", "n_intervals"),
           State({"type": "pareto-budget", "metric": ALL}, "id"),
           State({"type": "pareto-budget", "metric": ALL}, "max"),
-          State("pareto-study", "data"), State("pareto-token", "data"))
+          State("pareto-study", "data"), State("pareto-token", "data"),
+          prevent_initial_call=True)
 def update_pareto(x: str, y: str, color: str | None, compare: list[str] | None,
                   show: list[str] | None, front_over: str, budget_values: list[float | None],
                   _n: int, budget_ids: list[dict[str, str]], budget_max: list[float | None],
@@ -265,7 +269,12 @@ def open_candidate(click: dict[str, Any] | None) -> str:
     """A click on a point opens that candidate's page."""
     if not click or not click.get("points"):
         raise PreventUpdate
-    custom = click["points"][0].get("customdata")
-    if not custom:
-        raise PreventUpdate
-    return candidate_href(int(custom[0]))
+    point = click["points"][0]
+    ident = point.get("id")  # the trace's ``ids``: the candidate id
+    if ident is None:  # a figure without ids: the first customdata column
+        custom = point.get("customdata")
+        ident = custom[0] if isinstance(custom, list) and custom else None
+    try:
+        return candidate_href(int(float(ident)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise PreventUpdate from None

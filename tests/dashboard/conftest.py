@@ -66,14 +66,15 @@ def app(filled_db: FilledDB) -> Any:
 
 @pytest.fixture(scope="session")
 def search_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A store filled by a real tiny search (``dse search``, in-process trainer, 6 trials).
+    """A store filled by a real tiny search (``dse search``, in-process trainer, 6 trials of 2
+    epochs).
 
     Skips where the search cannot run here (fails on CI)."""
     path = tmp_path_factory.mktemp("search") / "search.db"
     url = f"sqlite:///{path}"
     dse = Path(sys.executable).with_name("dse")
     cmd = [str(dse), "search", "--study", "tiny", "--space", "tiny", "--trials", "6",
-           "--epochs", "1", "--executor", "local", "--max-train-batches", "4",
+           "--epochs", "2", "--executor", "local", "--max-train-batches", "3",
            "--seed", "0", "--db", url, "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONHASHSEED": "0"})

@@ -62,8 +62,8 @@ def plotted(dash_duo: Any) -> list[dict[str, Any]]:
     script = """
         const gd = document.querySelector('#pareto-graph .js-plotly-plot');
         if (!gd || !gd.data || !gd._fullLayout) { return null; }
-        return gd.data.map(t => ({name: t.name, role: t.meta.role, study: t.meta.study,
-                                  ids: (t.customdata || []).map(c => c[0]),
+        return gd._fullData.map(t => ({name: t.name, role: t.meta.role, study: t.meta.study,
+                                  ids: Array.from(t.customdata || []).map(c => c[0]),
                                   xtype: gd._fullLayout.xaxis.type,
                                   ytype: gd._fullLayout.yaxis.type}));"""
     return WebDriverWait(dash_duo.driver, TIMEOUT).until(
@@ -115,6 +115,21 @@ def test_studies_then_pareto_axes_budget_click_candidate(dash_duo: Any, filled_d
     assert len(drawn) == n_done  # SVG points actually rendered
     links = dash_duo.find_elements(".pareto-front-link")
     assert {int(a.text.lstrip("#")) for a in links} == front
+
+    # --- hover a front point: its key numbers, formatted
+    point = dash_duo.find_elements("#pareto-graph .scatterlayer .trace")[0].find_elements(
+        By.CSS_SELECTOR, ".points path")[-1]
+    ActionChains(dash_duo.driver).move_to_element(point).pause(0.3).perform()
+    hover = wait_for(dash_duo, lambda: " ".join(
+        e.text for e in dash_duo.find_elements("#pareto-graph .hoverlayer .hovertext")),
+        "no hover label")
+    match = re.search(r"candidate (\d+)", hover)
+    assert match is not None, hover
+    row: dict[str, Any] = df.set_index("candidate_id").loc[int(match.group(1))].to_dict()
+    assert int(match.group(1)) in front
+    assert f"memory_bits: {int(row['memory_bits']):,}" in hover
+    assert f"accuracy: {100 * row['accuracy']:.2f}%" in hover
+    assert f"cycles: {int(row['cycles']):,}" in hover
 
     # --- change the axes: cycles on x, front over the two axes
     choose(dash_duo, "pareto-x", "latency (cycles) [cycles]")

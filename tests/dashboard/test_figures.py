@@ -20,6 +20,8 @@ budget, 5 is still dominated by 4, front = {2, 4}. Over the axes (cycles, accura
 from __future__ import annotations
 
 import math
+import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,6 +84,21 @@ def test_front_over_the_plotted_axes(frame: pd.DataFrame) -> None:
     assert ids(frame, role, "front") == {1, 3}
 
 
+def hover_label(tr: Any, i: int) -> str:
+    """What Plotly shows on hover for point ``i``: the template with its d3 formats applied
+    (``:d``, ``:,.0f``, ``:.2%``, ``:.4g``), as a reference for the formats used."""
+    def fmt(m: re.Match[str]) -> str:
+        v = float(tr.customdata[i][int(m.group(1))])
+        spec = m.group(2)
+        if spec == ".2%":
+            return f"{100 * v:.2f}%"
+        if spec in ("d", ",.0f"):
+            return f"{int(v):,}" if spec == ",.0f" else str(int(v))
+        return f"{v:.4g}"
+    return re.sub(r"%\{customdata\[(\d+)\]:([^}]*)\}", fmt,
+                  tr.hovertemplate.replace("<extra></extra>", ""))
+
+
 def trace(fig, role: str, study: str = "s"):  # type: ignore[no-untyped-def]
     found = [t for t in fig.data if t.meta == {"study": study, "role": role}]
     assert len(found) == 1, [t.meta for t in fig.data]
@@ -93,14 +110,16 @@ def test_pareto_figure_points_axes_and_hover(frame: pd.DataFrame) -> None:
                           directions=DIRS)
     front, dominated = trace(fig, "front"), trace(fig, "dominated")
     assert sorted(int(c[0]) for c in front.customdata) == [1, 2, 4]
+    assert list(front.ids) == [str(int(c[0])) for c in front.customdata]  # for clicks
     assert list(front.x) == [400.0, 500.0, 1000.0]  # joined in x order
     assert front.mode == "lines+markers"
     assert sorted(int(c[0]) for c in dominated.customdata) == [3, 5]
     assert dominated.opacity == F.FADED_OPACITY and front.opacity == 1.0
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "linear"
     assert len(fig.data) == 2  # infeasible/failed only on demand
-    hover = dict(zip((int(c[0]) for c in front.customdata), front.hovertext, strict=True))
-    assert "candidate 1" in hover[1] and "accuracy: 90.00%" in hover[1]
+    hover = {int(c[0]): hover_label(front, i) for i, c in enumerate(front.customdata)}
+    assert hover[1].startswith("candidate 1<br>trial 0<br>status complete")
+    assert "accuracy: 90.00%" in hover[1]
     assert "memory_bits: 1,000" in hover[1] and "cycles: 500" in hover[1]
     assert "trial 3" in hover[4] and "memory_bits: 400" in hover[4]
 
@@ -138,11 +157,10 @@ def test_pareto_figure_overlays_studies(frame: pd.DataFrame) -> None:
     fig = F.pareto_figure({"a": frame, "b": other}, "memory_bits", "accuracy",
                           objectives={"a": OBJ, "b": OBJ}, directions=DIRS)
     assert sorted(int(c[0]) for c in trace(fig, "front", "b").customdata) == [11, 12]
-    assert {c[1] for c in trace(fig, "front", "b").customdata} == {"b"}
     assert trace(fig, "front", "a").name == "a · front"
     front_b = trace(fig, "front", "b")
     assert [int(c[0]) for c in front_b.customdata] == [12, 11]  # x order: 500 then 1000 bits
-    assert front_b.hovertext[1].startswith("b · candidate 11<br>")
+    assert hover_label(front_b, 1).startswith("b · candidate 11<br>")
 
 
 def test_best_so_far(frame: pd.DataFrame) -> None:
@@ -201,3 +219,11 @@ def test_format_and_axis_rules() -> None:
     assert not F.is_log_metric("accuracy") and not F.is_log_metric("energy_pj")
     assert F.default_direction("val_accuracy") == "maximize"
     assert F.default_direction("area_um2") == "minimize"
+
+
+def test_hover_formats_follow_the_values(frame: pd.DataFrame) -> None:
+    assert F.d3_format("memory_bits", frame["memory_bits"]) == ",.0f"
+    assert F.d3_format("accuracy", frame["accuracy"]) == ".2%"
+    assert F.d3_format("energy_pj", pd.Series([1.5, 2.25])) == ".4g"
+    data = F.hover_customdata(frame.iloc[:2], ["accuracy", "memory_bits"])
+    assert data.dtype == np.float64 and data.tolist() == [[1, 0, 0.9, 1000], [2, 1, 0.8, 500]]

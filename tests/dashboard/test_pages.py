@@ -18,6 +18,7 @@ from dse.store import open_store
 from search_spaces.spec import ArchSpec
 from tests.dashboard.conftest import FilledDB, make_app, page
 from tests.dashboard.filler import brute_front, fill_study
+from tests.dashboard.test_figures import hover_label
 
 
 def triggered(prop_id: str, func: Any, *args: Any) -> Any:
@@ -79,8 +80,9 @@ def test_pareto_render_matches_the_store(app: Any, filled_db: FilledDB) -> None:
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "linear"
     assert f"{len(front)}" in str(summary) and "pareto-front-link" in str(table)
     best = df[df["pareto"]].sort_values("memory_bits").iloc[0]
-    hover = dict(zip((int(c[0]) for c in trace(fig, "front").customdata),
-                     trace(fig, "front").hovertext, strict=True))[int(best["candidate_id"])]
+    front_trace = trace(fig, "front")
+    i = [int(c[0]) for c in front_trace.customdata].index(int(best["candidate_id"]))
+    hover = hover_label(front_trace, i)
     assert f"memory_bits: {int(best['memory_bits']):,}" in hover
     assert f"accuracy: {100 * best['accuracy']:.2f}%" in hover
 
@@ -128,6 +130,8 @@ def test_click_opens_the_candidate(app: Any) -> None:
     pareto = page("pareto")
     click = {"points": [{"x": 1, "y": 2, "customdata": [17, "s1"]}]}
     assert triggered("pareto-graph.clickData", pareto.open_candidate, click) == "/candidate/17"
+    typed = {"points": [{"id": "23", "customdata": {"0": 23.0, "1": 4.0}}]}  # binary row
+    assert triggered("pareto-graph.clickData", pareto.open_candidate, typed) == "/candidate/23"
     with pytest.raises(PreventUpdate):
         triggered("pareto-graph.clickData", pareto.open_candidate, {"points": []})
 
