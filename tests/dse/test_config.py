@@ -59,6 +59,8 @@ def test_budget_semantics() -> None:
     ({"executor": "dask"}, "executor='dask' must be one of"),
     ({"schedule": "forever"}, "schedule='forever' must be one of"),
     ({"accel": "/no/such.yaml"}, "accel='/no/such.yaml' must be an existing YAML file"),
+    ({"schedule": "billnet", "epochs": 3}, "epochs=3 does not fit schedule='billnet'"),
+    ({"task": "segmentation"}, "task='segmentation' must be one of"),
 ])
 def test_bad_input_names_field_rule_value(kwargs: dict, message: str) -> None:
     with pytest.raises(UserError) as info:

@@ -24,8 +24,8 @@ from dse.config import build_config
 from dse.search import run_search
 from dse.store import open_store
 
-QUICK = {"epochs": 1, "max_train_batches": 3, "batch_size": 32, "executor": "local",
-         "progress": False, "early_stopping": False}
+QUICK = {"epochs": 1, "schedule": "qat", "max_train_batches": 3, "batch_size": 32,
+         "executor": "local", "progress": False, "early_stopping": False}
 
 TWO_ARCH_SPACE = """
 name: two-arch
@@ -279,5 +279,30 @@ def test_ray_tune_path_with_ray_address(tmp_path: Path) -> None:
         assert len(open_store(url).epochs(int(done.iloc[0]["candidate_id"]))) >= 1
         assert not math.isnan(float(done.iloc[0]["accuracy"]))
     finally:
-        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, timeout=120,
-                       env=env)
+        _stop_ray_head(port)
+
+
+def _stop_ray_head(port: int) -> None:
+    """Stop only the Ray processes of the head this test started (``ray stop`` would stop
+    every Ray on the machine): those whose command line names its port, and their children."""
+    import contextlib
+
+    parents: dict[int, int] = {}
+    targets: set[int] = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (proc / "stat").read_text()
+            parents[int(proc.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if "ray" in cmd and str(port) in cmd:
+                targets.add(int(proc.name))
+    changed = True
+    while changed:  # add the descendants of the targets
+        new = {pid for pid, ppid in parents.items() if ppid in targets} - targets
+        targets |= new
+        changed = bool(new)
+    for pid in targets:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
