@@ -125,7 +125,7 @@ def test_studies_then_pareto_axes_budget_click_candidate(dash_duo: Any, filled_d
         "no hover label")
     match = re.search(r"candidate (\d+)", hover)
     assert match is not None, hover
-    row: dict[str, Any] = df.set_index("candidate_id").loc[int(match.group(1))].to_dict()
+    row: dict[Any, Any] = df.set_index("candidate_id").loc[int(match.group(1))].to_dict()
     assert int(match.group(1)) in front
     assert f"memory_bits: {int(row['memory_bits']):,}" in hover
     assert f"accuracy: {100 * row['accuracy']:.2f}%" in hover
