@@ -46,7 +46,7 @@ def ray_start_stop() -> float:
     import ray
 
     t0 = time.perf_counter()
-    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=False)
     ray.shutdown()
     return time.perf_counter() - t0
 

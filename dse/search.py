@@ -429,10 +429,8 @@ def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfi
     if started_here:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                   "configure_logging": False}
-        if cfg.ray_address:
-            ray.init(address=cfg.ray_address, **kwargs)
-        else:
-            ray.init(**kwargs)
+        # "local" starts a Ray of our own even when `ray start` left a cluster address behind
+        ray.init(address=cfg.ray_address or "local", **kwargs)
     storage = tempfile.mkdtemp(prefix="dse-tune-")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     try:

@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -306,3 +307,7 @@ def _stop_ray_head(port: int) -> None:
     for pid in targets:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+    current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    with contextlib.suppress(OSError):
+        if f":{port}" in current.read_text():
+            current.unlink()  # what `ray stop` does: later ray.init() calls start afresh
