@@ -126,7 +126,8 @@ class ProgressView:
             import numpy as np
 
             pts = np.asarray(self.points, dtype=float)
-            ref = reference_point(list(self.cfg.objectives),
+            ref = reference_point(list(zip(self.cfg.objectives, self.cfg.directions,
+                                           strict=True)),
                                   [(b.metric, b.op, b.value) for b in self.cfg.budgets], pts)
             return float(hypervolume(pts, self.cfg.directions, ref))
         except Exception:  # the view must never break a search

@@ -311,3 +311,56 @@ def _stop_ray_head(port: int) -> None:
     with contextlib.suppress(OSError):
         if f":{port}" in current.read_text():
             current.unlink()  # what `ray stop` does: later ray.init() calls start afresh
+
+
+@pytest.fixture
+def pg_database(pg_url: str) -> Any:
+    """A fresh PostgreSQL database for one search (our tables and Optuna's), dropped after."""
+    import uuid
+
+    import psycopg
+
+    name = f"dse_search_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                         autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                             autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_search_on_postgresql_then_resume(pg_database: str) -> None:
+    """The cluster configuration's database: the study, our tables and Optuna's in PostgreSQL;
+    re-running the same study with more trials continues it."""
+    cfg = build_config(study="pg", db=pg_database, trials=3, seed=2, **QUICK)
+    run_search(cfg)
+    run_search(build_config(study="pg", db=pg_database, trials=5, seed=2, **QUICK))
+    store = open_store(pg_database)
+    df = store.query("pg")
+    assert set(df["status"]) <= {"complete", "infeasible", "pruned", "failed"}
+    trials = counted(optuna_trials(pg_database, "pg"))
+    assert len(trials) == 5 and all(t.state.is_finished() for t in trials)
+    assert len(df) == len([t for t in trials if "duplicate_of" not in t.user_attrs])
+    assert store.study_status("pg")["counts"]["complete"] >= 1
+
+
+def test_progress_view_counts_best_and_hypervolume() -> None:
+    from dse.commands.search import ProgressView
+
+    cfg = build_config(study="v", trials=4)
+    view = ProgressView(cfg, enabled=False)
+    view.event("running", {"trial": 0})
+    view.event("complete", {"trial": 0, "accuracy": 0.5, "memory_bits": 1000.0})
+    view.event("running", {"trial": 1})
+    view.event("complete", {"trial": 1, "accuracy": 0.8, "memory_bits": 3000.0})
+    view.event("infeasible", {"trial": 2, "memory_bits": 1e9})
+    view.event("failed", {"trial": 3, "reason": "boom"})
+    assert view.counts == {"running": 0, "complete": 2, "infeasible": 1, "failed": 1}
+    assert view.best == {"accuracy": 0.8, "memory_bits": 1000.0}
+    hv = view._hypervolume()
+    assert hv is not None and hv > 0
+    table = view._render()
+    assert "4/4 trials" in str(table.title)
