@@ -245,7 +245,7 @@ def _fmt_frac(k: int | None, n: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=40, help="trained candidates per run")
-    ap.add_argument("--seeds", type=int, default=3, help="sampler seeds 0..N-1 per sampler")
+    ap.add_argument("--seeds", type=int, default=5, help="sampler seeds 0..N-1 per sampler")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--max-train-batches", type=int, default=None)
     ap.add_argument("--space", default="tiny")
@@ -306,8 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     cp_idx = [_checkpoint_index(n, f) for f in CHECKPOINTS]
     header = ("| sampler | " + " | ".join(f"HV @ {c + 1} ({100 * f:.0f} %)" for c, f in
                                           zip(cp_idx, CHECKPOINTS, strict=True))
-              + " | proposals | infeasible | duplicates | trials to random's final HV |")
-    lines = [header, "|---|" + "---:|" * (len(CHECKPOINTS) + 4)]
+              + " | proposals | infeasible | duplicates | pruned"
+              + " | trials to random's final HV |")
+    lines = [header, "|---|" + "---:|" * (len(CHECKPOINTS) + 5)]
     reach: dict[str, list[int | None]] = {}
     for s in samplers:
         arr = np.array(curves[s])
@@ -322,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                      + f" | {np.mean([r.proposals for r in rs]):.1f}"
                      f" | {np.mean([r.events['infeasible'] for r in rs]):.1f}"
                      f" | {np.mean([r.events['duplicate'] for r in rs]):.1f}"
+                     f" | {np.mean([r.events['pruned'] for r in rs]):.1f}"
                      f" | mean curve {_fmt_frac(mean_k, n)}; per seed {per_seed} |")
     table = "\n".join(lines)
 
