@@ -113,7 +113,7 @@ def cost_bucket(metrics: dict[str, float], objectives: tuple[str, ...]) -> int:
     """Bucket by the first hardware objective (memory_bits by default), one per factor 4."""
     key = next((o for o in objectives if o in metrics), "memory_bits")
     value = metrics.get(key, metrics.get("memory_bits", 1.0))
-    return (max(int(value), 1).bit_length() - 1) // 2  # floor(log4(value)), exact on ints
+    return (math.frexp(max(value, 1e-300))[1] - 1) // 2  # floor(log4(value)), exact, < 1 too
 
 
 # --------------------------------------------------------------------------- one trial
@@ -175,20 +175,20 @@ class Proposer:
                     if r.get("trial_number") is not None and not _isnan(r["trial_number"])}
         counted = 0
         for t in self.study.get_trials(deepcopy=False):
-            if t.user_attrs.get("abandoned"):
-                continue
             if t.state != optuna.trial.TrialState.RUNNING:
-                counted += 1
+                counted += 0 if t.user_attrs.get("abandoned") else 1
                 continue
             row = by_trial.get(t.number)
-            if row is None:
-                self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+            if row is None or t.user_attrs.get("abandoned"):
+                # Marked before it is failed, so a crash between the two steps is repaired
+                # on the next start (a finished trial's attributes cannot change).
                 self.study._storage.set_trial_user_attr(t._trial_id, "abandoned", True)
+                self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
                 continue
             counted += 1
             if row["status"] in ("queued", "running"):
-                metrics = {k: float(row[k]) for k in HARDWARE_METRICS if k in row
-                           and not _isnan(row[k])}
+                keys = (*HARDWARE_METRICS, *self.task.pretrain_metrics)
+                metrics = {k: float(row[k]) for k in keys if k in row and not _isnan(row[k])}
                 spec = self.store.candidate(int(row["candidate_id"]))["spec"]
                 spec_json = spec if isinstance(spec, str) else json.dumps(spec, sort_keys=True)
                 # a new attempt under the same Optuna trial number (clears partial results)

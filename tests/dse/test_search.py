@@ -364,3 +364,54 @@ def test_progress_view_counts_best_and_hypervolume() -> None:
     assert hv is not None and hv > 0
     table = view._render()
     assert "4/4 trials" in str(table.title)
+
+
+@pytest.mark.parametrize("where", ["after_ask", "after_store_finish", "after_start_eval"])
+def test_crash_windows_are_repaired_on_resume(tmp_path: Path, monkeypatch: Any,
+                                              where: str) -> None:
+    """Die (KeyboardInterrupt, uncaught) in the windows between the two databases' writes:
+    after Optuna's ask but before the store knows the candidate; after the store recorded
+    a result but before Optuna was told; after the evaluation started. The next run repairs
+    Optuna and the store, and every planned trial is counted exactly once."""
+    import dse.search as search
+    from dse.store.api import Store
+
+    url = db_url(tmp_path)
+    calls = {"n": 0}
+
+    def crash_on_second(real: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt(f"simulated crash {where}")
+            return real(*args, **kwargs)
+        return wrapper
+
+    with monkeypatch.context() as m:
+        if where == "after_ask":
+            m.setattr(Store, "add_candidate", crash_on_second(Store.add_candidate))
+        elif where == "after_start_eval":
+            real_start = Store.start_evaluation
+
+            def start_then_crash(self: Any, *args: Any, **kwargs: Any) -> Any:
+                out = real_start(self, *args, **kwargs)
+                calls["n"] += 1
+                if calls["n"] == 2:
+                    raise KeyboardInterrupt("simulated crash after_start_eval")
+                return out
+            m.setattr(Store, "start_evaluation", start_then_crash)
+        else:
+            m.setattr(search.Proposer, "_tell_values",
+                      crash_on_second(search.Proposer._tell_values))
+        with pytest.raises(KeyboardInterrupt):
+            run_search(build_config(study="w", db=url, trials=4, seed=4, **QUICK))
+    run_search(build_config(study="w", db=url, trials=4, seed=4, **QUICK))
+    df = open_store(url).query("w")
+    trials = optuna_trials(url, "w")
+    live = counted(trials)
+    assert len(live) == 4 and all(t.state.is_finished() for t in trials)
+    assert set(df["status"]) <= {"complete", "infeasible", "pruned", "failed"}
+    non_dup = [t for t in live if "duplicate_of" not in t.user_attrs]
+    assert sorted(int(n) for n in df["trial_number"]) == sorted(t.number for t in non_dup)
+    if where == "after_ask":
+        assert [t.user_attrs.get("abandoned") for t in trials].count(True) == 1
