@@ -14,6 +14,9 @@ import click
 @click.option("--config", "config_file", type=str, default=None,
               help="YAML/TOML study file; flags override its fields.")
 @click.option("--study", default=None, help="Study name (same name = continue). [demo]")
+@click.option("--task", default=None,
+              help="What candidates are trained for (classification, compression). "
+                   "[classification]")
 @click.option("--space", default=None, help="Space name (see `dse spaces`) or a .yaml/.toml "
               "space file. [tiny]")
 @click.option("--dataset", default=None, help="Dataset name. [digits]")
@@ -101,8 +104,8 @@ class ProgressView:
             vals = [info.get(o) for o in self.cfg.objectives]
             if all(isinstance(v, int | float) and math.isfinite(v) for v in vals):
                 self.points.append([float(v) for v in vals])  # type: ignore[arg-type]
-                for o, v in zip(self.cfg.objectives, vals, strict=True):
-                    better = max if o == "accuracy" else min
+                for o, d, v in zip(self.cfg.objectives, self.cfg.directions, vals, strict=True):
+                    better = max if d == "maximize" else min
                     self.best[o] = better(self.best.get(o, float(v)), float(v))  # type: ignore[arg-type]
         elif kind == "failed":
             self.counts["running"] = max(0, self.counts.get("running", 0) - 1)
@@ -111,8 +114,11 @@ class ProgressView:
         elif not self.enabled and kind in ("complete", "failed", "pruned", "infeasible"):
             done = sum(self.counts.get(k, 0) for k in ("complete", "failed", "pruned",
                                                        "infeasible", "duplicate"))
-            acc = info.get("accuracy")
-            extra = f" accuracy={acc:.3f}" if isinstance(acc, float) else ""
+            from dse.tasks import get_task
+
+            key = get_task(self.cfg.task).primary
+            acc = info.get(key)
+            extra = f" {key}={acc:.3f}" if isinstance(acc, float) else ""
             reason = f" ({info['reason']})" if kind == "failed" and info.get("reason") else ""
             click.echo(f"[{done}/{self.cfg.trials}] trial {info.get('trial')}: {kind}{extra}"
                        f"{reason}", err=True)
@@ -167,7 +173,10 @@ def _summary(cfg: Any, outcome: Any) -> None:
     if len(front) == 0:
         click.echo("no completed candidate yet", err=True)
         return
-    cols = [c for c in ("candidate_id", *cfg.objectives, "test_accuracy") if c in front.columns]
+    from dse.tasks import get_task
+
+    test_col = f"test_{get_task(cfg.task).primary}"
+    cols = [c for c in ("candidate_id", *cfg.objectives, test_col) if c in front.columns]
     click.echo("Pareto front:")
     click.echo(front[cols].to_string(index=False))
     click.echo(f"more: dse query {cfg.study} --db {cfg.db} --pareto")

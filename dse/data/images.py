@@ -139,7 +139,7 @@ def _sample_arrays(gray: bool) -> list[np.ndarray]:
     return [_luma(im) for im in images] if gray else images
 
 
-def _describe_sample(*, root: str | None = None, crop_size: int = 32, n_train: int = 1024,
+def _describe_sample(*, root: str | None = None, crop_size: int = 32, n_train: int = 4096,
                      n_val: int = 128, n_test: int = 128, train_fraction: float = 0.6,
                      val_fraction: float = 0.2, gray: bool = False,
                      preview_size: int = 64) -> tuple[tuple[int, ...], int]:
@@ -150,7 +150,7 @@ def _describe_sample(*, root: str | None = None, crop_size: int = 32, n_train: i
 
 @register_dataset(SAMPLE, describe=_describe_sample)
 def build_sample_images(*, root: str | None = None, seed: int = 0, crop_size: int = 32,
-                        n_train: int = 1024, n_val: int = 128, n_test: int = 128,
+                        n_train: int = 4096, n_val: int = 128, n_test: int = 128,
                         train_fraction: float = 0.6, val_fraction: float = 0.2,
                         gray: bool = False, preview_size: int = 64) -> DatasetBundle:
     """Random crops of scikit-learn's two sample photos from disjoint column bands."""
@@ -192,7 +192,7 @@ def _read(path: Path, gray: bool) -> np.ndarray:
     return _luma(arr) if gray else arr
 
 
-def _describe_folder(*, root: str | None = None, crop_size: int = 32, n_train: int = 1024,
+def _describe_folder(*, root: str | None = None, crop_size: int = 32, n_train: int = 4096,
                      n_val: int = 128, n_test: int = 128, train_fraction: float = 0.6,
                      val_fraction: float = 0.2, gray: bool = False,
                      preview_size: int = 64) -> tuple[tuple[int, ...], int]:
@@ -204,7 +204,7 @@ def _describe_folder(*, root: str | None = None, crop_size: int = 32, n_train: i
 
 @register_dataset(FOLDER, describe=_describe_folder, needs_root=True)
 def build_image_folder(*, root: str | None = None, seed: int = 0, crop_size: int = 32,
-                       n_train: int = 1024, n_val: int = 128, n_test: int = 128,
+                       n_train: int = 4096, n_val: int = 128, n_test: int = 128,
                        train_fraction: float = 0.6, val_fraction: float = 0.2,
                        gray: bool = False, preview_size: int = 64) -> DatasetBundle:
     """Random crops of the PNG/JPEG images in ``root`` from disjoint column bands."""

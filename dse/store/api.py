@@ -37,6 +37,7 @@ from dse.store.schema import (
     FINAL_STATUSES,
     HARDWARE_COLUMNS,
     METRIC_COLUMNS,
+    Artifact,
     Candidate,
     Epoch,
     Evaluation,
@@ -475,6 +476,50 @@ class Store:
             session.add(row)
             session.flush()
             return int(row.id)
+
+    def add_artifact(self, candidate_id: int, name: str, mime: str, data: bytes) -> None:
+        """Store a small file made for a candidate under ``name`` (replacing one of that name),
+        e.g. ``("reconstruction", "image/png", png_bytes)``."""
+        if not name or len(name) > 255:
+            raise ValueError(f"artifact name={name!r} must be 1-255 characters")
+        if not mime or len(mime) > 255:
+            raise ValueError(f"artifact mime={mime!r} must be 1-255 characters")
+        if not isinstance(data, bytes | bytearray):
+            raise ValueError(f"artifact data must be bytes, got {type(data).__name__}")
+        with self._write() as session:
+            if session.get(Candidate, candidate_id) is None:
+                raise StoreError(f"unknown candidate id {candidate_id}")
+            row = session.execute(select(Artifact).where(
+                Artifact.candidate_id == candidate_id, Artifact.name == name)
+            ).scalar_one_or_none()
+            if row is None:
+                session.add(Artifact(candidate_id=candidate_id, name=name, mime=mime,
+                                     data=bytes(data), created_at=utcnow()))
+            else:
+                row.mime, row.data, row.created_at = mime, bytes(data), utcnow()
+
+    def artifacts(self, candidate_id: int) -> list[dict[str, Any]]:
+        """The artifacts of a candidate without their bytes: name, mime, size_bytes,
+        created_at (by name)."""
+        with self._read() as session:
+            rows = session.execute(select(Artifact.name, Artifact.mime,
+                                          func.length(Artifact.data), Artifact.created_at)
+                                   .where(Artifact.candidate_id == candidate_id)
+                                   .order_by(Artifact.name)).all()
+        return [{"name": n, "mime": m, "size_bytes": int(size or 0), "created_at": t}
+                for n, m, size, t in rows]
+
+    def artifact(self, candidate_id: int, name: str) -> tuple[str, bytes]:
+        """(mime, bytes) of a candidate's artifact; unknown -> StoreError naming the known."""
+        with self._read() as session:
+            row = session.execute(select(Artifact.mime, Artifact.data).where(
+                Artifact.candidate_id == candidate_id, Artifact.name == name)).one_or_none()
+            if row is None:
+                known = list(session.execute(select(Artifact.name).where(
+                    Artifact.candidate_id == candidate_id).order_by(Artifact.name)).scalars())
+                raise StoreError(f"candidate {candidate_id} has no artifact {name!r} "
+                                 f"(artifacts: {', '.join(known) or 'none'})")
+            return str(row[0]), bytes(row[1])
 
     def requeue_running(self, study_id: int) -> int:
         """Set evaluations left ``running`` (by a process that died) back to ``queued``; how

@@ -27,6 +27,7 @@ from dse.store.schema import (
     EPOCH_COLUMNS,
     HARDWARE_COLUMNS,
     STATUSES,
+    Artifact,
     Candidate,
     Epoch,
     Evaluation,
@@ -306,7 +307,8 @@ def epochs(store: Store, candidate_id: int) -> pd.DataFrame:
 
 
 def candidate(store: Store, candidate_id: int) -> dict[str, Any]:
-    """Spec JSON, hash, choices, study, evaluation (dict) and hardware report of a candidate."""
+    """Spec JSON, hash, choices, study, evaluation (dict), hardware report and artifact names
+    of a candidate."""
     with store._read() as session:
         cand = session.get(Candidate, candidate_id)
         if cand is None:
@@ -317,6 +319,8 @@ def candidate(store: Store, candidate_id: int) -> dict[str, Any]:
             Evaluation.candidate_id == candidate_id)).scalar_one_or_none()
         hw = session.execute(select(HardwareReport).where(
             HardwareReport.candidate_id == candidate_id)).scalar_one_or_none()
+        artifacts = list(session.execute(select(Artifact.name).where(
+            Artifact.candidate_id == candidate_id).order_by(Artifact.name)).scalars())
         return {
             "id": cand.id, "study": study_name, "study_id": cand.study_id, "spec": cand.spec,
             "spec_hash": cand.spec_hash, "choices": dict(cand.choices or {}),
@@ -325,6 +329,7 @@ def candidate(store: Store, candidate_id: int) -> dict[str, Any]:
             "hardware": None if hw is None else {"metrics": dict(hw.metrics or {}),
                                                  "per_layer": list(hw.per_layer or []),
                                                  "accel": dict(hw.accel or {})},
+            "artifacts": artifacts,
         }
 
 

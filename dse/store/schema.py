@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -170,4 +171,20 @@ class HardwareReport(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     per_layer: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     accel: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Artifact(Base):
+    """A small file a task made for a candidate (e.g. the compression task's original /
+    reconstruction / error PNG), by name; the dashboard shows the images."""
+
+    __tablename__ = "dse_artifacts"
+    __table_args__ = (UniqueConstraint("candidate_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("dse_candidates.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str] = mapped_column(String(255))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,137 @@
+"""Compression: a patch encoder on the chip, a full-frame decoder off it; PSNR against rate.
+
+Our reading of the 1 Mb mixed-precision encoder's second use (abstract only): the encoder
+emits a few binary measurements per image patch and a decoder elsewhere rebuilds the frame.
+A candidate is the patch encoder (an ``asic-encoder-codec`` spec: costed and simulated like
+any candidate, its hardware metrics are *per patch*); the decoder (:mod:`dse.codec`) is float
+and free of the budget, trained jointly with it on the MSE.
+
+Objectives: ``psnr_db`` and ``ms_ssim`` (maximize) of the final model on the validation
+crops, and ``bits_per_pixel = M / P^2`` (minimize), known from the spec before training (so
+``--budget bits_per_pixel<=0.25`` filters candidates before they train). Defaults:
+``(psnr_db, bits_per_pixel)``, the rate-distortion front; the hardware cost enters as a
+budget (``memory_bits<=1e6``), as a third objective (``--objectives
+psnr_db,bits_per_pixel,memory_bits``) or as the colour of the dashboard's front. Early
+stopping watches ``val_psnr_db``. Also stored: ``test_psnr_db``, ``test_ms_ssim`` and
+``test_blockiness`` on the held-out test crops, and (for complete trials) a small PNG of the
+original / reconstruction / |error| x 4 of a held-out region, as the candidate's
+``reconstruction`` artifact.
+
+Each epoch goes to the store like a classification epoch: ``train_loss`` and ``val_loss`` hold
+the MSE, ``val_psnr_db`` and ``val_ms_ssim`` the epoch's extra metrics.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from dse.tasks import RunFn, Task, register_task
+from dse.tasks.classification import cached_dataset, failure
+
+#: The name of the candidate artifact holding the original / reconstruction / error PNG.
+PREVIEW_ARTIFACT = "reconstruction"
+
+
+def spec_metrics(spec: Any) -> dict[str, float]:
+    """``bits_per_pixel`` of a patch encoder spec: M output bits per (C, P, P) patch."""
+    from search_spaces.spaces.asic_encoder_codec import bits_per_pixel
+
+    return {"bits_per_pixel": float(bits_per_pixel(spec))}
+
+
+def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
+    """Train one patch encoder with its full-frame decoder; never raises."""
+    started = time.monotonic()
+    timeout = payload.get("trial_timeout_s")
+    timed_out: dict[str, str] = {}
+    try:
+        import torch
+
+        from dse.codec import CodecEpoch, build_codec, preview_png, train_codec
+        from dse.store import open_store
+        from dse.train import get_schedule
+        from search_spaces.spec import ArchSpec
+
+        torch.set_num_threads(max(1, int(payload.get("threads", 1))))
+        store = open_store(payload["db"])
+        spec = ArchSpec.from_json(payload["spec_json"])
+        data = cached_dataset(payload["dataset"],
+                              tuple(sorted(payload["dataset_params"].items())),
+                              payload.get("data_root"), payload["seed"])
+        if len(data.input_shape) != 3:
+            raise ValueError(f"dataset {payload['dataset']!r} gives {data.input_shape}: the "
+                             "compression task needs (C, H, W) images")
+        torch.manual_seed(payload["seed"] + payload["trial_number"])
+        codec = build_codec(spec)
+        stages = get_schedule(payload["schedule"], payload["epochs"])
+
+        def on_epoch(m: CodecEpoch) -> bool:
+            row: dict[str, Any] = {"train_loss": m.train_loss, "val_loss": m.val_loss,
+                                   "seconds": m.seconds, "val_psnr_db": m.val_psnr_db,
+                                   "lr": m.lr}
+            if m.val_ms_ssim is not None:
+                row["val_ms_ssim"] = m.val_ms_ssim
+            store.add_epoch(payload["eval_id"], m.stage, m.epoch, **row)
+            stop = bool(report({"epoch": m.epoch, "stage": m.stage, "monitor": m.val_psnr_db,
+                                **row}))
+            if timeout is not None and time.monotonic() - started > timeout:
+                timed_out["reason"] = (f"exceeded --trial-timeout {timeout:g} s after epoch "
+                                       f"{m.epoch}")
+                return True
+            return stop
+
+        result = train_codec(codec, data, stages, batch_size=payload["batch_size"],
+                             lr=payload["lr"], seed=payload["seed"] + payload["trial_number"],
+                             on_epoch=on_epoch, max_train_batches=payload.get("max_train_batches"))
+        status, reason = result.status, result.reason
+        if timed_out:
+            status, reason = "failed", timed_out["reason"]
+        psnr = result.val.get("psnr_db")
+        if status == "complete" and (psnr is None or not math.isfinite(psnr)):
+            status, reason = "failed", f"validation PSNR is {psnr}"
+        metrics: dict[str, float] = dict(spec_metrics(spec))
+        if psnr is not None:
+            metrics.update(psnr_db=psnr, val_psnr_db=psnr)
+        if "ms_ssim" in result.val:
+            metrics["ms_ssim"] = result.val["ms_ssim"]
+        for key in ("psnr_db", "ms_ssim", "blockiness"):
+            if key in result.test:
+                metrics[f"test_{key}"] = result.test[key]
+        if status == "complete":
+            _store_preview(store, payload["eval_id"], codec, data, preview_png)
+        return {"status": status, "reason": reason, "metrics": metrics, "monitor": psnr,
+                "epochs_run": len(result.history),
+                "train_seconds": time.monotonic() - started}
+    except Exception as exc:  # a trial that raises is recorded failed; the search goes on
+        return failure(exc, started)
+
+
+def _store_preview(store: Any, eval_id: int, codec: Any, data: Any, render: Any) -> None:
+    """Save the original / reconstruction / error PNG of the held-out preview region (or the
+    first test crop) as the candidate's ``reconstruction`` artifact."""
+    from dse.codec import split_images
+
+    preview = getattr(data.test, "preview", None)
+    image = preview.float() / 255.0 if preview is not None else split_images(data.test)[0]
+    png = render(codec, image)
+    cand = store.evaluation(eval_id).candidate_id
+    store.add_artifact(cand, PREVIEW_ARTIFACT, "image/png", png)
+
+
+_run: RunFn = run
+COMPRESSION = register_task(Task(
+    name="compression",
+    description=("patch-based image compression: M binary bits per PxP patch on chip, "
+                 "full-frame decoder off chip; objectives PSNR / MS-SSIM against bits per pixel"),
+    objectives={"psnr_db": "maximize", "ms_ssim": "maximize", "bits_per_pixel": "minimize"},
+    monitor="val_psnr_db",
+    primary="psnr_db",
+    default_objectives=("psnr_db", "bits_per_pixel"),
+    default_dataset="sample-images",
+    default_space="asic-encoder-codec",
+    run=_run,
+    spec_metrics=spec_metrics,
+    pretrain_metrics=("bits_per_pixel",),
+))
