@@ -226,13 +226,14 @@ def test_sigkill_at_several_points_then_resume_runs_each_trial_once(tmp_path: Pa
             "--trials", str(trials), "--epochs", "2", "--max-train-batches", "15",
             "--executor", "local", "--quiet", "--no-early-stopping", "--seed", "5"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    for kill_after_evals in (0, 1, 3):
+    # (evaluations seen, then seconds before the kill): at start-up, mid-proposal, mid-training
+    for kill_after_evals, delay in ((0, 0.3), (1, 0.0), (2, 0.05), (3, 0.3), (4, 0.15)):
         proc = subprocess.Popen([sys.executable, "-m", "dse.cli", *argv], cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             if len(_evaluations(tmp_path / "dse.db")) > kill_after_evals:
-                time.sleep(0.3)  # let it get into training
+                time.sleep(delay)
                 break
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
