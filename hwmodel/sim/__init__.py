@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hwmodel.accel import STALL_FREE, AccelConfig
+from hwmodel.cost import unit_latency_cycles  # unit ops: the analytical model's latencies
 from hwmodel.sim import engine_fast, engine_step
 from hwmodel.sim.mapping import Product, check_fits, operand_dims
 from hwmodel.sim.report import Counters, LayerReport, SimReport
@@ -42,23 +43,6 @@ def product_of(op: HwOp, accel: AccelConfig) -> Product:
                    a_bits=1 if accel.bit_serial else a_bits, out_bits=max(1, op.out_bits),
                    ca=op.ca is not None, count=op.groups * op.time_steps,
                    acc_bits=max(1, op.acc_bits), passes=a_bits if accel.bit_serial else 1)
-
-
-def unit_latency_cycles(op: HwOp, accel: AccelConfig) -> int:
-    """Extra cycles a unit op adds after the matrix op whose output stream it processes.
-
-    The units are pipelined on the output stream, so each adds only its latency, once per
-    op: norm -> the shift unit, gate and pool -> the gate unit, tgap -> the TGAP unit (the
-    analytical model's choices, :func:`hwmodel.cost.unit_latency_cycles`, repeated here so the
-    simulator does not depend on the cost model).
-    """
-    if op.op == "norm":
-        return accel.shift_latency_cycles
-    if op.op in ("gate", "pool"):
-        return accel.gate_latency_cycles
-    if op.op == "tgap":
-        return accel.tgap_latency_cycles
-    raise ValueError(f"{op.path}: op={op.op!r} is not a unit op")
 
 
 def simulate_op(op: HwOp, accel: AccelConfig, engine: str = "fast") -> Counters:
