@@ -64,6 +64,8 @@ class CandidateInfo:
     spec_json: str
     per_layer: pd.DataFrame
     hardware: Mapping[str, Any]
+    #: names of the candidate's stored artifacts (e.g. ``reconstruction``: a PNG)
+    artifacts: tuple[str, ...] = ()
 
 
 def _objectives(raw: Any) -> tuple[tuple[str, str], ...]:
@@ -323,7 +325,17 @@ class DashboardData:
                 row = {str(k): v for k, v in frame.loc[int(candidate_id)].items()}
         return CandidateInfo(candidate_id=int(candidate_id), study=study, row=row,
                              spec_json=spec_json, per_layer=layers,
-                             hardware=hw.get("metrics", {}) if isinstance(hw, Mapping) else {})
+                             hardware=hw.get("metrics", {}) if isinstance(hw, Mapping) else {},
+                             artifacts=tuple(raw.get("artifacts") or ()))
+
+    def artifact(self, candidate_id: int, name: str) -> tuple[str, bytes] | None:
+        """(mime, bytes) of a candidate's artifact, or None when it has none of that name."""
+        from dse.store import StoreError
+
+        try:
+            return self.store.artifact(int(candidate_id), name)  # type: ignore[no-any-return]
+        except (StoreError, AttributeError):
+            return None
 
     def epochs(self, candidate_id: int) -> pd.DataFrame:
         return self.store.epochs(int(candidate_id))

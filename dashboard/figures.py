@@ -49,10 +49,18 @@ METRIC_LABELS: dict[str, str] = {
     "area_um2": "area (µm²)",
     "cycles": "latency (cycles)",
     "latency_cycles": "latency (cycles)",
+    "psnr_db": "PSNR (dB)",
+    "val_psnr_db": "validation PSNR (dB)",
+    "test_psnr_db": "test PSNR (dB)",
+    "ms_ssim": "MS-SSIM",
+    "test_ms_ssim": "test MS-SSIM",
+    "bits_per_pixel": "bits per pixel",
     "trial": "trial",
 }
 #: Metrics that are better high; every other metric is a cost (minimize).
-MAXIMIZED = frozenset({"accuracy", "val_accuracy", "test_accuracy", "train_accuracy"})
+MAXIMIZED = frozenset({"accuracy", "val_accuracy", "test_accuracy", "train_accuracy",
+                       "psnr_db", "val_psnr_db", "test_psnr_db", "ms_ssim", "val_ms_ssim",
+                       "test_ms_ssim"})
 #: Fields shown when hovering a candidate, in this order, when present.
 HOVER_FIELDS = ("accuracy", "memory_bits", "cycles", "energy_pj", "bops", "area_um2")
 
@@ -70,7 +78,8 @@ def metric_label(metric: str) -> str:
 
 
 def default_direction(metric: str) -> Direction:
-    """Accuracy-like metrics are maximized, every hardware metric is a cost."""
+    """Accuracy-like (and image-quality) metrics are maximized, every hardware metric (and
+    the bit rate) is a cost."""
     return "maximize" if metric in MAXIMIZED or metric.endswith("accuracy") else "minimize"
 
 

@@ -23,7 +23,28 @@ dash.register_page(__name__, path_template="/candidate/<candidate_id>", name="Ca
                    title="tinydse · candidate")
 
 SUMMARY_FIELDS = ("status", "trial", *HOVER_FIELDS, "val_accuracy", "test_accuracy",
-                  "weight_memory_bits", "act_buffer_bits", "macs", "latency_cycles")
+                  "psnr_db", "ms_ssim", "bits_per_pixel", "test_psnr_db", "test_ms_ssim",
+                  "test_blockiness", "weight_memory_bits", "act_buffer_bits", "macs",
+                  "latency_cycles")
+#: The compression task's original / reconstruction / |error| PNG (dse.tasks.compression).
+RECONSTRUCTION = "reconstruction"
+
+
+def reconstruction_view(cid: int, names: tuple[str, ...]) -> list[Any]:
+    """The held-out original | reconstruction | |error| x 4 image, when the task stored one
+    (shown 3x, pixels kept sharp)."""
+    if RECONSTRUCTION not in names:
+        return []
+    found = data.get_data().artifact(cid, RECONSTRUCTION)
+    if found is None:
+        return []
+    import base64
+
+    mime, png = found
+    src = f"data:{mime};base64,{base64.b64encode(png).decode('ascii')}"
+    return [html.H3("Held-out image: original · reconstruction · |error| × 4"),
+            html.Img(id="candidate-reconstruction", src=src, className="reconstruction",
+                     style={"imageRendering": "pixelated", "width": "min(100%, 600px)"})]
 
 
 def parse_id(candidate_id: str | None) -> int | None:
@@ -84,6 +105,7 @@ def layout(candidate_id: str | None = None, **_query: Any) -> html.Div:
             for k, v in facts]), id="candidate-facts", className="table"),
         html.Button("Download spec JSON", id="candidate-download-btn"),
         dcc.Download(id="candidate-download"),
+        *reconstruction_view(cand.candidate_id, cand.artifacts),
         html.H3("Layers"),
         layer_table(table),
         html.H3("Per-layer cost"),

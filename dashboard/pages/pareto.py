@@ -43,6 +43,17 @@ def default_axes(info: data.StudyInfo, axes: Sequence[str]) -> tuple[str, str]:
     return x, y
 
 
+def default_color(info: data.StudyInfo, axes: Sequence[str], shown: Sequence[str]
+                  ) -> str | None:
+    """Colour by memory_bits when no hardware metric is an objective (a compression study's
+    rate-distortion front: PSNR against bits per pixel, coloured by encoder memory)."""
+    hardware = set(data.AXIS_METRICS) - {"accuracy", "val_accuracy", "test_accuracy"}
+    if "memory_bits" in axes and "memory_bits" not in shown and \
+            not hardware & set(info.objective_names):
+        return "memory_bits"
+    return None
+
+
 def budget_metrics(info: data.StudyInfo, axes: Sequence[str]) -> list[str]:
     """The metrics that get a budget slider: minimized objectives, then the study's budgets,
     then memory_bits and cycles when present."""
@@ -110,7 +121,7 @@ def layout(study: str | None = None, compare: str | None = None, x: str | None =
     dx, dy = default_axes(info, axes)
     x = x if x in axes else dx
     y = y if y in axes else dy
-    color = color if color in axes else None
+    color = color if color in axes else default_color(info, axes, (x, y))
     others = [s for s in src.study_names() if s != name]
     compare_list = [c for c in (compare or "").split(",") if c in others]
     options = [{"label": metric_label(a) + ("" if metric_label(a) == a else f" [{a}]"),

@@ -301,3 +301,47 @@ def test_artifacts_on_sqlite(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_artifacts_on_postgresql(pg_url: str) -> None:
     _artifact_roundtrip(pg_url)
+
+
+# --------------------------------------------------------------------------- dashboard
+def _find(component: Any, cid: str) -> Any:
+    """The component with id ``cid`` in a Dash layout tree, or None."""
+    if getattr(component, "id", None) == cid:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            found = _find(child, cid)
+            if found is not None:
+                return found
+    return None
+
+
+def test_dashboard_shows_the_rate_distortion_front_and_the_reconstruction(
+        codec_study: tuple[str, Any]) -> None:
+    """Pareto page: bits per pixel on x, PSNR on y, coloured by encoder memory; candidate
+    page: the stored original / reconstruction / error PNG inline."""
+    import base64
+    import sys
+
+    from dashboard.app import create_app
+
+    url, _ = codec_study
+    app = create_app(url, refresh_ms=0)
+    assert app.server.test_client().get("/").status_code == 200  # binds the page modules
+    pareto, candidate = sys.modules["pages.pareto"], sys.modules["pages.candidate"]
+    layout = pareto.layout(study="codec")
+    assert _find(layout, "pareto-x").value == "bits_per_pixel"
+    assert _find(layout, "pareto-y").value == "psnr_db"
+    assert _find(layout, "pareto-color").value == "memory_bits"
+    fig = _find(layout, "pareto-graph").figure
+    assert fig.layout.xaxis.title.text == "bits per pixel"
+    assert fig.layout.yaxis.title.text == "PSNR (dB)"
+    store = open_store(url)
+    df = store.query("codec")
+    cid = int(df[df["status"] == "complete"]["candidate_id"].iloc[0])
+    page = candidate.layout(candidate_id=str(cid))
+    img = _find(page, "candidate-reconstruction")
+    prefix = "data:image/png;base64,"
+    assert img is not None and img.src.startswith(prefix)
+    assert base64.b64decode(img.src[len(prefix):]) == store.artifact(cid, "reconstruction")[1]
