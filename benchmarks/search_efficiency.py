@@ -167,6 +167,12 @@ class RunResult:
     events: Counter[str]
     proposals: int
     seconds: float
+    #: dimensions the sampler models jointly at the end (Optuna's relative search space)
+    relative_dims: list[str]
+    #: every dimension suggested in the study at least once
+    suggested_dims: list[str]
+    #: the training settings the search used (from its validated config)
+    training: dict[str, Any]
 
 
 def run_one(sampler: str, seed: int, args: argparse.Namespace, workdir: str) -> RunResult:
@@ -205,7 +211,27 @@ def run_one(sampler: str, seed: int, args: argparse.Namespace, workdir: str) -> 
         raise RuntimeError(f"{study}: the store holds {len(points)} trained evaluations, the "
                            f"events say {events['complete'] + events['pruned']}")
     proposals = int(df["trial_number"].notna().sum()) + events["duplicate"]
-    return RunResult(sampler, seed, points, events, proposals, seconds)
+    relative, suggested = sampler_dims(sampler, seed, study, db)
+    training = {k: getattr(cfg, k) for k in ("schedule", "epochs", "batch_size", "lr",
+                                             "max_train_batches", "early_stopping")}
+    return RunResult(sampler, seed, points, events, proposals, seconds, relative, suggested,
+                     training)
+
+
+def sampler_dims(sampler: str, seed: int, study: str, db: str) -> tuple[list[str], list[str]]:
+    """The dimensions a fresh ``create_sampler(sampler, seed)`` would model jointly for the
+    study's next trial (its relative search space: for NSGA-II and multivariate TPE the
+    dimensions present in every trial; the others are sampled independently), and every
+    dimension the study ever suggested."""
+    import optuna
+
+    from dse.search import create_sampler
+
+    ostudy = optuna.load_study(study_name=f"dse:{study}", storage=db)
+    trials = ostudy.get_trials(deepcopy=False)
+    suggested = sorted({name for t in trials for name in t.params})
+    relative = create_sampler(sampler, seed).infer_relative_search_space(ostudy, trials[-1])
+    return sorted(relative), suggested
 
 
 # --------------------------------------------------------------------------- analysis
@@ -246,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=40, help="trained candidates per run")
     ap.add_argument("--seeds", type=int, default=5, help="sampler seeds 0..N-1 per sampler")
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="training epochs (default: the service's default)")
     ap.add_argument("--max-train-batches", type=int, default=None)
     ap.add_argument("--space", default="tiny")
     ap.add_argument("--dataset", default="digits")
@@ -326,6 +353,15 @@ def main(argv: list[str] | None = None) -> int:
                      f" | {np.mean([r.events['pruned'] for r in rs]):.1f}"
                      f" | mean curve {_fmt_frac(mean_k, n)}; per seed {per_seed} |")
     table = "\n".join(lines)
+    dims_lines = []
+    for s in samplers:
+        r = next(r for r in runs if r.sampler == s)
+        joint = ", ".join(r.relative_dims) or "none"
+        dims_lines.append(f"`{s}` {len(r.relative_dims)} of {len(r.suggested_dims)} ({joint})")
+    dims_note = ("Dimensions each sampler models jointly at the end of its seed-0 run "
+                 "(Optuna's relative search space, i.e. the dimensions present in every trial; "
+                 "the others, here the conditional ones, are sampled independently: at random "
+                 "by NSGA-II, by univariate TPE by TPE): " + "; ".join(dims_lines) + ".")
 
     default_reach = reach[DEFAULT_SAMPLER]
     mean_k = trials_to_reach(mean_curve[DEFAULT_SAMPLER], target)
@@ -344,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
 
     cmd = " ".join([".venv/bin/python", "benchmarks/search_efficiency.py",
                     *(sys.argv[1:] if argv is None else argv)])
+    tr = runs[0].training
+    if any(r.training != tr for r in runs):
+        raise RuntimeError("the runs used different training settings")
     budget_txt = ("no budget" if args.budget == "none" else
                   f"budget `{args.budget}` (the hardware-first filter rejects proposals over "
                   "it before training)")
@@ -359,12 +398,13 @@ def main(argv: list[str] | None = None) -> int:
         f"memory_bits (min), {budget_txt}; samplers from `dse.search.create_sampler` "
         f"({', '.join(samplers)}), sampler seeds 0..{args.seeds - 1}; each run is a real "
         f"`run_search` (`executor=\"local\"`, own SQLite DB) that proposes until it has trained "
-        f"{n} candidates (infeasible and duplicate proposals train nothing); training: "
-        f"schedule `qat`, {args.epochs} epochs"
-        + (f", at most {args.max_train_batches} batches/epoch" if args.max_train_batches
+        f"{n} candidates (infeasible and duplicate proposals train nothing); training (the "
+        f"service's defaults unless a flag says otherwise): schedule `{tr['schedule']}`, "
+        f"{tr['epochs']} epochs"
+        + (f", at most {tr['max_train_batches']} batches/epoch" if tr["max_train_batches"]
            else ", full epochs")
-        + f", batch 64, lr 2e-3, early stopping "
-        f"{'on (replayed)' if args.early_stopping else 'off'}, one training seed "
+        + f", batch {tr['batch_size']}, lr {tr['lr']:g}, early stopping "
+        f"{'on (replayed)' if tr['early_stopping'] else 'off'}, one training seed "
         f"({args.train_seed}) for every run. Training is cached by spec hash + training "
         f"settings (a spec proposed again by another sampler or seed replays its curve): "
         f"{cache.misses} specs trained, {cache.hits} replays, {cache.train_seconds:.0f} s "
@@ -378,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         table,
         "",
         key,
+        "",
+        dims_note,
     ])
     print()
     print(body)
