@@ -13,9 +13,11 @@ split draws its crops evenly over the images (image ``i % n_images`` for crop ``
 the index of the source image, ``num_classes`` the number of images (a compression search
 ignores it; a classification search would learn which photo a crop comes from).
 
-The test split also carries ``preview``: a larger (``preview_size``, default 64 px) uint8
+The test split also carries ``preview``: a ``preview_size`` (default: ``crop_size``) uint8
 crop from the middle of the first image's test band, for the original / reconstruction /
-error view of the dashboard.
+error view of the dashboard. The decoder is trained on ``crop_size`` crops: with 16-px
+patches use ``crop_size=64`` (a 32-px crop holds 2x2 patches, none with neighbours on all
+sides, so a full-frame decoder trained on it does poorly on larger images).
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def _check(name: str, crop_size: Any, n_train: Any, n_val: Any, n_test: Any,
     check_int("crop_size", crop_size, 8, name)
     for pname, v in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
         check_int(pname, v, 1, name)
-    check_int("preview_size", preview_size, 8, name)
+    if preview_size is not None:
+        check_int("preview_size", preview_size, 8, name)
     tf = check_fraction("train_fraction", train_fraction, name)
     vf = check_fraction("val_fraction", val_fraction, name)
     if tf + vf >= 1:
@@ -105,7 +108,7 @@ def _preview(img: np.ndarray, size: int, train_fraction: float, val_fraction: fl
 
 def _bundle(name: str, images: list[np.ndarray], *, seed: int, crop_size: int, n_train: int,
             n_val: int, n_test: int, train_fraction: float, val_fraction: float,
-            preview_size: int) -> DatasetBundle:
+            preview_size: int | None) -> DatasetBundle:
     import torch
 
     for k, img in enumerate(images):
@@ -120,8 +123,8 @@ def _bundle(name: str, images: list[np.ndarray], *, seed: int, crop_size: int, n
     for split, n in enumerate((n_train, n_val, n_test)):
         x, y = _crops(images, split, n, crop_size, rng, train_fraction, val_fraction)
         splits.append((torch.from_numpy(x), torch.from_numpy(y)))
-    preview = torch.from_numpy(_preview(images[0], preview_size, train_fraction, val_fraction,
-                                        crop_size))
+    preview = torch.from_numpy(_preview(images[0], preview_size or crop_size, train_fraction,
+                                        val_fraction, crop_size))
     return DatasetBundle(
         name=name,
         train=ImageCrops(*splits[0]), val=ImageCrops(*splits[1]),
@@ -142,7 +145,7 @@ def _sample_arrays(gray: bool) -> list[np.ndarray]:
 def _describe_sample(*, root: str | None = None, crop_size: int = 32, n_train: int = 4096,
                      n_val: int = 128, n_test: int = 128, train_fraction: float = 0.6,
                      val_fraction: float = 0.2, gray: bool = False,
-                     preview_size: int = 64) -> tuple[tuple[int, ...], int]:
+                     preview_size: int | None = None) -> tuple[tuple[int, ...], int]:
     _check(SAMPLE, crop_size, n_train, n_val, n_test, train_fraction, val_fraction, gray,
            preview_size)
     return (1 if gray else 3, crop_size, crop_size), 2
@@ -152,7 +155,7 @@ def _describe_sample(*, root: str | None = None, crop_size: int = 32, n_train: i
 def build_sample_images(*, root: str | None = None, seed: int = 0, crop_size: int = 32,
                         n_train: int = 4096, n_val: int = 128, n_test: int = 128,
                         train_fraction: float = 0.6, val_fraction: float = 0.2,
-                        gray: bool = False, preview_size: int = 64) -> DatasetBundle:
+                        gray: bool = False, preview_size: int | None = None) -> DatasetBundle:
     """Random crops of scikit-learn's two sample photos from disjoint column bands."""
     _check(SAMPLE, crop_size, n_train, n_val, n_test, train_fraction, val_fraction, gray,
            preview_size)
@@ -195,7 +198,7 @@ def _read(path: Path, gray: bool) -> np.ndarray:
 def _describe_folder(*, root: str | None = None, crop_size: int = 32, n_train: int = 4096,
                      n_val: int = 128, n_test: int = 128, train_fraction: float = 0.6,
                      val_fraction: float = 0.2, gray: bool = False,
-                     preview_size: int = 64) -> tuple[tuple[int, ...], int]:
+                     preview_size: int | None = None) -> tuple[tuple[int, ...], int]:
     _check(FOLDER, crop_size, n_train, n_val, n_test, train_fraction, val_fraction, gray,
            preview_size)
     files = folder_files(root)
@@ -206,7 +209,7 @@ def _describe_folder(*, root: str | None = None, crop_size: int = 32, n_train: i
 def build_image_folder(*, root: str | None = None, seed: int = 0, crop_size: int = 32,
                        n_train: int = 4096, n_val: int = 128, n_test: int = 128,
                        train_fraction: float = 0.6, val_fraction: float = 0.2,
-                       gray: bool = False, preview_size: int = 64) -> DatasetBundle:
+                       gray: bool = False, preview_size: int | None = None) -> DatasetBundle:
     """Random crops of the PNG/JPEG images in ``root`` from disjoint column bands."""
     _check(FOLDER, crop_size, n_train, n_val, n_test, train_fraction, val_fraction, gray,
            preview_size)

@@ -228,7 +228,7 @@ def test_reconstruction_artifact_is_a_three_panel_png(codec_study: tuple[str, An
     mime, data = store.artifact(cid, "reconstruction")
     assert mime == "image/png" and data[:8] == b"\x89PNG\r\n\x1a\n"
     img = Image.open(io.BytesIO(data))
-    assert img.size == (3 * 64 + 2 * 2, 64) and img.mode == "RGB"  # 64-px preview, 2-px gaps
+    assert img.size == (3 * 32 + 2 * 2, 32) and img.mode == "RGB"  # crop-sized, 2-px gaps
     assert len(data) < 60_000
 
 

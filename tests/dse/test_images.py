@@ -64,7 +64,9 @@ def test_crops_come_from_disjoint_column_bands() -> None:
 
     assert _bands(640, 0.6, 0.2) == [(0, 384), (384, 512), (512, 640)]
     images = load_sample_images().images
-    b = get_dataset("sample-images", seed=0, crop_size=16, **SMALL)
+    b = get_dataset("sample-images", seed=0, crop_size=16, preview_size=64, **SMALL)
+    assert get_dataset("sample-images", crop_size=16, **SMALL).test.preview.shape == \
+        (3, 16, 16)  # type: ignore[attr-defined]
     for split, (lo, hi) in zip((b.train, b.val, b.test), _bands(640, 0.6, 0.2), strict=True):
         for i in range(4):
             crop = split.x_u8[i].numpy()  # type: ignore[attr-defined]
