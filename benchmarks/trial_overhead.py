@@ -51,6 +51,12 @@ def ray_start_stop() -> float:
     return time.perf_counter() - t0
 
 
+def verdict(per_trial_s: float) -> str:
+    if per_trial_s < -0.5:  # Ray's start-up varied between the two measurements
+        return "inconclusive (Ray start-up time varied; rerun on a quieter machine)"
+    return "met" if per_trial_s <= 1.0 else "NOT met"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=12)
@@ -78,7 +84,7 @@ def main() -> None:
     summary = (f"Ray per-trial overhead over the in-process loop: **{per_trial:.2f} s** with one "
                f"trial at a time, {per_trial2:.2f} s with two at a time ({trained} trained "
                f"trials, statuses local {c_local}, ray {c_ray}, ray x2 {c_ray2}). "
-               f"Goal <= 1 s per trial: {'met' if per_trial <= 1.0 else 'NOT met'}.")
+               f"Goal <= 1 s per trial: {verdict(per_trial)}.")
     text = "\n".join(table) + "\n\n" + summary
     print(text)
     if args.write_docs:
