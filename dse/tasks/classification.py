@@ -70,7 +70,10 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
         status, reason = result.status, result.reason
         if timed_out:
             status, reason = "failed", timed_out["reason"]
-        accuracy = result.best_val_accuracy
+        # The objective is the validation accuracy of the model as trained to the end (fully
+        # quantized after the last stage), the one the test accuracy is measured on, not the
+        # best epoch overall (which may be a full-precision stage).
+        accuracy = result.history[-1].val_accuracy if result.history else None
         if status == "complete" and (accuracy is None or not math.isfinite(accuracy)):
             status, reason = "failed", f"validation accuracy is {accuracy}"
         metrics: dict[str, float] = {}
