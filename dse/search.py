@@ -2,8 +2,8 @@
 
 Flow of one proposal (DESIGN §6):
 
-1. Optuna's sampler (NSGA-II by default for several objectives) asks; the space turns the
-   trial into an :class:`~search_spaces.spec.ArchSpec`.
+1. Optuna's sampler (multi-objective TPE by default; see ``SearchConfig.sampler_name``) asks;
+   the space turns the trial into an :class:`~search_spaces.spec.ArchSpec`.
 2. A spec already evaluated in this study (same hash) is not retrained: the sampler is told
    the stored values.
 3. The analytical cost model (and the simulator where ``cycles`` is needed) scores it. One

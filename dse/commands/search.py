@@ -26,7 +26,7 @@ import click
 @click.option("--budget", "budgets", multiple=True,
               help="Hard budget, repeatable: 'memory_bits<=1e6'.")
 @click.option("--sampler", default=None,
-              help="nsga2|nsga3|tpe|random|qmc|gp (default nsga2 for several objectives).")
+              help="tpe|nsga2|nsga3|random|qmc|gp (Optuna's). [tpe]")
 @click.option("--trials", type=int, default=None, help="Planned trials in all. [20]")
 @click.option("--epochs", type=int, default=None, help="Training epochs per trial. [3]")
 @click.option("--schedule", default=None, help="Training schedule (qat, two-stage, billnet).")

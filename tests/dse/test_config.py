@@ -17,8 +17,8 @@ def test_defaults_are_the_embedded_laptop_search() -> None:
     assert cfg.db == f"sqlite:///{Path.cwd() / 'dse.db'}"  # absolute: Ray workers run elsewhere
     assert cfg.objectives == ("accuracy", "memory_bits")
     assert cfg.directions == ["maximize", "minimize"]
-    assert cfg.sampler_name == "nsga2"
-    assert build_config(objectives="accuracy").sampler_name == "tpe"
+    assert cfg.sampler_name == "tpe"
+    assert build_config(sampler="nsga2").sampler_name == "nsga2"
 
 
 def test_file_then_flags_override(tmp_path: Path) -> None:
