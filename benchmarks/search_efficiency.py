@@ -377,9 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     verdict = ("**met**" if met else "**not met**")
     key = (f"Random search's final hypervolume (mean of {args.seeds} seeds, {n} trained): "
            f"**{target:.4f}**. The default ({DEFAULT_SAMPLER}) reaches it after: {per_seed_txt}; "
-           f"mean of the per-seed fractions {mean_of_seeds}; the mean nsga2 curve reaches it "
-           f"at **{_fmt_frac(mean_k, n)}**. Goal <= {100 * GOAL_FRACTION:.0f} % of the trials: "
-           f"{verdict}.")
+           f"mean of the per-seed fractions {mean_of_seeds}; the mean {DEFAULT_SAMPLER} curve "
+           f"reaches it at **{_fmt_frac(mean_k, n)}**. "
+           f"Goal <= {100 * GOAL_FRACTION:.0f} % of the trials: {verdict}.")
 
     cmd = " ".join([".venv/bin/python", "benchmarks/search_efficiency.py",
                     *(sys.argv[1:] if argv is None else argv)])
