@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -161,8 +160,7 @@ def write_docs(args: Any, results: dict[str, dict[str, float]], n_big: int, n_sm
     rows = "\n".join(f"| {name} | {n:,} | {r['cold_s']:.2f} | {r['warm_s']:.2f} |"
                      for (name, r), n in zip(results.items(), (n_small, n_big, n_big),
                                              strict=True))
-    section = f"""<!-- begin: dashboard_load -->
-## Dashboard load (`dashboard_load`)
+    section = f"""## Dashboard load (`dashboard_load`)
 
 Command:
 `.venv/bin/python benchmarks/dashboard_load.py --n {args.n} --repeats {args.repeats} --write-docs`
@@ -185,16 +183,11 @@ arrays) in 130-210 ms; the rest is the browser evaluating plotly.js and drawing.
 **10k candidates: {results['big']['cold_s']:.2f} s cold, {results['big']['warm_s']:.2f} s warm
 — {verdict} the 2 s goal.** Ratio to the 100-candidate page (warm): **{ratio_small:.2f}x**;
 the naive SVG figure (one DOM node per point) takes **{ratio_svg:.2f}x** as long as the shipped
-WebGL one.
-<!-- end: dashboard_load -->"""
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"<!-- begin: dashboard_load -->.*?<!-- end: dashboard_load -->",
-                         re.S)
-    text = pattern.sub(lambda _m: section, text) if pattern.search(text) else \
-        text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-    print(f"updated {path}")
+WebGL one."""
+    from benchmarks._docs import DOCS, write_section
+
+    write_section("dashboard_load", section)
+    print(f"updated {DOCS}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import sys
 import time
 from typing import Any
@@ -32,7 +31,6 @@ from dse.train import EpochMetrics, TrainResult, evaluate, get_schedule, train
 from search_spaces.build import build_model
 from search_spaces.spec import LSTM, ArchSpec, Conv, Linear, Pool, Residual
 
-DOCS = os.path.join(os.path.dirname(__file__), "..", "docs", "benchmarks.md")
 SECTION = "qat_accuracy"
 
 
@@ -200,21 +198,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_section(body: str) -> None:
     """Replace (or append) this benchmark's marked section in docs/benchmarks.md."""
-    begin, end = f"<!-- begin: {SECTION} -->", f"<!-- end: {SECTION} -->"
-    block = f"{begin}\n{body}\n{end}"
-    path = os.path.abspath(DOCS)
-    current = "# Benchmarks\n"
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            current = fh.read()
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    if pattern.search(current):
-        new = pattern.sub(lambda _: block, current)
-    else:
-        new = current.rstrip("\n") + "\n\n" + block + "\n"
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(new)
-    print(f"wrote section {SECTION!r} of {path}")
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from benchmarks._docs import DOCS
+    from benchmarks._docs import write_section as write
+
+    write(SECTION, body)
+    print(f"wrote section {SECTION!r} of {DOCS}")
 
 
 if __name__ == "__main__":

@@ -262,16 +262,9 @@ def render(peer: dict[str, dict[str, int]], mine: dict[str, dict[str, int]], pee
 
 def write_docs(section: str, name: str = "scalesim_crosscheck") -> None:
     """Replace (or append) this benchmark's section of docs/benchmarks.md."""
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    begin, end = f"<!-- begin: {name} -->", f"<!-- end: {name} -->"
-    block = f"{begin}\n## SCALE-Sim cross-check (`{name}`)\n\n{section}\n{end}"
-    if begin in text and end in text:
-        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    from benchmarks._docs import write_section
+
+    write_section(name, f"## SCALE-Sim cross-check (`{name}`)\n\n{section}")
 
 
 def main() -> int:

@@ -93,16 +93,9 @@ def main() -> int:
 
 def write_docs(section: str, name: str = "sim_speed") -> None:
     """Replace (or append) this benchmark's section of docs/benchmarks.md."""
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    begin, end = f"<!-- begin: {name} -->", f"<!-- end: {name} -->"
-    block = f"{begin}\n## Simulator speed (`{name}`)\n\n{section}\n{end}"
-    if begin in text and end in text:
-        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    from benchmarks._docs import write_section
+
+    write_section(name, f"## Simulator speed (`{name}`)\n\n{section}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -104,15 +103,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write_docs(body: str) -> None:
-    begin, end = f"<!-- begin: {SECTION} -->", f"<!-- end: {SECTION} -->"
-    block = f"{begin}\n{body}\n{end}"
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    if pattern.search(current):
-        new = pattern.sub(lambda _: block, current)
-    else:
-        new = current.rstrip("\n") + "\n\n" + block + "\n"
-    DOCS.write_text(new)
+    sys.path.insert(0, str(DOCS.parents[1]))
+    from benchmarks._docs import write_section
+
+    write_section(SECTION, body)
 
 
 if __name__ == "__main__":

@@ -152,17 +152,10 @@ def section(results: list[dict[str, float]], command: str) -> str:
 
 
 def write_docs(text: str, name: str = "store_scale") -> None:
-    """Replace (or append) this benchmark's section of docs/benchmarks.md (re-read first)."""
-    path = ROOT / "docs" / "benchmarks.md"
-    doc = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    begin, end = f"<!-- begin: {name} -->", f"<!-- end: {name} -->"
-    block = f"{begin}\n## Results store at scale (`{name}`)\n\n{text}{end}"
-    if begin in doc and end in doc:
-        doc = doc[:doc.index(begin)] + block + doc[doc.index(end) + len(end):]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(doc, encoding="utf-8")
+    """Replace (or append) this benchmark's section of docs/benchmarks.md."""
+    from benchmarks._docs import write_section
+
+    write_section(name, f"## Results store at scale (`{name}`)\n\n{text}")
 
 
 def main() -> int:
