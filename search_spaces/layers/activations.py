@@ -24,20 +24,43 @@ from search_spaces.spec import FLOAT_BITS
 
 
 class UniformActSTE(torch.autograd.Function):
-    """``floor(clip(x,0,1) L + 1/2) / L`` forward, ``g * 1{0 <= x <= 1}`` backward."""
+    """``floor(clip(x,0,1) L + 1/2) / L`` forward, ``g * 1{0 <= x <= 1}`` backward.
+
+    The STE mask is kept as a float 0/1 tensor written by the comparison itself (``out=``):
+    on CPU a bool result and ``grad * bool_mask`` each cost several times a float op, and the
+    product ``g * 1.0`` / ``g * 0.0`` is the same either way.
+    """
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, steps: int) -> Tensor:
         clipped = x.clamp(0.0, 1.0)
-        ctx.save_for_backward(clipped == x)  # the STE mask 1{0 <= x <= 1}, kept as bools
-        if steps == 1:  # Heaviside H(x - 1/2)
-            return (x >= 0.5).to(x.dtype)
-        return torch.floor(clipped.mul_(steps).add_(0.5)).div_(steps)
+        if steps == 1:  # Heaviside H(x - 1/2), written as 0.0 / 1.0 floats
+            out = torch.ge(x, 0.5, out=torch.empty_like(x))
+        else:
+            out = clipped.mul(steps).add_(0.5).floor_().div_(steps)
+        ctx.save_for_backward(clipped.eq_(x))  # in place: the STE mask 1{0 <= x <= 1}
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         (inside,) = ctx.saved_tensors
         return grad * inside, None
+
+
+class ClipSTE(torch.autograd.Function):
+    """The float proxy ``clip(x, 0, 1)`` with gradient ``g * 1{0 <= x <= 1}`` (autograd's
+    own clamp gradient, computed with a float mask instead of ``where``: same values)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        clipped = x.clamp(0.0, 1.0)
+        ctx.save_for_backward(torch.eq(clipped, x, out=torch.empty_like(x)))
+        return clipped
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (inside,) = ctx.saved_tensors
+        return grad * inside
 
 
 def act_steps(bits: int) -> int:
@@ -49,8 +72,18 @@ def quantize_act(x: Tensor, bits: int) -> Tensor:
     """Functional form: ``bits``-bit uniform activation on [0, 1] (32: identity)."""
     if bits >= FLOAT_BITS:
         return x
-    out: Tensor = UniformActSTE.apply(x, act_steps(bits))
+    steps = act_steps(bits)
+    if not (x.requires_grad and torch.is_grad_enabled()):
+        return _act_values(x, steps)  # no gradient to carry (e.g. the input): no STE mask
+    out: Tensor = UniformActSTE.apply(x, steps)
     return out
+
+
+def _act_values(x: Tensor, steps: int) -> Tensor:
+    """:class:`UniformActSTE`'s forward values alone (same operations)."""
+    if steps == 1:
+        return torch.ge(x, 0.5, out=torch.empty_like(x))
+    return x.clamp(0.0, 1.0).mul_(steps).add_(0.5).floor_().div_(steps)
 
 
 def heaviside(x: Tensor) -> Tensor:
@@ -85,12 +118,13 @@ class ActQuant(nn.Module):
         if self.bits >= FLOAT_BITS:
             return x
         if not self.enabled:
-            return x.clamp(0.0, 1.0)
+            out: Tensor = ClipSTE.apply(x)
+            return out
         return quantize_act(x, self.bits)
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}, enabled={self.enabled}"
 
 
-__all__ = ["ActQuant", "UniformActSTE", "act_code_values", "act_steps", "heaviside",
+__all__ = ["ActQuant", "ClipSTE", "UniformActSTE", "act_code_values", "act_steps", "heaviside",
            "quantize_act"]

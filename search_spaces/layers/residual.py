@@ -55,9 +55,32 @@ def shift_codes(x: Tensor, bits: int, shift: int, quantized: bool = True) -> Ten
     return out
 
 
+class OrSTE(torch.autograd.Function):
+    """``min(x + f, 1)`` forward; ``g * 1{x + f <= 1}`` to both inputs (autograd's own clamp
+    gradient, computed with a float mask: on CPU its ``where`` costs ~30 float ops)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, f: Tensor) -> Tensor:
+        total = x + f
+        out = total.clamp(max=1.0)
+        ctx.save_for_backward(total.le_(1.0))  # in place: the mask as 0.0 / 1.0 floats
+        ctx.shapes = (x.shape, f.shape)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
+        (inside,) = ctx.saved_tensors
+        g = grad * inside
+        x_shape, f_shape = ctx.shapes
+        # broadcast inputs get the gradient summed back to their shape, as autograd would
+        return (g if x_shape == g.shape else g.sum_to_size(x_shape),
+                g if f_shape == g.shape else g.sum_to_size(f_shape))
+
+
 def or_gate(x: Tensor, f: Tensor) -> Tensor:
     """``min(x + f, 1)``: OR on {0, 1}, gradient ``1{x + f <= 1}`` to both inputs."""
-    return torch.clamp(x + f, max=1.0)
+    out: Tensor = OrSTE.apply(x, f)
+    return out
 
 
 def tgap_select(x: Tensor, threshold: Tensor) -> Tensor:
@@ -175,6 +198,7 @@ class GatedResidual(nn.Module):
 
 
 __all__ = [
-    "AddGate", "GatedResidual", "MuxGate", "MuxOrGate", "OrGate", "ResidualGate", "ShiftSTE",
-    "create_gate", "list_gates", "or_gate", "register_gate", "shift_codes", "tgap_select",
+    "AddGate", "GatedResidual", "MuxGate", "MuxOrGate", "OrGate", "OrSTE", "ResidualGate",
+    "ShiftSTE", "create_gate", "list_gates", "or_gate", "register_gate", "shift_codes",
+    "tgap_select",
 ]

@@ -356,3 +356,54 @@ def test_wrong_input_shape_is_a_value_error() -> None:
     model = build_model(spec)
     with pytest.raises(ValueError, match="input shape"):
         model(torch.rand(2, 3, 8, 8))
+
+
+def _plain_act(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Reference activation from autograd's own ops: value r, gradient clamp's 1{0<=x<=1}."""
+    if bits >= 32:
+        return x
+    c = x.clamp(0.0, 1.0)
+    steps = 2 ** bits - 1
+    r = (x >= 0.5).to(x.dtype) if bits == 1 else torch.floor(c.detach() * steps + 0.5) / steps
+    return r.detach() + (c - c.detach())
+
+
+@pytest.mark.parametrize("name", ["heq-resnet-digits", "tiny-digits", "asic-encoder-digits"])
+def test_fast_ste_nodes_equal_plain_autograd_on_whole_models(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fused/float-mask STE nodes (HEQScaledSTE, UniformActSTE, OrSTE) change no value:
+    two SGD steps of a reference network give the same logits and gradients (torch.equal) as
+    the same network with HEQ as ``q * alpha`` from ``quantize``, activations and OR gates
+    written with autograd's clamp."""
+    import copy
+
+    from search_spaces.layers import activations, quantizers, residual
+    from search_spaces.spaces.references import build_reference
+
+    spec = build_reference(name)
+    torch.manual_seed(0)
+    fast = build_model(spec)
+    ref = copy.deepcopy(fast)
+    x = example_input(spec, 16)
+    target = torch.arange(16) % spec.num_classes
+
+    def run(model: torch.nn.Module) -> list[torch.Tensor]:
+        opt = torch.optim.SGD(model.parameters(), lr=0.05)
+        seen = []
+        for _ in range(2):
+            opt.zero_grad()
+            logits = model(x)
+            torch.nn.functional.cross_entropy(logits, target).backward()
+            seen += [logits.detach()] + [p.grad.clone() for p in model.parameters()
+                                         if p.grad is not None]
+            opt.step()
+        return seen
+
+    got = run(fast.train())
+    monkeypatch.setattr(activations, "quantize_act", _plain_act)
+    monkeypatch.setattr(residual, "or_gate", lambda a, b: torch.clamp(a + b, max=1.0))
+    monkeypatch.setattr(quantizers.HEQQuantizer, "forward", quantizers.WeightQuantizer.forward)
+    want = run(ref.train())
+    assert len(got) == len(want) > 2
+    for a, b in zip(got, want, strict=True):
+        assert torch.equal(a, b)

@@ -15,6 +15,7 @@ from search_spaces.layers.quantizers import (
     heq_fit_step,
     heq_quantize,
     list_weight_quantizers,
+    lsfit_scale,
     ste_sign,
     subsample,
 )
@@ -172,6 +173,53 @@ def test_heq_momentum_refit_every_and_eval_freeze() -> None:
     quant(10 * w1)
     quant(10 * w1)
     assert float(quant.step_size) == pytest.approx(1.25 * s1, rel=1e-5)
+
+
+def test_heq_default_refit_interval_is_8() -> None:
+    """Default refit_every = 8: s is fitted on training calls 0, 8, 16 and held in between
+    (calls 1..7 see the call-0 fit even though w changed); alpha follows w on every call."""
+    quant = HEQQuantizer(3)
+    assert quant.refit_every == 8
+    quant.train()
+    w = _gauss(3000, 4)
+    quant(w)
+    s0 = float(heq_fit_step(w, 3))
+    for k in range(1, 8):
+        out = quant((1 + k) * w)  # s* would scale by 1 + k; the held s does not
+        assert float(quant.step_size) == s0
+        # codes with the held s, alpha the least-squares fit to the current weights
+        q = heq_quantize((1 + k) * w, s0, 3)
+        assert torch.equal(out, q * lsfit_scale((1 + k) * w, q))
+    quant(9 * w)  # call 8: refit
+    assert float(quant.step_size) == float(heq_fit_step(9 * w, 3))
+    assert int(quant.num_calls) == 9
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 8])
+@pytest.mark.parametrize("scaling", ["lsfit", "none"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_heq_fused_forward_equals_the_quantize_path(n: int, scaling: str,
+                                                   dtype: torch.dtype) -> None:
+    """forward(w) (one HEQScaledSTE node) == heq_quantize(w, s, n) * lsfit_scale(w, q), and the
+    same gradient, to the bit (torch.equal), including a subsampled step fit."""
+    quant = HEQQuantizer(n, scaling=scaling, max_samples=500).to(dtype).train()
+    w = (0.1 * _gauss(1200, n)).to(dtype).requires_grad_()
+    out = quant(w)
+    s = quant.step_size
+    # the step size is exactly the least-squares fit (here of a strided 1/3 subsample)
+    assert torch.equal(s, heq_fit_step(w, n, max_samples=500).to(dtype))
+    g = torch.randn(1200, generator=torch.Generator().manual_seed(7), dtype=dtype)
+    (out * g).sum().backward()
+    w2 = w.detach().clone().requires_grad_()
+    q = heq_quantize(w2, s, n)
+    alpha = lsfit_scale(w2, q) if scaling == "lsfit" else torch.ones((), dtype=dtype)
+    ref = q * alpha
+    (ref * g).sum().backward()
+    assert out.dtype == dtype
+    assert torch.equal(out, ref)
+    assert w.grad is not None and w2.grad is not None and torch.equal(w.grad, w2.grad)
+    q1, a1 = quant.quantize(w)
+    assert torch.equal(q1, q) and torch.equal(a1, alpha)
 
 
 def test_quantile_subsample_is_strided_and_uses_no_rng() -> None:
