@@ -6,7 +6,10 @@ Speed comes from sharing work between candidates, which mostly reuse the same la
    distinct ``(layer, input shape, input hardware bits)`` and cached as a row of a numeric
    table: its per-op sums, its activation peak, the widths it needs from the hardware, and its
    canonical JSON fragment (so the spec hash needs no serialization of the whole spec);
-2. per candidate, Python only walks its top-level layers doing dict look-ups;
+2. per candidate, Python only walks its top-level layers doing one dict look-up each, keyed by
+   the layer alone: the cache is one block table per activation state ``(shape, hardware
+   bits)`` and every block points at the table of its output state (layers cache their own
+   hash, see ``search_spaces.spec``); the spec hash is one SHA-256 over the blocks' cached JSON;
 3. the per-candidate reductions (sums, peaks, width maxima) are numpy ``reduceat`` calls over all
    candidates, the accelerator logic is computed once per distinct width vector, and the totals
    are finished with numpy array arithmetic.
@@ -21,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,32 +72,53 @@ def _canon(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
-@dataclass
-class _Block:
-    row: int
-    out_shape: Shape
-    out_bits: int
-    fragment: str
+#: A costed block: (row in the numeric tables, the block table of its output state).
+_Block = tuple[int, "_Table"]
+_Table = dict[Any, _Block]
 
 
 class Scorer:
     """A reusable batch scorer for one (accelerator, technology, parameters); keeps its cache of
-    costed blocks between calls, so repeated sweeps get faster."""
+    costed blocks between calls, so repeated sweeps get faster.
+
+    The cache is a graph: one block table per activation state ``(shape, hardware bits)``,
+    mapping a top-level layer to its costed block, which points at the table of its output
+    state. Walking a candidate is then one dict look-up per layer keyed by the layer alone.
+    """
 
     def __init__(self, accel: AccelConfig | None = None, tech: Tech | None = None,
                  params: CostParams | None = None) -> None:
         self.accel = accel if accel is not None else AccelConfig()
         self.tech = tech if tech is not None else default_tech()
         self.params = params if params is not None else CostParams()
-        self._blocks: dict[tuple[Any, ...], _Block] = {}
+        self._states: dict[tuple[Shape, int], _Table] = {}
+        self._blocks: list[_Block] = []
         self._sums: list[tuple[float, ...]] = []
         self._peaks: list[int] = []
         self._widths: list[tuple[int, ...]] = []
         self._logic: dict[tuple[int, ...], tuple[float, ...]] = {}
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._state_of: dict[int, tuple[Shape, int]] = {}  # id(table) -> its state
+        self._frags: list[bytes] = []  # row -> canonical JSON of the block's layer
+        self._heads: dict[tuple[Shape, int], bytes] = {}
+        self._tails: dict[int, bytes] = {}
+
+    @property
+    def n_blocks(self) -> int:
+        """Distinct (layer, input shape, input bits) blocks costed so far."""
+        return len(self._blocks)
 
     # ------------------------------------------------------------------ per-block cache
-    def _block(self, layer: Any, path: str, in_shape: Shape, in_bits: int) -> _Block:
+    def _table(self, shape: Shape, bits: int) -> _Table:
+        key = (tuple(shape), bits)
+        table = self._states.get(key)
+        if table is None:
+            table = self._states[key] = {}
+            self._state_of[id(table)] = key
+        return table
+
+    def _block(self, table: _Table, layer: Any, path: str, in_shape: Shape, in_bits: int
+               ) -> _Block:
         low = _Lowering(self.params.float_intermediates)
         out_shape, out_bits = low.layer(path, layer, in_shape, in_bits)
         costs = [layer_cost(op, self.accel, self.tech, self.params) for op in low.ops]
@@ -104,14 +127,22 @@ class Scorer:
         self._peaks.append(max((c.live_act_bits for c in costs), default=0))
         self._widths.append(_widths_vector(widths_of(low.ops)))
         self._arrays = None
-        return _Block(len(self._sums) - 1, tuple(out_shape), out_bits,
-                      _canon(layer.to_dict()))
+        self._frags.append(_canon(layer.to_dict()).encode())
+        blk = (len(self._sums) - 1, self._table(out_shape, out_bits))
+        self._blocks.append(blk)
+        table[layer] = blk
+        return blk
+
+    def _miss(self, table: _Table, layer: Any, i: int) -> _Block:
+        """Cost top-level layer ``i`` (not in ``table``) at the state of ``table``."""
+        shape, bits = self._state_of[id(table)]
+        return self._block(table, layer, f"layers[{i}]", shape, bits)
 
     def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._arrays is None:
             self._arrays = (np.asarray(self._sums, dtype=np.float64),
                             np.asarray(self._peaks, dtype=np.int64),
-                            np.asarray(self._widths, dtype=np.int64))
+                            np.asarray(self._widths, dtype=np.int32))
         return self._arrays
 
     def _logic_row(self, wv: tuple[int, ...]) -> tuple[float, ...]:
@@ -124,54 +155,79 @@ class Scorer:
         return hit
 
     # ------------------------------------------------------------------ scoring
+    def _walk(self, specs: Sequence[ArchSpec]) -> tuple[list[int], list[int]]:
+        """Block rows of every candidate (flat) and each candidate's first index in them."""
+        rows: list[int] = []
+        starts: list[int] = []
+        append, start = rows.append, starts.append
+        states, miss = self._states, self._miss
+        for spec in specs:
+            s0 = len(rows)
+            start(s0)
+            table = states.get((spec.input_shape, spec.input_bits))
+            if table is None:
+                table = self._table(spec.input_shape, spec.input_bits)
+            for layer in spec.layers:
+                blk = table.get(layer)
+                if blk is None:
+                    blk = miss(table, layer, len(rows) - s0)
+                append(blk[0])
+                table = blk[1]
+        return rows, starts
+
+    def _hashes(self, specs: Sequence[ArchSpec], rows: list[int], starts: list[int]
+                ) -> list[str]:
+        """``spec.hash`` of every candidate, from the cached JSON fragments of its blocks."""
+        frag = self._frags.__getitem__
+        heads, tails, sha256 = self._heads, self._tails, hashlib.sha256
+        out: list[str] = []
+        ends = [*starts[1:], len(rows)]
+        for spec, s0, s1 in zip(specs, starts, ends, strict=True):
+            key = (spec.input_shape, spec.input_bits)
+            head = heads.get(key) or self._head(key)
+            tail = tails.get(spec.num_classes) or self._tail(spec.num_classes)
+            out.append(sha256(head + b",".join(map(frag, rows[s0:s1])) + tail).hexdigest())
+        return out
+
     def score(self, specs: Iterable[ArchSpec], *, with_hash: bool = True) -> pd.DataFrame:
         """One row per spec: ``spec_hash`` (if asked) and every total of ``cost_report``."""
         import pandas as pd
 
-        blocks = self._blocks
-        idx: list[int] = []
-        starts: list[int] = []
-        hashes: list[str] = []
-        append = idx.append
-        for spec in specs:
-            starts.append(len(idx))
-            shape, bits = spec.input_shape, spec.input_bits
-            frags: list[str] = []
-            for i, layer in enumerate(spec.layers):
-                key = (layer, shape, bits)
-                blk = blocks.get(key)
-                if blk is None:
-                    blk = blocks[key] = self._block(layer, f"layers[{i}]", shape, bits)
-                append(blk.row)
-                shape, bits = blk.out_shape, blk.out_bits
-                frags.append(blk.fragment)
-            if with_hash:
-                hashes.append(self._hash(spec, frags))
+        if not isinstance(specs, Sequence):
+            specs = list(specs)
+        rows, starts = self._walk(specs)
         n = len(starts)
         if n == 0:
             return pd.DataFrame(columns=["spec_hash", *TOTAL_SUM_FIELDS])
-        ix = np.asarray(idx, dtype=np.int64)
+        ix = np.asarray(rows, dtype=np.int64)
         st = np.asarray(starts, dtype=np.int64)
         sums_t, peaks_t, widths_t = self._tables()
         sums = np.add.reduceat(sums_t[ix], st, axis=0)
         peaks = np.maximum.reduceat(peaks_t[ix], st)
-        widths = np.maximum.reduceat(widths_t[ix], st, axis=0)
-        uniq, inverse = np.unique(widths, axis=0, return_inverse=True)
-        logic_u = np.asarray([self._logic_row(tuple(int(x) for x in row)) for row in uniq])
+        widths = np.ascontiguousarray(np.maximum.reduceat(widths_t[ix], st, axis=0))
+        # distinct width vectors: compare rows as raw bytes (one sort of n fixed-size keys)
+        raw = widths.view(np.dtype((np.void, widths.shape[1] * widths.itemsize))).reshape(-1)
+        _, first, inverse = np.unique(raw, return_index=True, return_inverse=True)
+        logic_rows = self._logic_row
+        logic_u = np.asarray([logic_rows(tuple(r)) for r in widths[first].tolist()])
         logic = logic_u[inverse.reshape(-1)]
         cols = self._finish(sums, peaks, logic)
-        df = pd.DataFrame(cols)
+        df = pd.DataFrame(cols, copy=False)
         if with_hash:
-            df.insert(0, "spec_hash", hashes)
+            df.insert(0, "spec_hash", self._hashes(specs, rows, starts))
         return df
 
-    @staticmethod
-    def _hash(spec: ArchSpec, frags: list[str]) -> str:
-        """spec.hash from cached fragments (keys in sorted order, as ArchSpec.hash)."""
-        canon = (f'{{"input_bits":{spec.input_bits},"input_shape":{_canon(list(spec.input_shape))}'
-                 f',"layers":[{",".join(frags)}],"num_classes":{spec.num_classes},'
-                 f'"version":{SPEC_VERSION}}}')
-        return hashlib.sha256(canon.encode()).hexdigest()
+    def _head(self, key: tuple[Shape, int]) -> bytes:
+        """Canonical-JSON text of a spec before its layers (keys sorted, as ArchSpec.hash)."""
+        shape, bits = key
+        head = f'{{"input_bits":{bits},"input_shape":{_canon(list(shape))},"layers":['
+        self._heads[key] = out = head.encode()
+        return out
+
+    def _tail(self, num_classes: int) -> bytes:
+        tail = f'],"num_classes":{num_classes},"version":{SPEC_VERSION}}}'
+        self._tails[num_classes] = out = tail.encode()
+        return out
 
     def _finish(self, sums: np.ndarray, peaks: np.ndarray, logic: np.ndarray
                 ) -> dict[str, np.ndarray]:
