@@ -31,6 +31,9 @@ from dse.train import EpochMetrics, TrainResult, evaluate, get_schedule, train
 from search_spaces.build import build_model
 from search_spaces.spec import LSTM, ArchSpec, Conv, Linear, Pool, Residual
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._docs import write_section as write_docs_section  # noqa: E402
+
 SECTION = "qat_accuracy"
 
 
@@ -192,18 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     if args.write_docs:
-        write_section(text)
+        write_docs_section(SECTION, text)
     return 0
-
-
-def write_section(body: str) -> None:
-    """Replace (or append) this benchmark's marked section in docs/benchmarks.md."""
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from benchmarks._docs import DOCS
-    from benchmarks._docs import write_section as write
-
-    write(SECTION, body)
-    print(f"wrote section {SECTION!r} of {DOCS}")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,9 @@ import numpy as np
 
 from dse.config import build_config
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._docs import write_section as write_docs_section  # noqa: E402
+
 SECTION = "search_efficiency"
 DEFAULT_SAMPLER = build_config().sampler_name  # the service's default, whatever it is
 BASELINE_SAMPLER = "random"
@@ -426,18 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(body)
     if args.write_docs:
-        write_section(body)
+        write_docs_section(SECTION, body)
     return 0
-
-
-def write_section(body: str) -> None:
-    """Replace (or append) this benchmark's marked section in docs/benchmarks.md."""
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from benchmarks._docs import DOCS
-    from benchmarks._docs import write_section as write
-
-    write(SECTION, body)
-    print(f"wrote section {SECTION!r} of {DOCS}")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def _load_builtins() -> None:
     import pkgutil
 
     for mod in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{mod.name}")
+        if not mod.name.startswith("_"):  # _trial: shared helpers, not a task
+            importlib.import_module(f"{__name__}.{mod.name}")
 
 
 def list_tasks() -> list[str]:

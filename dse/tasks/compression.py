@@ -28,7 +28,7 @@ import time
 from typing import Any
 
 from dse.tasks import RunFn, Task, register_task
-from dse.tasks.classification import cached_dataset, failure
+from dse.tasks._trial import TrialContext, failure
 
 #: The name of the candidate artifact holding the original / reconstruction / error PNG.
 PREVIEW_ARTIFACT = "reconstruction"
@@ -44,28 +44,15 @@ def spec_metrics(spec: Any) -> dict[str, float]:
 def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
     """Train one patch encoder with its full-frame decoder; never raises."""
     started = time.monotonic()
-    timeout = payload.get("trial_timeout_s")
-    timed_out: dict[str, str] = {}
     try:
-        import torch
-
         from dse.codec import CodecEpoch, build_codec, preview_png, train_codec
-        from dse.store import open_store
-        from dse.train import get_schedule
-        from search_spaces.spec import ArchSpec
 
-        torch.set_num_threads(max(1, int(payload.get("threads", 1))))
-        store = open_store(payload["db"])
-        spec = ArchSpec.from_json(payload["spec_json"])
-        data = cached_dataset(payload["dataset"],
-                              tuple(sorted(payload["dataset_params"].items())),
-                              payload.get("data_root"), payload["seed"])
+        ctx = TrialContext(payload, report)
+        spec, data, store = ctx.spec, ctx.data, ctx.store
         if len(data.input_shape) != 3:
             raise ValueError(f"dataset {payload['dataset']!r} gives {data.input_shape}: the "
                              "compression task needs (C, H, W) images")
-        torch.manual_seed(payload["seed"] + payload["trial_number"])
         codec = build_codec(spec)
-        stages = get_schedule(payload["schedule"], payload["epochs"])
 
         def on_epoch(m: CodecEpoch) -> bool:
             row: dict[str, Any] = {"train_loss": m.train_loss, "val_loss": m.val_loss,
@@ -73,21 +60,12 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
                                    "lr": m.lr}
             if m.val_ms_ssim is not None:
                 row["val_ms_ssim"] = m.val_ms_ssim
-            store.add_epoch(payload["eval_id"], m.stage, m.epoch, **row)
-            stop = bool(report({"epoch": m.epoch, "stage": m.stage, "monitor": m.val_psnr_db,
-                                **row}))
-            if timeout is not None and time.monotonic() - started > timeout:
-                timed_out["reason"] = (f"exceeded --trial-timeout {timeout:g} s after epoch "
-                                       f"{m.epoch}")
-                return True
-            return stop
+            return ctx.epoch(m.stage, m.epoch, m.val_psnr_db, row)
 
-        result = train_codec(codec, data, stages, batch_size=payload["batch_size"],
-                             lr=payload["lr"], seed=payload["seed"] + payload["trial_number"],
-                             on_epoch=on_epoch, max_train_batches=payload.get("max_train_batches"))
-        status, reason = result.status, result.reason
-        if timed_out:
-            status, reason = "failed", timed_out["reason"]
+        result = train_codec(codec, data, ctx.stages, batch_size=payload["batch_size"],
+                             lr=payload["lr"], seed=ctx.seed, on_epoch=on_epoch,
+                             max_train_batches=payload.get("max_train_batches"))
+        status, reason = ctx.outcome(result.status, result.reason)
         psnr = result.val.get("psnr_db")
         if status == "complete" and (psnr is None or not math.isfinite(psnr)):
             status, reason = "failed", f"validation PSNR is {psnr}"
@@ -102,8 +80,7 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
         if status == "complete":
             _store_preview(store, payload["eval_id"], codec, data, preview_png)
         return {"status": status, "reason": reason, "metrics": metrics, "monitor": psnr,
-                "epochs_run": len(result.history),
-                "train_seconds": time.monotonic() - started}
+                "epochs_run": len(result.history), "train_seconds": ctx.seconds()}
     except Exception as exc:  # a trial that raises is recorded failed; the search goes on
         return failure(exc, started)
 

@@ -416,3 +416,19 @@ def test_crash_windows_are_repaired_on_resume(tmp_path: Path, monkeypatch: Any,
     assert sorted(int(n) for n in df["trial_number"]) == sorted(t.number for t in non_dup)
     if where == "after_ask":
         assert [t.user_attrs.get("abandoned") for t in trials].count(True) == 1
+
+
+def test_trial_timeout_is_recorded_failed_with_reason(tmp_path: Path) -> None:
+    """A timeout far below one epoch: every trained trial stops after its first epoch and is
+    recorded failed with the timeout as its reason; the search still runs all its trials."""
+    url = db_url(tmp_path)
+    cfg = build_config(study="slow", db=url, trials=2, trial_timeout_s=1e-3,
+                       **{**QUICK, "epochs": 3})
+    run_search(cfg)
+    store = open_store(url)
+    df = store.query("slow")
+    trained = df[df["status"] != "infeasible"]
+    assert len(trained) >= 1 and set(trained["status"]) == {"failed"}
+    assert all("exceeded --trial-timeout 0.001 s after epoch 1" in e for e in trained["error"])
+    assert all(len(store.epochs(int(c))) == 1 for c in trained["candidate_id"])
+    assert len(counted(optuna_trials(url, "slow"))) == 2

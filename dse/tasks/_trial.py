@@ -1,0 +1,72 @@
+"""What every task's ``run()`` shares: the set-up of one trial in a worker process and the
+per-epoch bookkeeping (store row, report to the early-stopping rule, the trial timeout)."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=4)
+def cached_dataset(name: str, params_items: tuple[tuple[str, Any], ...], root: str | None,
+                   seed: int) -> Any:
+    """A dataset bundle, built once per worker process and reused by its trials."""
+    from dse.data import get_dataset
+
+    return get_dataset(name, root=root, seed=seed, **dict(params_items))
+
+
+def failure(exc: BaseException, started: float) -> dict[str, Any]:
+    """The result of a trial that raised: its reason names the exception and where."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" ({tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
+    return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}{where}", "metrics": {},
+            "monitor": None, "epochs_run": 0, "train_seconds": time.monotonic() - started}
+
+
+class TrialContext:
+    """One trial's torch threads, store, spec, dataset, seed and training stages.
+
+    ``epoch()`` records an epoch, reports it (with the task's ``monitor`` value) and returns
+    True to stop: when the rule prunes or when the trial ran past its timeout, which
+    ``outcome()`` then turns into a failure with its reason.
+    """
+
+    def __init__(self, payload: dict[str, Any],
+                 report: Callable[[dict[str, Any]], bool | None]) -> None:
+        import torch
+
+        from dse.store import open_store
+        from dse.train import get_schedule
+        from search_spaces.spec import ArchSpec
+
+        self.started = time.monotonic()
+        self.payload, self.report = payload, report
+        self.timeout: float | None = payload.get("trial_timeout_s")
+        self.timed_out: str | None = None
+        torch.set_num_threads(max(1, int(payload.get("threads", 1))))
+        self.store = open_store(payload["db"])
+        self.spec = ArchSpec.from_json(payload["spec_json"])
+        self.data = cached_dataset(payload["dataset"],
+                                   tuple(sorted(payload["dataset_params"].items())),
+                                   payload.get("data_root"), payload["seed"])
+        self.seed = payload["seed"] + payload["trial_number"]
+        torch.manual_seed(self.seed)
+        self.stages = get_schedule(payload["schedule"], payload["epochs"])
+
+    def epoch(self, stage: str, epoch: int, monitor: float, row: dict[str, Any]) -> bool:
+        self.store.add_epoch(self.payload["eval_id"], stage, epoch, **row)
+        stop = bool(self.report({"epoch": epoch, "stage": stage, "monitor": monitor, **row}))
+        if self.timeout is not None and time.monotonic() - self.started > self.timeout:
+            self.timed_out = f"exceeded --trial-timeout {self.timeout:g} s after epoch {epoch}"
+            return True
+        return stop
+
+    def outcome(self, status: str, reason: str | None) -> tuple[str, str | None]:
+        return ("failed", self.timed_out) if self.timed_out else (status, reason)
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
