@@ -96,13 +96,17 @@ class SuccessiveHalving:
         k = math.log(epoch / self.grace_epochs, self.eta)
         return abs(k - round(k)) < 1e-9
 
-    def should_stop(self, bucket: int, epoch: int, value: float) -> bool:
+    def should_stop(self, bucket: int, epoch: int, value: float,
+                    final_epoch: int | None = None) -> bool:
+        """Record ``value`` at a rung; True if the trial should stop there. A trial at its
+        ``final_epoch`` has finished: its value counts for its peers, it is never stopped."""
         if not self.is_rung(epoch) or not math.isfinite(value):
             return False
         with self._lock:
             seen = self._seen[(bucket, epoch)]
             seen.append(value)
-            if len(seen) < self.min_peers:
+            if len(seen) < self.min_peers or (final_epoch is not None
+                                              and epoch >= final_epoch):
                 return False
             ranked = sorted(seen, reverse=True)
             cutoff = ranked[max(0, math.ceil(len(ranked) / self.eta) - 1)]
@@ -204,8 +208,10 @@ class Proposer:
         """Tell Optuna a result the store already holds (resume, duplicates)."""
         import optuna
 
-        if status == "failed":
-            self.study.tell(number, state=optuna.trial.TrialState.FAIL)
+        if status in ("failed", "pruned"):
+            state = optuna.trial.TrialState.FAIL if status == "failed" else \
+                optuna.trial.TrialState.PRUNED
+            self.study.tell(number, state=state)
             return
         values = {k: float(v) for k, v in metrics.items()
                   if isinstance(v, int | float) and not _isnan(v)}
@@ -306,6 +312,10 @@ class Proposer:
                 if self.cfg.max_failures is not None and self.failures >= self.cfg.max_failures:
                     self.stopped_reason = (f"stopped after {self.failures} failed trials "
                                            f"(--max-failures {self.cfg.max_failures})")
+            elif status == "pruned":
+                # Stopped early: its partial accuracy (maybe from a full-precision stage) is not
+                # comparable with finished trials', so the sampler learns nothing from it.
+                self.study.tell(cand.trial_number, state=optuna.trial.TrialState.PRUNED)
             else:
                 self._tell_values(cand.trial_number, metrics)
         self.on_event(status, {"trial": cand.trial_number, **metrics,
@@ -323,7 +333,8 @@ def run_local(proposer: Proposer, rule: SuccessiveHalving | None) -> None:
         proposer.on_event("running", {"trial": cand.trial_number})
 
         def report(m: dict[str, Any], cand: Candidate = cand) -> bool:
-            return bool(rule and rule.should_stop(cand.bucket, m["epoch"], m["monitor"]))
+            return bool(rule and rule.should_stop(cand.bucket, m["epoch"], m["monitor"],
+                                                  proposer.cfg.epochs))
 
         result = run_trial(proposer.payload(cand), report)
         proposer.complete(cand, result)
@@ -406,7 +417,7 @@ def _tune_classes() -> tuple[type, type]:
             if rule is None or result.get("done_status") or "monitor" not in result:
                 return str(TrialScheduler.CONTINUE)
             stop = rule.should_stop(trial.config["bucket"], int(result["epoch"]),
-                                    float(result["monitor"]))
+                                    float(result["monitor"]), int(trial.config["epochs"]))
             return str(TrialScheduler.STOP if stop else TrialScheduler.CONTINUE)
 
     return HardwareFirstSearcher, BucketedScheduler

@@ -94,6 +94,10 @@ def test_successive_halving_within_buckets() -> None:
     assert not rule.should_stop(0, 1, 0.95)
     assert not rule.should_stop(1, 1, 0.1)      # another bucket starts afresh
     assert not rule.should_stop(0, 2, 0.0)      # not a rung
+    assert not rule.should_stop(0, 3, 0.9)
+    assert not rule.should_stop(0, 3, 0.8)
+    assert not rule.should_stop(0, 3, 0.1, final_epoch=3)  # finished: never stopped
+    assert rule.should_stop(0, 3, 0.2)          # ... but it counts as a peer
 
 
 def test_cost_bucket_is_log4_of_first_hardware_objective() -> None:

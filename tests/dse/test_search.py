@@ -432,3 +432,20 @@ def test_trial_timeout_is_recorded_failed_with_reason(tmp_path: Path) -> None:
     assert all("exceeded --trial-timeout 0.001 s after epoch 1" in e for e in trained["error"])
     assert all(len(store.epochs(int(c))) == 1 for c in trained["candidate_id"])
     assert len(counted(optuna_trials(url, "slow"))) == 2
+
+
+def test_early_stopping_prunes_within_cost_buckets(tmp_path: Path) -> None:
+    """With early stopping on, some trials stop at a rung: recorded `pruned` with the epochs
+    they ran (fewer than planned) and told to Optuna as PRUNED; finished trials keep all."""
+    url = db_url(tmp_path)
+    cfg = build_config(study="asha", db=url, trials=12, seed=1,  # seed 1 prunes (deterministic)
+                       **{**QUICK, "epochs": 3, "early_stopping": True})
+    run_search(cfg)
+    store = open_store(url)
+    df = store.query("asha")
+    pruned, done = df[df["status"] == "pruned"], df[df["status"] == "complete"]
+    assert len(pruned) >= 1 and len(done) >= 1
+    assert all(len(store.epochs(int(c))) < 3 for c in pruned["candidate_id"])
+    assert all(len(store.epochs(int(c))) == 3 for c in done["candidate_id"])
+    states = {t.number: t.state for t in optuna_trials(url, "asha")}
+    assert all(states[int(n)] == optuna.trial.TrialState.PRUNED for n in pruned["trial_number"])
