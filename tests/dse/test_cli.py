@@ -66,8 +66,8 @@ def test_describe_user_errors_one_line_exit_2(tmp_path: Path, capsys: pytest.Cap
 
 def test_unknown_option_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "describe", EXAMPLE, "--bogus")
-    assert code == 2 and err.strip() == "dse: error: No such option: --bogus" or (
-        code == 2 and err.count("\n") == 1 and "--bogus" in err)
+    assert code == 2
+    assert err.startswith("dse: error: ") and err.count("\n") == 1 and "--bogus" in err
 
 
 def test_console_script_exit_code_no_traceback(tmp_path: Path) -> None:
