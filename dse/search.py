@@ -269,7 +269,7 @@ class Proposer:
                 "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
                 "max_train_batches": cfg.max_train_batches,
                 "trial_timeout_s": cfg.trial_timeout_s,
-                "threads": max(1, int(cfg.cpus_per_trial))}
+                "threads": max(1, int(cfg.cpus_per_trial)), "gpus": cfg.gpus_per_trial}
 
     # -- tell --------------------------------------------------------------------------
     def _constraints(self, metrics: dict[str, float]) -> list[float]:

@@ -28,7 +28,7 @@ def failure(exc: BaseException, started: float) -> dict[str, Any]:
 
 
 class TrialContext:
-    """One trial's torch threads, store, spec, dataset, seed and training stages.
+    """One trial's torch threads, store, spec, dataset, seed, device and training stages.
 
     ``epoch()`` records an epoch, reports it (with the task's ``monitor`` value) and returns
     True to stop: when the rule prunes or when the trial ran past its timeout, which
@@ -54,6 +54,9 @@ class TrialContext:
                                    tuple(sorted(payload["dataset_params"].items())),
                                    payload.get("data_root"), payload["seed"])
         self.seed = payload["seed"] + payload["trial_number"]
+        # A trial given GPUs (--gpus-per-trial; Ray sets CUDA_VISIBLE_DEVICES) trains on one.
+        self.device = "cuda" if payload.get("gpus", 0) > 0 and torch.cuda.is_available() \
+            else "cpu"
         torch.manual_seed(self.seed)
         self.stages = get_schedule(payload["schedule"], payload["epochs"])
 

@@ -27,7 +27,8 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
 
         result = train(model, ctx.data, ctx.stages, batch_size=payload["batch_size"],
                        lr=payload["lr"], seed=ctx.seed, on_epoch=on_epoch,
-                       max_train_batches=payload.get("max_train_batches"), progress=False)
+                       max_train_batches=payload.get("max_train_batches"), progress=False,
+                       device=ctx.device)
         status, reason = ctx.outcome(result.status, result.reason)
         # The objective is the validation accuracy of the model as trained to the end (fully
         # quantized after the last stage), the one the test accuracy is measured on, not the
