@@ -140,10 +140,13 @@ def split_images(ds: SplitDataset) -> Tensor:
 
 @torch.no_grad()
 def reconstruct(codec: Codec, x: Tensor, batch_size: int = 256) -> Tensor:
-    """The codec's reconstruction of ``x`` in eval mode."""
+    """The codec's reconstruction of ``x`` in eval mode, on ``x``'s device (the batches run
+    on the codec's device)."""
     was = codec.training
     codec.eval()
-    out = torch.cat([codec(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
+    device = next(codec.parameters()).device
+    out = torch.cat([codec(x[i:i + batch_size].to(device))[0].to(x.device)
+                     for i in range(0, len(x), batch_size)])
     codec.train(was)
     return out
 
@@ -199,18 +202,20 @@ def _cosine(base: float, done: int, total: int) -> float:
 def train_codec(codec: Codec, data: DatasetBundle, stages: Sequence[Stage], *,
                 batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
                 on_epoch: Callable[[CodecEpoch], bool | None] | None = None,
-                max_train_batches: int | None = None, divergence_loss: float = 10.0
-                ) -> CodecResult:
+                max_train_batches: int | None = None, divergence_loss: float = 10.0,
+                device: str = "cpu") -> CodecResult:
     """Train ``codec`` on the MSE through ``stages`` (Adam, a fresh optimizer and a cosine
     decay per stage; each stage switches the encoder's quantizers, folding BSN where
     activations turn on, as :func:`dse.train.apply_stage`). ``on_epoch`` returning True
     stops with status ``pruned``; a non-finite or diverged loss ends with ``failed``.
-    Never raises for a training failure."""
+    Never raises for a training failure. Training runs on ``device``; the quality metrics
+    are computed on the CPU."""
     from dse.train import apply_stage
 
     start = time.perf_counter()
     patch = codec.encoder.patch
-    x_train, x_val = split_images(data.train), split_images(data.val)
+    codec.to(device)
+    x_train, x_val = split_images(data.train).to(device), split_images(data.val)
     history: list[CodecEpoch] = []
     status, reason = "complete", None
     epoch = 0

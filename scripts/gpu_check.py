@@ -52,6 +52,36 @@ def forward_check(name: str) -> dict[str, object]:
             "train_step_s": time.perf_counter() - t0, "grads_finite": grads_finite}
 
 
+def codec_check() -> dict[str, object]:
+    """The compression task's encoder + full-frame decoder trained on CUDA and on CPU."""
+    import random
+
+    from dse.codec import build_codec, preview_png, train_codec
+    from search_spaces.spaces import get_space
+
+    data = get_dataset("sample-images")
+    space = get_space("asic-encoder-codec", input_shape=data.input_shape, num_classes=2)
+    spec = space.from_choices({**space.random_choices(random.Random(0)), "patch": 8,
+                               "code_bits": 16})
+    out: dict[str, object] = {}
+    for device in ("cuda", "cpu"):
+        torch.manual_seed(0)
+        codec = build_codec(spec)
+        res = train_codec(codec, data, get_schedule("two-stage", 2), batch_size=32, lr=1e-2,
+                          seed=0, max_train_batches=40, device=device)
+        png = preview_png(codec, res_image(data))
+        out[device] = {"status": res.status, "test_psnr_db": res.test.get("psnr_db"),
+                       "seconds": res.seconds, "preview_png_bytes": len(png)}
+        print("codec", device, out[device], flush=True)
+    return out
+
+
+def res_image(data: object) -> torch.Tensor:
+    from dse.codec import split_images
+
+    return split_images(data.test)[0]  # type: ignore[attr-defined]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=".")
@@ -75,9 +105,12 @@ def main() -> int:
                            "seconds": res.seconds}
         print(device, results[device], flush=True)
     report["digits_training"] = results
+    report["codec_training"] = codec_check()
     ok = (all(r["rel_diff"] < 1e-3 and r["grads_finite"] for r in rows)  # type: ignore[operator]
           and results["cuda"]["status"] == "complete"
-          and abs(results["cuda"]["test_accuracy"] - results["cpu"]["test_accuracy"]) < 0.05)
+          and abs(results["cuda"]["test_accuracy"] - results["cpu"]["test_accuracy"]) < 0.05
+          and all(v["status"] == "complete"  # type: ignore[index]
+                  for v in report["codec_training"].values()))  # type: ignore[attr-defined]
     report["ok"] = ok
     Path(args.out, "gpu_check.json").write_text(json.dumps(report, indent=2))
     print("OK" if ok else "MISMATCH")

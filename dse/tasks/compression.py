@@ -64,7 +64,8 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
 
         result = train_codec(codec, data, ctx.stages, batch_size=payload["batch_size"],
                              lr=payload["lr"], seed=ctx.seed, on_epoch=on_epoch,
-                             max_train_batches=payload.get("max_train_batches"))
+                             max_train_batches=payload.get("max_train_batches"),
+                             device=ctx.device)
         status, reason = ctx.outcome(result.status, result.reason)
         psnr = result.val.get("psnr_db")
         if status == "complete" and (psnr is None or not math.isfinite(psnr)):
