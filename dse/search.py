@@ -20,10 +20,12 @@ re-run under the same Optuna trial number, never duplicated or lost.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -483,6 +485,65 @@ def create_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     raise UserError(f"sampler={name!r} is not known")
 
 
+class DriverLease:
+    """One search process (driver) per study at a time.
+
+    Resuming re-queues the evaluations a dead driver left running, so a second live driver
+    would retrain the first one's candidates. The driver records itself (host, pid) in the
+    Optuna study with a heartbeat; another start is refused while that driver lives: on this
+    host, while its pid exists; elsewhere, until its heartbeat is ``stale_s`` old.
+    """
+
+    KEY = "dse_driver"
+
+    def __init__(self, study: optuna.Study, *, heartbeat_s: float = 5.0,
+                 stale_s: float = 30.0) -> None:
+        self.study, self.heartbeat_s, self.stale_s = study, heartbeat_s, stale_s
+        self.me = {"host": socket.gethostname(), "pid": os.getpid()}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _alive(self, other: dict[str, Any]) -> bool:
+        if other.get("host") == self.me["host"]:
+            if other.get("pid") == self.me["pid"]:
+                return False
+            try:
+                os.kill(int(other["pid"]), 0)
+            except ProcessLookupError:
+                return False
+            except (PermissionError, OSError, ValueError, TypeError):
+                return True
+            return True
+        return time.time() - float(other.get("beat", 0.0)) < self.stale_s
+
+    def _beat(self) -> None:
+        self.study.set_user_attr(self.KEY, {**self.me, "beat": time.time()})
+
+    def __enter__(self) -> DriverLease:
+        other = self.study.user_attrs.get(self.KEY)
+        if isinstance(other, dict) and self._alive(other):
+            raise UserError(f"study {self.study.study_name.removeprefix('dse:')!r} is being "
+                            f"searched by another process (pid {other.get('pid')} on "
+                            f"{other.get('host')}); wait for it or use another --study")
+        self._beat()
+
+        def loop() -> None:
+            while not self._stop.wait(self.heartbeat_s):
+                with contextlib.suppress(Exception):  # a missed beat is retried
+                    self._beat()
+
+        self._thread = threading.Thread(target=loop, name="dse-driver-lease", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with contextlib.suppress(Exception):
+            self.study.set_user_attr(self.KEY, {})
+
+
 @dataclass
 class SearchOutcome:
     study: str
@@ -527,12 +588,13 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
         directions=cfg.directions,  # type: ignore[arg-type]
         sampler=create_sampler(cfg.sampler_name, cfg.seed),
         load_if_exists=True)
-    proposer = Proposer(cfg, store, record.id, study, space, accel, on_event)
-    rule = SuccessiveHalving() if cfg.early_stopping else None
-    if cfg.executor == "local":
-        run_local(proposer, rule)
-    else:
-        run_ray(proposer, rule, cfg)
+    with DriverLease(study):
+        proposer = Proposer(cfg, store, record.id, study, space, accel, on_event)
+        rule = SuccessiveHalving() if cfg.early_stopping else None
+        if cfg.executor == "local":
+            run_local(proposer, rule)
+        else:
+            run_ray(proposer, rule, cfg)
     status = store.study_status(cfg.study)
     return SearchOutcome(cfg.study, dict(status.get("counts", {})), proposer.stopped_reason,
                          time.monotonic() - t0)

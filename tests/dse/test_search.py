@@ -449,3 +449,27 @@ def test_early_stopping_prunes_within_cost_buckets(tmp_path: Path) -> None:
     assert all(len(store.epochs(int(c))) == 3 for c in done["candidate_id"])
     states = {t.number: t.state for t in optuna_trials(url, "asha")}
     assert all(states[int(n)] == optuna.trial.TrialState.PRUNED for n in pruned["trial_number"])
+
+
+def test_second_driver_on_a_live_study_is_refused(tmp_path: Path) -> None:
+    """While one `dse search` runs a study, a second one on the same study exits 2 with one
+    line (it would re-queue and retrain the first one's running trials); once the first is
+    killed, the same command takes over at once (same host, its pid is gone)."""
+    argv = ["search", "--study", "busy", "--db", f"sqlite:///{tmp_path / 'dse.db'}",
+            "--trials", "40", "--epochs", "2", "--executor", "local", "--quiet"]
+    first = subprocess.Popen([sys.executable, "-m", "dse.cli", *argv], cwd=tmp_path,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not _evaluations(tmp_path / "dse.db"):
+            time.sleep(0.1)
+        assert first.poll() is None, "the first search ended too soon"
+        second = _cli(*argv, cwd=tmp_path)
+        assert second.returncode == 2, second.stderr
+        assert "is being searched by another process" in second.stderr
+        assert second.stderr.count("\n") == 1
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    third = _cli(*[a if a != "40" else "3" for a in argv], cwd=tmp_path)
+    assert third.returncode == 0, third.stderr
