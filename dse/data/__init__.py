@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -166,6 +167,23 @@ def describe_dataset(name: str, **params: Any) -> tuple[Shape, int]:
 
 
 # --------------------------------------------------------------------------- shared helpers
+def find_data_dir(root: str | None, sub: str, files: tuple[str, ...], layout: str,
+                  dataset: str) -> str:
+    """The folder holding ``files``: ``root/sub`` or ``root`` itself; a one-line
+    ``DatasetPathError`` naming the expected ``layout`` otherwise."""
+    if root is None:
+        raise DatasetPathError(f"dataset {dataset!r} needs root=PATH holding {layout}")
+    for cand in (os.path.join(root, sub), root):
+        if all(os.path.isfile(os.path.join(cand, f)) for f in files):
+            return cand
+    if not os.path.exists(root):
+        raise DatasetPathError(f"dataset {dataset!r}: root {root!r} does not exist "
+                               f"(expected {layout})")
+    missing = [f for f in files if not os.path.isfile(os.path.join(root, sub, f))]
+    raise DatasetPathError(f"dataset {dataset!r}: {os.path.join(root, sub)!r} lacks "
+                           f"{', '.join(missing)} (expected {layout})")
+
+
 def check_int(name: str, value: Any, minimum: int, dataset: str) -> int:
     """Validate an integer parameter (bools rejected) and return it."""
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:

@@ -27,6 +27,7 @@ from dse.data import (
     DatasetPathError,
     U8Dataset,
     check_fraction,
+    find_data_dir,
     register_dataset,
     split_indices,
 )
@@ -39,21 +40,6 @@ CIFAR10_LAYOUT = (f"ROOT/{CIFAR10_DIR}/data_batch_1..data_batch_5 and test_batch
 CIFAR100_LAYOUT = (f"ROOT/{CIFAR100_DIR}/train and test "
                    "(python pickles from cifar-100-python.tar.gz)")
 IMAGE_SHAPE = (3, 32, 32)
-
-
-def _find_dir(root: str | None, sub: str, files: tuple[str, ...], layout: str,
-              dataset: str) -> str:
-    if root is None:
-        raise DatasetPathError(f"dataset {dataset!r} needs root=PATH holding {layout}")
-    for cand in (os.path.join(root, sub), root):
-        if all(os.path.isfile(os.path.join(cand, f)) for f in files):
-            return cand
-    if not os.path.exists(root):
-        raise DatasetPathError(f"dataset {dataset!r}: root {root!r} does not exist "
-                               f"(expected {layout})")
-    missing = [f for f in files if not os.path.isfile(os.path.join(root, sub, f))]
-    raise DatasetPathError(f"dataset {dataset!r}: {os.path.join(root, sub)!r} lacks "
-                           f"{', '.join(missing)} (expected {layout})")
 
 
 def read_batch(path: str, label_key: str, layout: str) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +89,7 @@ def build_cifar10(*, root: str | None = None, seed: int = 0, val_fraction: float
     """CIFAR-10 from ``ROOT/cifar-10-batches-py``."""
     check_fraction("val_fraction", val_fraction, "cifar-10", hi=1.0)
     files = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
-    folder = _find_dir(root, CIFAR10_DIR, files, CIFAR10_LAYOUT, "cifar-10")
+    folder = find_data_dir(root, CIFAR10_DIR, files, CIFAR10_LAYOUT, "cifar-10")
     parts = [read_batch(os.path.join(folder, f), "labels", CIFAR10_LAYOUT) for f in files[:5]]
     train = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
     test = read_batch(os.path.join(folder, "test_batch"), "labels", CIFAR10_LAYOUT)
@@ -128,7 +114,7 @@ def build_cifar100(*, root: str | None = None, seed: int = 0, label_mode: str = 
     """CIFAR-100 from ``ROOT/cifar-100-python`` (fine or coarse labels)."""
     num_classes = _classes100(label_mode)
     check_fraction("val_fraction", val_fraction, "cifar-100", hi=1.0)
-    folder = _find_dir(root, CIFAR100_DIR, ("train", "test"), CIFAR100_LAYOUT, "cifar-100")
+    folder = find_data_dir(root, CIFAR100_DIR, ("train", "test"), CIFAR100_LAYOUT, "cifar-100")
     key = f"{label_mode}_labels"
     train = read_batch(os.path.join(folder, "train"), key, CIFAR100_LAYOUT)
     test = read_batch(os.path.join(folder, "test"), key, CIFAR100_LAYOUT)

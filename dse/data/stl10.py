@@ -23,6 +23,7 @@ from dse.data import (
     U8Dataset,
     check_fraction,
     check_int,
+    find_data_dir,
     register_dataset,
     split_indices,
 )
@@ -35,20 +36,6 @@ NUM_CLASSES = 10
 LAYOUT = (f"ROOT/{FOLDER}/train_X.bin, train_y.bin, test_X.bin, test_y.bin "
           "(from stl10_binary.tar.gz)")
 FILES = ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin")
-
-
-def _folder(root: str | None) -> str:
-    if root is None:
-        raise DatasetPathError(f"dataset {NAME!r} needs root=PATH holding {LAYOUT}")
-    for cand in (os.path.join(root, FOLDER), root):
-        if all(os.path.isfile(os.path.join(cand, f)) for f in FILES):
-            return cand
-    if not os.path.exists(root):
-        raise DatasetPathError(f"dataset {NAME!r}: root {root!r} does not exist "
-                               f"(expected {LAYOUT})")
-    missing = [f for f in FILES if not os.path.isfile(os.path.join(root, FOLDER, f))]
-    raise DatasetPathError(f"dataset {NAME!r}: {os.path.join(root, FOLDER)!r} lacks "
-                           f"{', '.join(missing)} (expected {LAYOUT})")
 
 
 def read_split(folder: str, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +87,7 @@ def build_stl10(*, root: str | None = None, seed: int = 0, downsample: int = 1,
 
     side = _side(downsample)
     check_fraction("val_fraction", val_fraction, NAME)
-    folder = _folder(root)
+    folder = find_data_dir(root, FOLDER, FILES, LAYOUT, NAME)
     x_tr, y_tr = read_split(folder, "train")
     x_te, y_te = read_split(folder, "test")
     x_tr, x_te = _downsample(x_tr, SIDE // side), _downsample(x_te, SIDE // side)
