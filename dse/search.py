@@ -116,7 +116,8 @@ class SuccessiveHalving:
 
 
 def cost_bucket(metrics: dict[str, float], objectives: tuple[str, ...]) -> int:
-    """Bucket by the first hardware objective (memory_bits by default), one per factor 4."""
+    """Bucket by the first objective known before training (memory_bits by default; e.g.
+    bits_per_pixel for compression), one bucket per factor of 4."""
     key = next((o for o in objectives if o in metrics), "memory_bits")
     value = metrics.get(key, metrics.get("memory_bits", 1.0))
     return (math.frexp(max(value, 1e-300))[1] - 1) // 2  # floor(log4(value)), exact, < 1 too

@@ -97,9 +97,7 @@ class ProgressView:
 
     def event(self, kind: str, info: dict[str, Any]) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
-        if kind == "running":
-            pass
-        elif kind in ("complete", "pruned"):
+        if kind in ("complete", "pruned"):
             self.counts["running"] = max(0, self.counts.get("running", 0) - 1)
             vals = [info.get(o) for o in self.cfg.objectives]
             if all(isinstance(v, int | float) and math.isfinite(v) for v in vals):
