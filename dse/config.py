@@ -127,7 +127,7 @@ class SearchConfig:
     def sampler_name(self) -> str:
         """The sampler, TPE (multi-objective, multivariate) unless one is named.
 
-        DESIGN named NSGA-II as the multi-objective default; measured on our spaces it is not
+        NSGA-II was the first multi-objective default; measured on our spaces it is not
         better than random search at the budgets of a search (tens of trained candidates):
         Optuna's NSGA-II evolves only the dimensions present in every trial, and a space's
         conditional dimensions are redrawn at random. TPE reaches random search's final

@@ -1,6 +1,6 @@
 """The search service: Optuna proposes, the hardware model judges first, Ray Tune trains.
 
-Flow of one proposal (DESIGN §6):
+Flow of one proposal (docs/design.md, "Flow of one trial"):
 
 1. Optuna's sampler (multi-objective TPE by default; see ``SearchConfig.sampler_name``) asks;
    the space turns the trial into an :class:`~search_spaces.spec.ArchSpec`.

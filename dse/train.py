@@ -18,8 +18,9 @@ Contract of :func:`train`:
   activations=..., lstm_gates=...)`` switches the model's quantizers. When a stage turns
   activations on after a stage that had them off, ``search_spaces.build.fold_bsn(model)`` is
   called first (if the builder defines it): bit-shift normalization trains as batch norm in
-  float and is folded to shifts before activations are quantized (DESIGN.md section 3). A
-  model with no quantizers (a plain torch model) is trained as is when the builder is absent.
+  float and is folded to shifts before activations are quantized (docs/design.md, "Building
+  blocks"). A model with no quantizers (a plain torch model) is trained as is when the builder
+  is absent.
 * Deterministic on CPU: every epoch reseeds torch's global generator and the shuffling
   generator from ``(seed, epoch)``, batches are drawn in-process (no workers) and
   ``torch.use_deterministic_algorithms`` is on for the run; so the same seed gives the same

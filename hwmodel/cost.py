@@ -1,6 +1,6 @@
 """Analytical hardware cost model: ArchSpec (via :mod:`hwmodel.ir`) -> :class:`CostReport`.
 
-Per op and in total, every name with its unit (DESIGN §4):
+Per op and in total, every name with its unit (docs/design.md, "Hardware cost model"):
 
 * memory bits: stored weights (CA layers: seed + rule, plus the generator state ``ca_state_bits``
   held in the cells' flip-flops), normalization parameters (BN: 2*C*b_norm; BSN: the layer's
@@ -149,7 +149,10 @@ def operand_traffic_bits(op: HwOp, rows: int, cols: int, dataflow: str
 
 
 def popcount_full_adders(n: int) -> int:
-    """Full adders of an n-input popcount tree: n - ceil(log2(n+1)) (DESIGN §4)."""
+    """Full adders of an n-input popcount tree: n - ceil(log2(n+1)).
+
+    docs/design.md, "Hardware cost model".
+    """
     return max(0, n - ceil_log2(n + 1))
 
 

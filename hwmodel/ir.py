@@ -10,9 +10,9 @@ its body's ops, then (MUX and MUX-OR gates) a ``tgap`` op, then a ``gate`` op.
 
 Bit-widths are the hardware's: a tensor the spec leaves unquantized (``act_bits=32`` between
 the convolutions of a factorized block, logits) is an integer at the producing layer's
-accumulator width ``b_w + b_a + ceil(log2 fan-in)`` (DESIGN §4) unless weights or inputs are
-float; ``lower(spec, float_intermediates=True)`` keeps 32 bits instead (our reading: the
-papers do not say how the intermediates are stored).
+accumulator width ``b_w + b_a + ceil(log2 fan-in)`` (docs/design.md, "Hardware cost model")
+unless weights or inputs are float; ``lower(spec, float_intermediates=True)`` keeps 32 bits
+instead (our reading: the papers do not say how the intermediates are stored).
 
 ``live_bits`` is the activation storage alive while the op runs: its input and output
 tensors, the skip tensor of an enclosing residual block (it stays alive across the block),
@@ -47,7 +47,10 @@ OPS = MATRIX_OPS + UNIT_OPS
 
 
 def accumulator_bits(w_bits: int, a_bits: int, fan_in: int) -> int:
-    """Accumulator width b_w + b_a + ceil(log2 fan-in) (DESIGN §4); 32 if an operand is float."""
+    """Accumulator width b_w + b_a + ceil(log2 fan-in); 32 if an operand is float.
+
+    docs/design.md, "Hardware cost model".
+    """
     if w_bits >= FLOAT_BITS or a_bits >= FLOAT_BITS:
         return FLOAT_BITS
     return w_bits + a_bits + math.ceil(math.log2(max(fan_in, 1)))

@@ -1,4 +1,6 @@
-"""Cycle-level simulator of the logic-gated QNN accelerator template (DESIGN §5).
+"""Cycle-level simulator of the logic-gated QNN accelerator template.
+
+docs/design.md, "Cycle-level simulator".
 
 ``simulate(spec, accel) -> SimReport`` runs a whole :class:`~search_spaces.spec.ArchSpec`
 layer by layer (the ops of :func:`hwmodel.ir.lower`, one after another) on an

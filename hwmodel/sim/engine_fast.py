@@ -60,7 +60,10 @@ def drain_cycles(accel: AccelConfig) -> int:
 
 
 def ideal_fold_cycles(p: Product, accel: AccelConfig) -> int:
-    """One stall-free fold (DESIGN §5: ``2R + C + T - 2`` ws/is, ``R + C + T - 2`` os)."""
+    """One stall-free fold: ``2R + C + T - 2`` ws/is, ``R + C + T - 2`` os.
+
+    docs/design.md, "Cycle-level simulator".
+    """
     return load_cycles(accel) + stream_cycles(p, accel) + drain_cycles(accel)
 
 
@@ -148,7 +151,10 @@ def simulate_product(p: Product, accel: AccelConfig) -> Counters:
 
 
 def ideal_product_cycles(p: Product, accel: AccelConfig) -> int:
-    """Stall-free cycles of ``p.count`` repetitions: SCALE-Sim's closed form (DESIGN §5)."""
+    """Stall-free cycles of ``p.count`` repetitions: SCALE-Sim's closed form.
+
+    docs/design.md, "Cycle-level simulator".
+    """
     nr, _, _ = fold_sizes(p.sr, accel.rows)
     nc, _, _ = fold_sizes(p.sc, accel.cols)
     return p.count * p.passes * (nr * nc * ideal_fold_cycles(p, accel) - LAST_CYCLE_OFFSET)

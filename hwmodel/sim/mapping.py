@@ -105,8 +105,9 @@ class FoldOperands:
 def fold_operands(p: Product, fold: Fold, dataflow: str) -> FoldOperands:
     """Operand traffic of one fold (``r`` rows, ``c`` columns used) of one pass of ``p``.
 
-    A CA "row" is one filter's weight vector (one automaton step, DESIGN §3): a ws fold loads
-    ``c`` filters, an os fold streams ``c`` filters, an is fold streams ``T`` filters.
+    A CA "row" is one filter's weight vector (one automaton step, docs/design.md, "Building
+    blocks"): a ws fold loads ``c`` filters, an os fold streams ``c`` filters, an is fold
+    streams ``T`` filters.
     """
     r, c, first, last = fold
     t = p.t

@@ -1,6 +1,6 @@
 """Bit-shift normalization (BSN): one power-of-two scale per layer, one offset per channel.
 
-Folded form (DESIGN.md section 3, our reading of the 1 Mb encoder's BSN):
+Folded form (docs/design.md, "Building blocks"; our reading of the 1 Mb encoder's BSN):
 ``y_c = (x_c + o_c) * 2^(-k)`` with ``k`` an integer shared by the layer and ``o_c`` a
 fixed-point offset with ``offset_frac_bits = f`` fractional bits (``o_c = O_c / 2^f``, ``O_c``
 an integer; ``f = 0`` gives plain integer offsets). Hardware: one adder per channel and one

@@ -19,7 +19,7 @@ Gradients (tested apart from values, Larq style), ``1{.}`` the indicator:
   ``dq/dw = 1{|w| <= clip_value}``;
 * ``btq``   (MOGNET's balanced ternary, our reading): threshold ``t`` = the 1/3 quantile of
   ``|w|`` so each of {-1, 0, +1} holds about a third of the weights; same gradient;
-* ``heq``   (histogram-equalized quantization, DESIGN.md section 3):
+* ``heq``   (histogram-equalized quantization, docs/design.md, "Building blocks"):
   ``q = (2/(n-1)) round(clip(w/s, -(n-1)/2, (n-1)/2))`` for odd ``n`` and
   ``q = (2/(n-1)) (floor(clip(w/s, -(n-1)/2, (n-1)/2 - eps)) + 1/2)`` for even ``n`` (sign-style
   levels, no zero); thresholds ``t_k = (k - n/2) s``. ``s`` is refitted (not learned) from the
@@ -155,7 +155,7 @@ def ste_ternary(x: Tensor, threshold: Tensor | float, clip_value: float = 1.0) -
 
 
 def heq_quantize(w: Tensor, s: Tensor | float, n: int) -> Tensor:
-    """``Q(w; s)`` of DESIGN.md section 3 with its clipped STE; values in [-1, 1]."""
+    """``Q(w; s)`` of docs/design.md, "Building blocks", with its clipped STE; values in [-1, 1]."""
     st = s if isinstance(s, Tensor) else torch.tensor(s, dtype=w.dtype)
     out: Tensor = HEQSTE.apply(w, st, n)
     return out
@@ -173,7 +173,8 @@ def heq_code_values(n: int) -> tuple[float, ...]:
 def heq_fit_step(w: Tensor, n: int, max_samples: int = 8192) -> Tensor:
     """Least-squares step size whose thresholds ``(k - n/2) s`` match the weight n-quantiles.
 
-    DESIGN.md section 3: ``s* = sum c_k q_k / sum c_k^2`` with ``c_k = k - n/2``, k = 1..n-1.
+    docs/design.md, "Building blocks": ``s* = sum c_k q_k / sum c_k^2`` with
+    ``c_k = k - n/2``, k = 1..n-1.
     For n = 2 (one threshold at 0) the fit is undefined; we return ``2 mean|w|`` so the STE's
     clip window ``|w| <= s`` covers most weights (our choice).
     """
@@ -458,8 +459,8 @@ class HEQQuantizer(WeightQuantizer):
     ``momentum``: ``s <- m s + (1 - m) s*``; ``max_samples``: quantiles are estimated on a
     strided subsample of at most that many weights. In eval mode ``s`` is frozen.
 
-    Default ``refit_every = 8`` (our choice; DESIGN.md section 3 says only "refitted during
-    training"): a refit costs a sort of the weights in numpy, about as much as the rest of
+    Default ``refit_every = 8`` (our choice; docs/design.md, "Building blocks" says only
+    "refitted"): a refit costs a sort of the weights in numpy, about as much as the rest of
     the quantizer, while an SGD step moves the weight quantiles little; 8 keeps ``s`` at most
     7 optimizer steps old. Measured (benchmarks/qat_accuracy.py's digits network, 12 epochs,
     3 seeds): test accuracy 96.6 % refitting every step, 96.4 % every 8, 96.3 % every 16,

@@ -1,7 +1,8 @@
 """Gated residuals: add (baseline), OR, MUX with thresholded-GAP select, MUX-OR (BILLNET).
 
-Semantics (spec.Residual, DESIGN.md section 3); ``x`` the skip input, ``f = F(x)`` the body
-output, both on the same ``b``-bit activation code set ``{0, 1/L, ..., 1}``, ``L = 2^b - 1``:
+Semantics (spec.Residual, docs/design.md, "Building blocks"); ``x`` the skip input,
+``f = F(x)`` the body output, both on the same ``b``-bit activation code set
+``{0, 1/L, ..., 1}``, ``L = 2^b - 1``:
 
 * ``add``:    ``y = A_b(x + f)`` (re-quantized to the body's bits; ``b = 32``: ``x + f``);
 * ``or``:     ``y = min(x + f, 1)``, which is ``x OR f`` on {0, 1}; gradient (STE through the

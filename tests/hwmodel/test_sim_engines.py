@@ -180,7 +180,10 @@ def test_engines_agree_on_example_specs(example: str) -> None:
 
 
 def test_ideal_closed_form() -> None:
-    """``ideal_product_cycles`` is DESIGN §5's formula and the stall-free engine meets it."""
+    """``ideal_product_cycles`` is the closed form of docs/design.md, "Cycle-level simulator".
+
+    The stall-free engine meets it.
+    """
     rng = random.Random(3)
     for _ in range(100):
         p = Product(rng.randint(1, 40), rng.randint(1, 40), rng.randint(1, 40),
