@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 DATAFLOWS = ("ws", "os", "is")
+#: Bits in one "kbit" of an SRAM size (binary kilo).
+BITS_PER_KBIT = 1024
 MAC_STYLES = ("xnor_popcount", "mux_add", "multiplier")
 
 
@@ -69,6 +71,32 @@ class AccelConfig:
     def num_pes(self) -> int:
         return self.rows * self.cols
 
+    @property
+    def weight_sram_bits(self) -> float:
+        return self.weight_sram_kbits * BITS_PER_KBIT
+
+    @property
+    def act_sram_bits(self) -> float:
+        return self.act_sram_kbits * BITS_PER_KBIT
+
+    def fit_problems(self, weight_bits: float, act_peak_bits: float) -> list[str]:
+        """Why a network does not fit this accelerator's SRAMs (empty when it fits).
+
+        ``weight_bits``: what the weight SRAM must hold (stored weights, CA seeds instead of
+        generated matrices, normalization parameters); ``act_peak_bits``: the peak of the
+        activations alive at once (a layer's input and output: the two halves of a
+        double-buffered activation SRAM). The same capacities decide the cost model's
+        off-chip traffic; a co-search requires both to fit on chip.
+        """
+        out = []
+        if weight_bits > self.weight_sram_bits:
+            out.append(f"weights {weight_bits:.0f} bits > weight_sram_kbits="
+                       f"{self.weight_sram_kbits:g} ({self.weight_sram_bits:.0f} bits)")
+        if act_peak_bits > self.act_sram_bits:
+            out.append(f"activation peak {act_peak_bits:.0f} bits > act_sram_kbits="
+                       f"{self.act_sram_kbits:g} ({self.act_sram_bits:.0f} bits)")
+        return out
+
     def with_(self, **changes: Any) -> AccelConfig:
         """A copy with some fields changed (validated)."""
         return replace(self, **changes)
@@ -103,6 +131,12 @@ class AccelConfig:
         except yaml.YAMLError as exc:
             raise ValueError(f"{p}: malformed YAML ({str(exc).splitlines()[0]})") from None
         return cls.from_dict(data or {}, source=str(p))
+
+
+def field_types() -> dict[str, type]:
+    """The ``AccelConfig`` fields and the type of each (from its default)."""
+    base = AccelConfig()
+    return {f.name: type(getattr(base, f.name)) for f in fields(AccelConfig)}
 
 
 #: A plain systolic array with SCALE-Sim's conventions, unlimited bandwidth and an unlimited CA

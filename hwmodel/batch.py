@@ -241,8 +241,8 @@ class Scorer:
         sram_bits = t["weight_memory_bits"] + t["norm_memory_bits"] + peaks
         t["memory_bits"] = sram_bits + t["ca_state_bits"]
         w_over = np.maximum(0.0, t["weight_memory_bits"] + t["norm_memory_bits"]
-                            - accel.weight_sram_kbits * 1024)
-        a_over = np.maximum(0.0, peaks - accel.act_sram_kbits * 1024)
+                            - accel.weight_sram_bits)
+        a_over = np.maximum(0.0, peaks - accel.act_sram_bits)
         t["dram_bits"] = (w_over + 2 * a_over).astype(np.int64)
         t["dram_energy_pj"] = t["dram_bits"] * tech.dram_pj_per_bit
         t["energy_pj"] = (t["mac_energy_pj"] + t["unit_energy_pj"] + t["sram_energy_pj"]

@@ -564,9 +564,8 @@ def finish_totals(sums: dict[str, float], act_buffer_bits: int, logic: LogicCoun
     t["memory_bits"] = sram_bits + t["ca_state_bits"]
     # Off-chip traffic only for what does not fit the accel's SRAMs: weights read once per
     # inference, overflowing activations written and read once.
-    w_over = max(0.0, t["weight_memory_bits"] + t["norm_memory_bits"]
-                 - accel.weight_sram_kbits * 1024)
-    a_over = max(0.0, act_buffer_bits - accel.act_sram_kbits * 1024)
+    w_over = max(0.0, t["weight_memory_bits"] + t["norm_memory_bits"] - accel.weight_sram_bits)
+    a_over = max(0.0, act_buffer_bits - accel.act_sram_bits)
     t["dram_bits"] = int(w_over + 2 * a_over)
     t["dram_energy_pj"] = t["dram_bits"] * tech.dram_pj_per_bit
     t["energy_pj"] = (t["mac_energy_pj"] + t["unit_energy_pj"] + t["sram_energy_pj"]

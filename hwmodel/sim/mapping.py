@@ -22,10 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hwmodel.accel import DATAFLOWS, AccelConfig
-
-#: bits in one "kbit" of an SRAM size (binary kilo).
-BITS_PER_KBIT = 1024
+from hwmodel.accel import BITS_PER_KBIT, DATAFLOWS, AccelConfig
 
 
 def operand_dims(ofmap_px: int, filters: int, window: int, dataflow: str) -> tuple[int, int, int]:

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from hwmodel.accel import AccelConfig
-from hwmodel.sim.mapping import BITS_PER_KBIT
+from hwmodel.accel import AccelConfig, field_types
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,12 +29,6 @@ if TYPE_CHECKING:
 #: Objectives of the Pareto set, all minimized.
 PARETO_OBJECTIVES = ("cycles", "area_um2", "energy_pj")
 ProgressFn = Callable[[int, int], None]
-
-
-def field_types() -> dict[str, type]:
-    """The sweepable ``AccelConfig`` fields and the type of each (from its default)."""
-    base = AccelConfig()
-    return {f.name: type(getattr(base, f.name)) for f in fields(AccelConfig)}
 
 
 def parse_values(name: str, text: str) -> list[Any]:
@@ -111,13 +103,43 @@ def compute_energy_pj(ops: Sequence[HwOp], accel: AccelConfig, tech: Any) -> flo
 
 def accel_area_um2(ops: Sequence[HwOp], accel: AccelConfig, tech: Any) -> float:
     """Logic area of the array and units (sized for ``ops``) plus the configured SRAMs."""
-    sram_bits = (accel.weight_sram_kbits + accel.act_sram_kbits) * BITS_PER_KBIT
+    sram_bits = accel.weight_sram_bits + accel.act_sram_bits
     try:
         from hwmodel.cost import CostParams, accel_logic
     except ImportError:  # pragma: no cover - the cost model is another part's
         return float(sram_bits * tech.sram_um2_per_bit)
     logic = accel_logic(ops, accel, CostParams())
     return float(logic.area_um2(tech) + sram_bits * tech.sram_um2_per_bit)
+
+
+def point_metrics(spec: ArchSpec, accel: AccelConfig, *, tech: Any = None,
+                  ops: Sequence[HwOp] | None = None, engine: str = "fast") -> dict[str, Any]:
+    """The simulated cost of ``spec`` on one accelerator: ``cycles``, ``latency_us``,
+    ``utilization``, ``stall_<cause>`` cycles, SRAM read/write bits, ``energy_pj`` and
+    ``area_um2`` (see the module docstring). A fold the SRAMs cannot hold raises
+    ``ValueError`` naming the field."""
+    from hwmodel.ir import lower
+    from hwmodel.sim import access_energy_pj, simulate, sram_pj_per_bit
+
+    if tech is None:
+        from hwmodel.tech import default_tech
+
+        tech = default_tech()
+    ops = lower(spec) if ops is None else list(ops)
+    report = simulate(spec, accel, engine=engine, ops=ops, tech=tech)
+    t = report.total
+    return {
+        "cycles": t.cycles,
+        "latency_us": report.latency_us,
+        "utilization": report.utilization,
+        **{f"stall_{k}": v for k, v in t.stalls().items()},
+        "weight_sram_read_bits": t.weight_sram_read_bits,
+        "act_sram_read_bits": t.act_sram_read_bits,
+        "act_sram_write_bits": t.act_sram_write_bits,
+        "energy_pj": access_energy_pj(t, sram_pj_per_bit(tech)) + compute_energy_pj(ops, accel,
+                                                                                     tech),
+        "area_um2": accel_area_um2(ops, accel, tech),
+    }
 
 
 def sweep(spec: ArchSpec, base_accel: AccelConfig, grid: Mapping[str, Sequence[Any]],
@@ -133,7 +155,6 @@ def sweep(spec: ArchSpec, base_accel: AccelConfig, grid: Mapping[str, Sequence[A
     import pandas as pd
 
     from hwmodel.ir import lower
-    from hwmodel.sim import access_energy_pj, simulate, sram_pj_per_bit
 
     if tech is None:
         from hwmodel.tech import default_tech
@@ -142,30 +163,15 @@ def sweep(spec: ArchSpec, base_accel: AccelConfig, grid: Mapping[str, Sequence[A
     ops = lower(spec)
     points = grid_points(grid)
     rows: list[dict[str, Any]] = []
-    pj = sram_pj_per_bit(tech)
     for done, point in enumerate(points, start=1):
         try:
-            accel = base_accel.with_(**point)
-            report = simulate(spec, accel, engine=engine, ops=ops, tech=tech)
-            compute_pj = compute_energy_pj(ops, accel, tech)
-            area = accel_area_um2(ops, accel, tech)
+            row = point_metrics(spec, base_accel.with_(**point), tech=tech, ops=ops,
+                                engine=engine)
         except ValueError as exc:
             where = ", ".join(f"{k}={v}" for k, v in point.items())
             raise ValueError(f"sweep point {where}: {str(exc).removeprefix('accel: ')}"
                              ) from None
-        t = report.total
-        rows.append({
-            **point,
-            "cycles": t.cycles,
-            "latency_us": report.latency_us,
-            "utilization": report.utilization,
-            **{f"stall_{k}": v for k, v in t.stalls().items()},
-            "weight_sram_read_bits": t.weight_sram_read_bits,
-            "act_sram_read_bits": t.act_sram_read_bits,
-            "act_sram_write_bits": t.act_sram_write_bits,
-            "energy_pj": access_energy_pj(t, pj) + compute_pj,
-            "area_um2": area,
-        })
+        rows.append({**point, **row})
         if progress is not None:
             progress(done, len(points))
     frame = pd.DataFrame(rows)
@@ -174,4 +180,4 @@ def sweep(spec: ArchSpec, base_accel: AccelConfig, grid: Mapping[str, Sequence[A
 
 
 __all__ = ["PARETO_OBJECTIVES", "accel_area_um2", "compute_energy_pj", "field_types",
-           "grid_points", "parse_values", "pareto_mask", "sweep"]
+           "grid_points", "parse_values", "pareto_mask", "point_metrics", "sweep"]

@@ -53,21 +53,29 @@ def get_space(name_or_path: str, *, input_shape: Sequence[int], num_classes: int
     """A space by registered name, or from a ``.yaml``/``.yml``/``.toml`` file.
 
     ``params`` are the space's structural parameters (e.g. ``stem_stride``) or knob overrides
-    in the space vocabulary (e.g. ``act_bits=2``). Unknown name -> ``ValueError`` listing the
-    valid names; a bad file -> ``ValueError`` naming the file, line, field, rule and value.
+    in the space vocabulary (e.g. ``act_bits=2``); ``accelerator={field: form}`` adds
+    accelerator dimensions (:meth:`SearchSpace.with_accelerator`). Unknown name ->
+    ``ValueError`` listing the valid names; a bad file -> ``ValueError`` naming the file, line,
+    field, rule and value.
     """
     if not isinstance(name_or_path, str):
         raise ValueError(f"space: name={name_or_path!r} must be a string")
+    accelerator = params.pop("accelerator", None)
+    space: SearchSpace
     if name_or_path.lower().endswith(USER_SPACE_SUFFIXES):
         from search_spaces.spaces.user import load_user_space
 
-        return load_user_space(name_or_path, input_shape=input_shape, num_classes=num_classes,
-                               **params)
-    if name_or_path not in _SPACES:
+        space = load_user_space(name_or_path, input_shape=input_shape,
+                                num_classes=num_classes, **params)
+    elif name_or_path not in _SPACES:
         raise ValueError(f"space: unknown name {name_or_path!r} (valid: "
                          f"{', '.join(list_spaces())}; or a path ending "
                          f"{'/'.join(USER_SPACE_SUFFIXES)})")
-    return _SPACES[name_or_path](tuple(input_shape), num_classes, **params)
+    else:
+        space = _SPACES[name_or_path](tuple(input_shape), num_classes, **params)
+    if accelerator is not None:
+        space.with_accelerator(accelerator)
+    return space
 
 
 def is_video_space(name_or_path: str) -> bool:

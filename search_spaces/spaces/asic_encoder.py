@@ -43,3 +43,29 @@ class AsicEncoderSpace(PresetSpace):
             "head": "linear",
             "classifier_weight_bits": [1, 2, 3],
         }
+
+
+@register_space("asic-encoder-cosearch")
+class AsicEncoderCosearchSpace(AsicEncoderSpace):
+    """``asic-encoder`` searched together with its accelerator (a co-search).
+
+    The accelerator range is ours: array shapes around the encoder's widths, two dataflows,
+    bit-parallel or bit-serial PEs, and SRAM sizes that bracket the networks' weights
+    (about 4 to 840 kbits on 8x8 digits) and activation peaks (2.5 to 6 kbits), so that the
+    fit check matters. Override it with ``get_space(..., accelerator={...})``.
+    """
+
+    name = "asic-encoder-cosearch"
+    description = "asic-encoder x accelerator (array shape, dataflow, bit-serial, SRAM sizes)"
+    ACCELERATOR: dict[str, Any] = {
+        "rows": [8, 16, 32],
+        "cols": [8, 16, 32],
+        "dataflow": ["ws", "os"],
+        "bit_serial": [False, True],
+        "weight_sram_kbits": [32.0, 64.0, 128.0, 256.0],
+        "act_sram_kbits": [4.0, 8.0, 16.0],
+    }
+
+    def __init__(self, input_shape: Shape, num_classes: int, **params: Any) -> None:
+        super().__init__(input_shape, num_classes, **params)
+        self.with_accelerator(self.ACCELERATOR)

@@ -19,6 +19,11 @@ class derives everything else, identically for every space:
   combinations (and so may map two assignments onto one spec) sets ``size_is_exact = False`` and
   the count is an upper bound.
 
+A space may also search the accelerator (:meth:`SearchSpace.with_accelerator`, see
+:mod:`search_spaces.spaces.accel`): its accelerator dimensions follow the network's, and
+:meth:`SearchSpace.sample_design` / :meth:`SearchSpace.design_from_choices` return the pair
+(ArchSpec, accelerator fields). ``_build`` only ever sees the network's dimensions.
+
 Contract: ``_build`` must return a valid spec for every assignment the dimensions allow (a space
 that could produce an invalid combination must exclude it by a condition or repair it by a
 documented rule). Optuna is imported lazily; this module never imports torch.
@@ -305,6 +310,9 @@ class SearchSpace(ABC):
     #: Parameters a subclass accepts beyond input_shape/num_classes (for error messages).
     accepted_params: ClassVar[tuple[str, ...]] = ()
 
+    #: Accelerator dimensions (see :meth:`with_accelerator`); none: a network-only space.
+    _accel_dims: tuple[Dim, ...] = ()
+
     def __init__(self, input_shape: Sequence[int], num_classes: int) -> None:
         shape = tuple(input_shape)
         check_input_shape(self.name, shape, self.video)
@@ -325,15 +333,47 @@ class SearchSpace(ABC):
         """A complete assignment of the active dimensions -> a valid ArchSpec."""
 
     # -- derived, identical for every space -------------------------------------------------
+    def with_accelerator(self, forms: Mapping[str, Any]) -> SearchSpace:
+        """Add dimensions over accelerator fields (``{field: form}``, see
+        :mod:`search_spaces.spaces.accel`) after the network's; returns ``self``.
+
+        Call it before the space is used. Bad fields or values raise
+        :class:`~search_spaces.spaces.staged.KnobError` (a ``ValueError``) with their path.
+        """
+        from search_spaces.spaces.accel import accel_dimensions
+
+        self._accel_dims = accel_dimensions(forms)
+        self._dims = None
+        return self
+
+    @property
+    def accel_fields(self) -> tuple[str, ...]:
+        """The accelerator fields this space searches (empty: a network-only space)."""
+        from search_spaces.spaces.accel import ACCEL_PREFIX
+
+        return tuple(d.name.removeprefix(ACCEL_PREFIX) for d in self._accel_dims)
+
     def dimensions(self) -> tuple[Dim, ...]:
         if self._dims is None:
-            dims = tuple(self._dimensions())
+            dims = (*self._dimensions(), *self._accel_dims)
             _check_order(self.name, dims)
             self._dims = dims
         return self._dims
 
-    def sample(self, trial: BaseTrial) -> ArchSpec:
-        """Ask ``trial`` for every active dimension (``suggest_*``) and build the spec.
+    def _design(self, env: Mapping[str, Any]) -> tuple[ArchSpec, dict[str, Any]]:
+        """Split a complete assignment: the network's part builds the spec, the rest is the
+        accelerator's fields."""
+        if not self._accel_dims:
+            return self._build(env), {}
+        from search_spaces.spaces.accel import accel_fields_of
+
+        accel = {d.name for d in self._accel_dims}
+        spec = self._build({k: v for k, v in env.items() if k not in accel})
+        return spec, accel_fields_of({k: v for k, v in env.items() if k in accel})
+
+    def sample_design(self, trial: BaseTrial) -> tuple[ArchSpec, dict[str, Any]]:
+        """Ask ``trial`` for every active dimension (``suggest_*``): the spec and the
+        accelerator fields (``{}`` for a network-only space).
 
         Fixed (single-value) dimensions are not suggested, so they do not clutter the study.
         """
@@ -341,7 +381,11 @@ class SearchSpace(ABC):
         for dim in self.dimensions():
             if dim.active(env):
                 env[dim.name] = dim.values()[0] if dim.fixed else dim.suggest(trial)
-        return self._build(env)
+        return self._design(env)
+
+    def sample(self, trial: BaseTrial) -> ArchSpec:
+        """The spec of :meth:`sample_design`."""
+        return self.sample_design(trial)[0]
 
     def random_choices(self, rng: random.Random) -> dict[str, Any]:
         """Uniform choice per active dimension, drawn in order from ``rng`` (no Optuna).
@@ -392,7 +436,12 @@ class SearchSpace(ABC):
 
     def from_choices(self, choices: Mapping[str, Any]) -> ArchSpec:
         """A dict of choices (e.g. ``trial.params``) -> ArchSpec; see :meth:`resolve`."""
-        return self._build(self.resolve(choices))
+        return self.design_from_choices(choices)[0]
+
+    def design_from_choices(self, choices: Mapping[str, Any]
+                            ) -> tuple[ArchSpec, dict[str, Any]]:
+        """A dict of choices -> (ArchSpec, accelerator fields); see :meth:`resolve`."""
+        return self._design(self.resolve(choices))
 
     def size(self) -> int:
         """Number of distinct architectures (exact when ``size_is_exact``, else an upper bound)."""

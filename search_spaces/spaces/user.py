@@ -13,6 +13,9 @@ A file holds (all optional but ``dimensions`` or ``base``)::
       width: {per_stage: [[16, 32], [32, 64], [64, 128]]}
       gate: [add, mux]
       ...
+    accelerator:                    # co-search: fields of hwmodel.accel.AccelConfig, same
+      rows: [8, 16, 32]             # forms (see search_spaces.spaces.accel)
+      dataflow: [ws, os]
 
 Every error is a ``ValueError`` of one line, ``FILE:LINE: FIELD=VALUE RULE`` (the line of the
 offending key or item; TOML lines are found by key, best effort), so ``dse`` prints it as is.
@@ -39,7 +42,7 @@ from search_spaces.spaces.staged import (
 )
 
 Path = tuple[str | int, ...]
-TOP_FIELDS = ("name", "description", "base", "video", "params", "dimensions")
+TOP_FIELDS = ("name", "description", "base", "video", "params", "dimensions", "accelerator")
 _PARAM_MIN = {"stem_stride": 1, "min_spatial": 1, "max_downsamples": 0, "temporal_downsamples": 0}
 
 
@@ -55,6 +58,8 @@ class UserSpaceFile:
     params: dict[str, int]
     dimensions: dict[str, Any]
     lines: dict[Path, int] = field(default_factory=dict)
+    #: accelerator field -> form (empty: the space does not search the accelerator)
+    accelerator: dict[str, Any] = field(default_factory=dict)
 
     def error(self, at: Path, message: str) -> ValueError:
         """A one-line error located at the longest known prefix of ``at``."""
@@ -106,6 +111,11 @@ class UserSpace(StagedSpace):
             if exc.path and exc.path[0] in spec.dimensions:
                 raise spec.error(("dimensions", *exc.path), f"dimensions.{exc.message}") from None
             raise ValueError(f"{spec.path}: {exc.message}") from None
+        if spec.accelerator:
+            try:
+                self.with_accelerator(spec.accelerator)
+            except KnobError as exc:
+                raise spec.error(exc.path, exc.message) from None
 
 
 def file_is_video(spec: UserSpaceFile) -> bool:
@@ -190,6 +200,18 @@ def read_space_file(path: str) -> UserSpaceFile:
         except KnobError as exc:
             raise spec.error(exc.path, exc.message) from None
     spec.dimensions = {str(k): v for k, v in dims.items()}
+    if "accelerator" in data:
+        from search_spaces.spaces.accel import accel_dimensions
+
+        accel = data["accelerator"]
+        if accel is None or isinstance(accel, Mapping) and not accel:
+            raise spec.error(("accelerator",), "accelerator: needs at least one field: values "
+                             "(or leave the section out)")
+        try:
+            accel_dimensions(accel)
+        except KnobError as exc:
+            raise spec.error(exc.path, exc.message) from None
+        spec.accelerator = {str(k): v for k, v in accel.items()}
     if spec.base is not None:
         _base_class(spec)
     return spec

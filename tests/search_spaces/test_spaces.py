@@ -353,7 +353,7 @@ def test_from_choices_rejects_bad_input() -> None:
 
 def test_get_space_errors_and_overrides() -> None:
     with pytest.raises(ValueError, match=r"unknown name 'nope' \(valid: asic-encoder, "
-                                         r"asic-encoder-codec, billnet"):
+                                         r"asic-encoder-codec, asic-encoder-cosearch, billnet"):
         get_space("nope", input_shape=(1, 8, 8), num_classes=10)
     with pytest.raises(ValueError, match=r"input_shape=\(1, 8, 8\) must be 4 positive"):
         get_space("billnet", input_shape=(1, 8, 8), num_classes=10)
