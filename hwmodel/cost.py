@@ -3,8 +3,9 @@
 Per op and in total, every name with its unit (docs/design.md, "Hardware cost model"):
 
 * memory bits: stored weights (CA layers: seed + rule, plus the generator state ``ca_state_bits``
-  held in the cells' flip-flops), normalization parameters (BN: 2*C*b_norm; BSN: the layer's
-  shift code + C offsets), and the activation buffer: the peak over the schedule of the tensors
+  held in the cells' flip-flops), normalization parameters (BN: its integer multi-thresholds,
+  C*((2^b - 1)*acc_bits + 1); BSN: the layer's shift code + C offsets), and the activation
+  buffer: the peak over the schedule of the tensors
   alive at once (``HwOp.live_bits``);
 * logic: the accelerator's R x C MAC array and its units (norm, gate, TGAP, pool, CA generator)
   as gate counts (XNOR2, XOR2, AND2, OR2, MUX2, full/half adders, comparators, flip-flops). The
@@ -202,9 +203,16 @@ def mac_energy_pj(w_bits: int, w_levels: int, a_bits: int, acc_bits: int, tech: 
     return prod + e1 * acc_bits
 
 
-def norm_memory_bits(norm: str, channels: int, params: CostParams) -> int:
-    """BN: 2*C*b_norm; BSN: one shift code per layer + C offsets."""
+def norm_memory_bits(norm: str, channels: int, params: CostParams, acc_bits: int = 0,
+                     levels: int = 0) -> int:
+    """BSN: one shift code per layer + C offsets. BN before a b-bit activation: the integer
+    multi-thresholds that replace it (FINN style: 2^b - 1 per channel at the accumulator width
+    ``acc_bits``, ``levels = 2^b - 1``) plus one direction bit per channel (reversed
+    comparisons where gamma < 0; our choice, see docs/design.md "Integer semantics"); BN before
+    an unquantized output (``levels = 0``): scale and bias, 2*C*b_norm."""
     if norm == "bn":
+        if levels:
+            return channels * (levels * acc_bits + 1)
         return 2 * channels * params.bn_param_bits
     if norm == "bsn":
         return params.bsn_shift_bits + channels * params.bsn_offset_bits
@@ -315,13 +323,14 @@ def _unit_costs(op: HwOp, tech: Tech, params: CostParams) -> tuple[int, int, int
     n = op.elements
     if op.op == "norm":
         width = op.a_bits
-        levels = (1 << op.out_bits) - 1 if op.out_bits < FLOAT_BITS else 0
-        compare = n * levels
+        compare = n * op.norm_levels
         e_cmp = compare * e1 * width
         if op.norm == "bsn":
             shift_e = barrel_shifter_mux2(width, params.bsn_max_shift + 1) * tech.mux_factor * e1
             return 0, n, compare, n * (shift_e + e1 * width) + e_cmp
-        # BN: a width x b_norm multiply and an add per element.
+        if op.norm_levels:  # BN as multi-thresholds: the comparisons alone
+            return 0, 0, compare, e_cmp
+        # BN before a float output: a width x b_norm multiply and an add per element.
         mult = tech.mult8_pj * width * params.bn_param_bits / 64
         return 0, 0, compare, n * (mult + e1 * width) + e_cmp
     if op.op == "gate":
@@ -362,7 +371,8 @@ def layer_cost(op: HwOp, accel: AccelConfig, tech: Tech, params: CostParams) -> 
     """The cost of one op on ``accel`` (memory, operations, energy, ideal cycles)."""
     e_sram = tech.sram_pj_per_bit
     ca_state = op.ca.cells if op.ca is not None else 0
-    norm_bits = norm_memory_bits(op.norm, op.channels, params) if op.op == "norm" else 0
+    norm_bits = (norm_memory_bits(op.norm, op.channels, params, op.a_bits, op.norm_levels)
+                 if op.op == "norm" else 0)
     macs = op.macs
     b = bu = 0.0
     rd = wr = 0
@@ -437,10 +447,11 @@ def widths_of(ops: Sequence[HwOp]) -> Widths:
                 cells, cx, cm = max(cells, op.ca.cells), max(cx, x2), max(cm, m2)
         elif op.op == "norm":
             nin = max(nin, op.a_bits)
-            if op.out_bits < FLOAT_BITS:
-                nlev = max(nlev, (1 << op.out_bits) - 1)
+            nlev = max(nlev, op.norm_levels)
             bsn |= op.norm == "bsn"
-            bn |= op.norm == "bn"
+            # BN before a quantized output is multi-thresholds (the comparators below);
+            # only BN before an unquantized output needs the multiplier of its affine
+            bn |= op.norm == "bn" and not op.norm_levels
         elif op.op == "gate":
             gates[op.gate or "add"] = max(gates.get(op.gate or "add", 0), op.out_bits)
         elif op.op == "tgap":

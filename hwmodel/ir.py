@@ -73,7 +73,9 @@ class HwOp:
 
     Matrix ops (``op in MATRIX_OPS``): ``groups * time_steps`` products, each of
     ``ofmap_px x filters`` outputs over a reduction of ``window``; ``macs`` is their total.
-    Unit ops: ``channels`` and the element count ``elements`` describe the work.
+    Unit ops: ``channels`` and the element count ``elements`` describe the work; a ``norm``
+    op's ``norm_levels`` is ``2^b - 1`` before a b-bit activation and 0 before an unquantized
+    output (whose ``out_bits`` is then the accumulator width).
     """
 
     path: str
@@ -105,6 +107,7 @@ class HwOp:
     padding: tuple[int, ...] = ()
     live_bits: int = 0
     state_bits: int = 0
+    norm_levels: int = 0
 
     @property
     def is_matrix(self) -> bool:
@@ -182,15 +185,17 @@ class _Lowering:
             macs=g * ofmap_px * filters * window, params=conv.params(in_shape),
             weight_bits_stored=conv.weight_bits(in_shape), ca=conv.ca, norm=conv.norm,
             channels=cout, kernel=k, stride=s, padding=p, live_bits=live))
-        self.norm(path, conv.norm, out_shape, acc, o_bits, live)
+        self.norm(path, conv.norm, out_shape, acc, o_bits, conv.act_bits, live)
         return out_shape, o_bits
 
-    def norm(self, path: str, norm: str, shape: Shape, acc: int, o_bits: int, live: int) -> None:
+    def norm(self, path: str, norm: str, shape: Shape, acc: int, o_bits: int, act_bits: int,
+             live: int) -> None:
         if norm == "none":
             return
+        levels = (1 << act_bits) - 1 if act_bits < FLOAT_BITS else 0
         self.ops.append(HwOp(path=f"{path}.norm", op="norm", in_shape=shape, out_shape=shape,
                              a_bits=acc, out_bits=o_bits, norm=norm, channels=shape[0],
-                             live_bits=live))
+                             live_bits=live, norm_levels=levels))
 
     def pool(self, path: str, pool: Pool, in_shape: Shape, a_bits: int) -> tuple[Shape, int]:
         out_shape, o_bits = pool.infer(in_shape, a_bits, path)
@@ -216,7 +221,7 @@ class _Lowering:
             ofmap_px=1, filters=lin.out_features, window=window, macs=lin.out_features * window,
             params=lin.params(in_shape), weight_bits_stored=lin.weight_bits(in_shape),
             norm=lin.norm, channels=lin.out_features, live_bits=live))
-        self.norm(path, lin.norm, out_shape, acc, o_bits, live)
+        self.norm(path, lin.norm, out_shape, acc, o_bits, lin.act_bits, live)
         return out_shape, o_bits
 
     def lstm(self, path: str, lstm: LSTM, in_shape: Shape, a_bits: int) -> tuple[Shape, int]:

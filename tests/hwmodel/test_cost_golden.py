@@ -153,7 +153,8 @@ def test_ca_saving_equals_matrix_minus_generator() -> None:
     """MOGNET: the same layer with a stored pointwise costs 8*16*1 = 128 weight bits; the CA
     stores seed 16 + rule 16 + state 16 = 48 -> exactly 80 more memory bits. The same holds for
     a factorized block whose last pointwise (mid 16 -> out 8, 2-bit BTQ = 256 bits) is CA:
-    256 - (16 + 16 + 16) = 208."""
+    256 - (16 + 16 + 16) = 208, plus 8: the BN after it is 8 channels x 1 threshold at the
+    accumulator width, one bit wider for 2-bit stored weights than for 1-bit CA rows."""
     stored, gen = cost_report(ca_spec(None), ACC), cost_report(ca_spec(CA), ACC)
     assert stored.totals["memory_bits"] - gen.totals["memory_bits"] == 128 - 48
 
@@ -162,7 +163,7 @@ def test_ca_saving_equals_matrix_minus_generator() -> None:
         return ArchSpec((8, 4, 4), 3, (fac, *_head()), input_bits=1)
 
     s, g = cost_report(block(None), ACC), cost_report(block(CA), ACC)
-    assert s.totals["memory_bits"] - g.totals["memory_bits"] == 8 * 16 * 2 - 48
+    assert s.totals["memory_bits"] - g.totals["memory_bits"] == 8 * 16 * 2 - 48 + 8
 
 
 def _res_conv(norm: str = "bn") -> Conv:
@@ -222,25 +223,35 @@ def test_mux_residual_block_tgap_and_skip_liveness() -> None:
 
 
 def test_bit_shift_vs_batch_normalization() -> None:
-    """Same conv, C = 4: BN stores 2*4*16 = 128 bits, BSN 4 + 4*8 = 36.
+    """Same conv, C = 4, 1-bit output, norm input width W = 8 (1+1+ceil(log2 36)).
 
-    Logic per lane (4 lanes), norm input width W = 8 (1+1+ceil(log2 36)): BSN = barrel shifter
-    8*ceil(log2 16) = 32 MUX2 + 8 offset FA; BN = 8x16 multiplier (128 AND2, 7*15 = 105 FA,
-    7 HA) + 8 FA. Parameters are params, not tech: b_norm = 8 halves BN memory.
+    BN is 1 threshold per channel at W bits + 1 direction bit: 4*(8+1) = 36 bits; BSN
+    4 + 4*8 = 36. Logic per lane (4 lanes): BSN = barrel shifter 8*ceil(log2 16) = 32 MUX2 +
+    8 offset FA; BN = the comparators both share (4 lanes * 1 level * 8 bits), no multiplier.
+    Before an unquantized output (a linear's logits) BN keeps scale and bias, 2*C*b_norm bits
+    and a W x b_norm multiplier; b_norm = 8 halves that memory.
     """
     def spec(norm: str) -> ArchSpec:
         return ArchSpec((4, 4, 4), 3, (_res_conv(norm), *_head()), input_bits=1)
 
     bn, bsn = cost_report(spec("bn"), ACC), cost_report(spec("bsn"), ACC)
-    assert (bn.totals["norm_memory_bits"], bsn.totals["norm_memory_bits"]) == (128, 36)
+    assert (bn.totals["norm_memory_bits"], bsn.totals["norm_memory_bits"]) == (36, 36)
     assert barrel_shifter_mux2(8, 16) == 32
-    assert bsn.totals["mux2"] == 4 * 32
+    assert (bsn.totals["mux2"], bn.totals["mux2"]) == (4 * 32, 0)
+    assert bn.totals["comparator_bits"] == bsn.totals["comparator_bits"] == 4 * 1 * 8
+    assert bsn.totals["full_adders"] - bn.totals["full_adders"] == 4 * 8
+    assert (bn.totals["and2"], bn.totals["half_adders"]) == (0, 0)
+
+    head = ArchSpec((4, 4, 4), 3, (_res_conv("bsn"), Pool("global_avg"),
+                                   Linear(3, weight_quant="sign", weight_levels=2, norm="bn")),
+                    input_bits=1)
+    logits_bn = cost_report(head, ACC)
+    assert logits_bn.totals["norm_memory_bits"] == 36 + 2 * 3 * 16
+    small = cost_report(head, ACC, params=CostParams(bn_param_bits=8))
+    assert small.totals["norm_memory_bits"] == 36 + 2 * 3 * 8
+    # one norm unit serves both layers: its multiplier is as wide as the widest norm input (8)
     assert array_multiplier_cells(8, 16) == (128, 105, 7)
-    assert bn.totals["and2"] == 4 * 128
-    assert bn.totals["half_adders"] == 4 * 7
-    assert bn.totals["full_adders"] - bsn.totals["full_adders"] == 4 * 105
-    small = cost_report(spec("bn"), ACC, params=CostParams(bn_param_bits=8))
-    assert small.totals["norm_memory_bits"] == 64
+    assert logits_bn.totals["and2"] == 4 * 128
 
 
 def test_factorized_3d_block() -> None:
