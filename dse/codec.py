@@ -48,14 +48,20 @@ class PatchEncoder(nn.Module):
         self.patch = patch
 
     def forward(self, x: Tensor) -> Tensor:
-        n, c, h, w = x.shape
+        n, _, h, w = x.shape
         p = self.patch
-        if h % p or w % p:
-            raise ValueError(f"image {h}x{w} is not a whole number of {p}x{p} patches")
-        # (N, C, H/P, W/P, P, P) -> (N * H/P * W/P, C, P, P), patches in raster order
-        patches = x.unfold(2, p, p).unfold(3, p, p).permute(0, 2, 3, 1, 4, 5)
-        codes = self.net(patches.reshape(-1, c, p, p))
+        codes = self.net(patches(x, p))
         return codes.reshape(n, h // p, w // p, -1).permute(0, 3, 1, 2)  # type: ignore[no-any-return]
+
+
+def patches(x: Tensor, p: int) -> Tensor:
+    """(N, C, H, W) images -> (N * H/P * W/P, C, P, P) patches: image by image, each in
+    raster order. This is the order the chip sees them (and the export's test vectors)."""
+    n, c, h, w = x.shape
+    if h % p or w % p:
+        raise ValueError(f"image {h}x{w} is not a whole number of {p}x{p} patches")
+    # (N, C, H/P, W/P, P, P) -> (N, H/P, W/P, C, P, P)
+    return x.unfold(2, p, p).unfold(3, p, p).permute(0, 2, 3, 1, 4, 5).reshape(-1, c, p, p)
 
 
 class FrameDecoder(nn.Module):

@@ -73,3 +73,11 @@ class TrialContext:
 
     def seconds(self) -> float:
         return time.monotonic() - self.started
+
+    def keep_model(self, model: Any) -> None:
+        """Store a completed trial's trained (on-chip) model as its candidate's ``model``
+        artifact, so ``dse export`` needs no retraining."""
+        from dse.export import store_trained_model
+
+        cand = self.store.evaluation(self.payload["eval_id"]).candidate_id
+        store_trained_model(self.store, cand, model, self.stages, self.seed)

@@ -41,6 +41,8 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
             metrics.update(accuracy=accuracy, val_accuracy=accuracy)
         if result.test_accuracy is not None:
             metrics["test_accuracy"] = result.test_accuracy
+        if status == "complete":
+            ctx.keep_model(model)
         return {"status": status, "reason": reason, "metrics": metrics, "monitor": accuracy,
                 "epochs_run": result.epochs_run, "train_seconds": ctx.seconds()}
     except Exception as exc:  # a trial that raises is recorded failed; the search goes on

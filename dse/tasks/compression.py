@@ -80,6 +80,7 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
                 metrics[f"test_{key}"] = result.test[key]
         if status == "complete":
             _store_preview(store, payload["eval_id"], codec, data, preview_png)
+            ctx.keep_model(codec.encoder.net)  # the chip: the patch encoder
         return {"status": status, "reason": reason, "metrics": metrics, "monitor": psnr,
                 "epochs_run": len(result.history), "train_seconds": ctx.seconds()}
     except Exception as exc:  # a trial that raises is recorded failed; the search goes on

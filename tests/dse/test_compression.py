@@ -224,7 +224,7 @@ def test_reconstruction_artifact_is_a_three_panel_png(codec_study: tuple[str, An
     store = open_store(url)
     df = store.query("codec")
     cid = int(df[df["status"] == "complete"]["candidate_id"].iloc[0])
-    assert store.candidate(cid)["artifacts"] == ["reconstruction"]
+    assert store.candidate(cid)["artifacts"] == ["model", "reconstruction"]  # model: dse.export
     mime, data = store.artifact(cid, "reconstruction")
     assert mime == "image/png" and data[:8] == b"\x89PNG\r\n\x1a\n"
     img = Image.open(io.BytesIO(data))

@@ -1,0 +1,289 @@
+"""``dse export``: bit packing, the $readmemh writer, the atomic folder writer, the stored
+trained model, bad input at the CLI, and (with the integer reference executor) a bundle that
+re-reads to the codes it claims."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dse.errors import UserError
+from dse.export import (
+    MODEL_ARTIFACT,
+    Bundle,
+    load_trained_model,
+    pack_bits,
+    pack_image,
+    readmemh,
+    stream_bytes,
+    unpack,
+    write_bundle,
+)
+
+
+# --------------------------------------------------------------------------- bit packing
+def test_pack_bits_is_lsb_first_twos_complement() -> None:
+    # 1 = 001, -1 = 111, 2 = 010 (3-bit two's complement), least significant bit first
+    bits = pack_bits(np.array([1, -1, 2]), 3, signed=True)
+    assert bits.tolist() == [1, 0, 0, 1, 1, 1, 0, 1, 0]
+    # byte 0 holds stream bits 0..7 = 1,0,0,1,1,1,0,1 -> 0b10111001; byte 1 bit 0 = 0
+    assert stream_bytes(bits) == bytes([0b10111001, 0])
+
+
+def test_readmemh_words_and_padding() -> None:
+    bits = pack_bits(np.array([1, -1, 2]), 3, signed=True)  # 1,0,0,1, 1,1,0,1, 0
+    assert readmemh(bits, 4).split() == ["9", "b", "0"]
+    assert readmemh(bits, 8).split() == ["b9", "00"]
+    # 5-bit words: bits 0..4 = 1,0,0,1,1 -> 0x19; bits 5..9 = 1,0,1,0,(pad) -> 0x05
+    assert readmemh(bits, 5).split() == ["19", "05"]
+    text = readmemh(bits, 8, header="memory w\nsecond line")
+    assert text.splitlines()[:2] == ["// memory w", "// second line"]
+
+
+@pytest.mark.parametrize("values,width,signed", [([4], 3, True), ([-5], 3, True),
+                                                 ([8], 3, False), ([-1], 3, False)])
+def test_values_that_do_not_fit_are_refused(values: list[int], width: int,
+                                            signed: bool) -> None:
+    with pytest.raises(ValueError, match=r"layers\[0\]\.w: values in .* do not fit 3-bit"):
+        pack_bits(np.array(values), width, signed, "layers[0].w")
+
+
+@dataclass(frozen=True)
+class _Array:
+    """Stands in for a parameter array of the integer image (what the packer reads)."""
+
+    values: np.ndarray
+    bits: int
+    signed: bool
+    encoding: str
+    memory: str
+
+    def stored(self) -> np.ndarray:
+        return self.values & ((1 << self.bits) - 1)  # two's complement, or plain unsigned
+
+
+def _read_field(data: bytes, offset: int, width: int, signed: bool) -> int:
+    """One value read from a .bin with plain integer arithmetic (independent of the packer)."""
+    word = int.from_bytes(data, "little")
+    raw = (word >> offset) & ((1 << width) - 1)
+    return raw - (1 << width) if signed and raw >> (width - 1) else raw
+
+
+def test_pack_image_puts_arrays_back_to_back_per_memory() -> None:
+    rng = np.random.default_rng(0)
+    layers = {
+        "layers[0]": {"weight": _Array(rng.integers(-1, 2, (4, 1, 3, 3)), 2, True, "ternary",
+                                       "weights"),
+                      "offset": _Array(rng.integers(-128, 128, 4), 8, True, "int", "norm"),
+                      "shift": _Array(np.array(3), 4, False, "uint", "norm")},
+        "layers[1]": {"weight": _Array(rng.integers(0, 2, (10, 36)), 1, False, "sign",
+                                       "weights")},
+    }
+    packed = pack_image(layers)
+    weights = [e for e in packed.entries if e.memory == "weights"]
+    assert [(e.layer, e.offset, e.bits) for e in weights] == [("layers[0]", 0, 72),
+                                                              ("layers[1]", 72, 360)]
+    norm = [e for e in packed.entries if e.memory == "norm"]
+    assert [(e.name, e.offset, e.bits) for e in norm] == [("offset", 0, 32), ("shift", 32, 4)]
+    assert packed.bits == 72 + 360 + 32 + 4
+    assert {m: len(b) for m, b in packed.memories.items()} == {"weights": 432, "norm": 36}
+    for e in packed.entries:
+        arr = layers[e.layer][e.name]
+        data = stream_bytes(packed.memories[e.memory])
+        flat = [_read_field(data, e.offset + i * e.width, e.width, e.signed)
+                for i in range(e.count)]
+        assert flat == arr.values.ravel().tolist()
+        assert np.array_equal(unpack(packed.memories[e.memory], e), arr.stored())
+
+
+# --------------------------------------------------------------------------- the folder
+def _bundle() -> Bundle:
+    return Bundle({"manifest.json": b"{}\n", "memories/w.bin": b"\x01\x02",
+                   "vectors/input.hex": b"00\n"})
+
+
+def _siblings(path: Path) -> list[str]:
+    return sorted(p.name for p in path.parent.iterdir())
+
+
+def test_write_bundle_writes_the_folder_and_leaves_no_temporary(tmp_path: Path) -> None:
+    out = write_bundle(_bundle(), tmp_path / "exp")
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        "manifest.json", "memories/w.bin", "vectors/input.hex"]
+    assert (out / "memories/w.bin").read_bytes() == b"\x01\x02"
+    assert _siblings(out) == ["exp"]
+    (tmp_path / "empty").mkdir()  # an empty folder is replaced
+    write_bundle(_bundle(), tmp_path / "empty")
+    assert (tmp_path / "empty" / "manifest.json").exists()
+
+
+def test_write_bundle_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    out = tmp_path / "exp"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(UserError, match="exists and is not an empty folder"):
+        write_bundle(_bundle(), out)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert _siblings(out) == ["exp"]
+
+
+def test_write_bundle_refuses_a_missing_parent(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="does not exist"):
+        write_bundle(_bundle(), tmp_path / "no" / "exp")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_bundle_in_an_unwritable_folder() -> None:
+    with pytest.raises(UserError, match="cannot write in '/proc'"):
+        write_bundle(_bundle(), "/proc/tinydse-export")
+    assert not os.path.exists("/proc/tinydse-export")
+
+
+def test_write_bundle_failing_midway_leaves_nothing(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Path.write_bytes
+    calls = {"n": 0}
+
+    def flaky(self: Path, data: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", flaky)
+    with pytest.raises(UserError, match="cannot write .*No space left on device"):
+        write_bundle(_bundle(), tmp_path / "exp")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- a real study
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:
+    """A real search on digits: two trained candidates, with their models kept."""
+    import torch
+
+    from dse.config import build_config
+    from dse.search import run_search
+    from dse.store import open_store
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        url = f"sqlite:///{tmp_path_factory.mktemp('export') / 'e.db'}"
+        run_search(build_config(study="exp", db=url, trials=2, seed=3, epochs=2,
+                                schedule="qat", max_train_batches=4, batch_size=32,
+                                executor="local", progress=False, early_stopping=False))
+    finally:
+        torch.set_num_threads(threads)
+    return url, open_store(url)
+
+
+def _complete(store: Any) -> list[int]:
+    df = store.query("exp")
+    return [int(c) for c in df[df["status"] == "complete"]["candidate_id"]]
+
+
+def test_a_completed_trial_keeps_its_trained_model(study: tuple[str, Any]) -> None:
+    from dse.data import get_dataset
+    from dse.train import evaluate
+    from search_spaces.spec import ArchSpec
+
+    _url, store = study
+    done = _complete(store)
+    assert done
+    data = get_dataset("digits", seed=0)
+    for cid in done:
+        cand = store.candidate(cid)
+        assert MODEL_ARTIFACT in cand["artifacts"]
+        _mime, blob = store.artifact(cid, MODEL_ARTIFACT)
+        model = load_trained_model(ArchSpec.from_json(cand["spec"]), blob)
+        # the stored model is the one the trial measured: same test accuracy, to the sample
+        _loss, acc = evaluate(model, data.test)
+        assert acc == pytest.approx(cand["evaluation"]["metrics"]["test_accuracy"], abs=0)
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    """(exit code, stderr) of ``dse ARGV``, in-process."""
+    from dse.cli import main
+
+    capsys.readouterr()
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def _add_candidate(store: Any, status: str) -> int:
+    """A candidate of study ``exp`` (a random spec it never trained) whose evaluation is
+    ``status``; a ``complete`` one has no stored model."""
+    import random
+
+    from hwmodel.randspec import random_spec
+
+    spec = random_spec(random.Random(len(status) + 11), n_layers=3)
+    rec = store.get_study("exp")
+    cid, _ = store.add_candidate(rec.id, spec.to_json(), spec.hash)
+    ev = store.start_evaluation(cid, None)
+    if status != "running":
+        store.finish_evaluation(ev, status)
+    return cid
+
+
+@pytest.mark.parametrize("case", ["unknown-study", "unknown-candidate", "other-study",
+                                  "pruned", "running", "no-model", "unwritable",
+                                  "not-empty", "bad-vectors"])
+def test_cli_bad_input_is_one_line_exit_2_nothing_written(
+        study: tuple[str, Any], case: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    url, store = study
+    out = tmp_path / "exp-out"
+    good = str(_complete(store)[0])
+    argv = {"unknown-study": ["nope", good],
+            "unknown-candidate": ["exp", "999999"],
+            "other-study": None, "pruned": None, "running": None, "no-model": None,
+            "unwritable": ["exp", good],
+            "not-empty": ["exp", good],
+            "bad-vectors": ["exp", good, "--vectors", "0"]}[case]
+    expect = {"unknown-study": "unknown study 'nope'",
+              "unknown-candidate": "unknown candidate id 999999",
+              "other-study": "belongs to study 'other', not 'exp'",
+              "pruned": "is 'pruned': only a complete candidate",
+              "running": "is 'running': only a complete candidate",
+              "no-model": "has no stored model",
+              "unwritable": "cannot write in '/proc'",
+              "not-empty": "exists and is not an empty folder",
+              "bad-vectors": "--vectors=0 must be an integer >= 1"}[case]
+    if case == "other-study":
+        other = store.create_or_get_study("other", space="tiny", dataset="digits",
+                                          objectives=[("accuracy", "maximize")])
+        cid, _ = store.add_candidate(other.id, store.candidate(int(good))["spec"], "h-other")
+        argv = ["exp", str(cid)]
+    elif case in ("pruned", "running"):
+        argv = ["exp", str(_add_candidate(store, case))]
+    elif case == "no-model":
+        argv = ["exp", str(_add_candidate(store, "complete"))]
+    if case == "unwritable":
+        out = Path("/proc/tinydse-export-test")
+    if case == "not-empty":
+        out.mkdir()
+        (out / "keep.txt").write_text("mine")
+    before = sorted(p.name for p in out.parent.iterdir() if out.name in p.name)
+    code, err = _cli(capsys, "export", *argv, "--out", str(out), "--db", url)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0], err
+    assert sorted(p.name for p in out.parent.iterdir() if out.name in p.name) == before
+    if case == "not-empty":
+        assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_cli_candidate_must_be_an_integer(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _cli(capsys, "export", "exp", "seven", "--out", str(tmp_path / "x"), "--db",
+                     f"sqlite:///{tmp_path / 'none.db'}")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "'seven'" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
