@@ -34,7 +34,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -81,6 +81,8 @@ class ParamLike(Protocol):
     def encoding(self) -> str: ...
     @property
     def memory(self) -> str: ...
+    @property
+    def frac_bits(self) -> int: ...
     def stored(self) -> np.ndarray:
         """The unsigned field values as written to memory."""
         ...
@@ -157,6 +159,7 @@ class ParamEntry:
     shape: tuple[int, ...]
     signed: bool
     encoding: str
+    frac_bits: int = 0
 
     @property
     def count(self) -> int:
@@ -170,7 +173,7 @@ class ParamEntry:
         return {"layer": self.layer, "name": self.name, "memory": self.memory,
                 "offset": self.offset, "width": self.width, "shape": list(self.shape),
                 "count": self.count, "bits": self.bits, "signed": self.signed,
-                "encoding": self.encoding}
+                "encoding": self.encoding, "frac_bits": self.frac_bits}
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ def pack_image(layers: Mapping[str, Mapping[str, ParamLike]]) -> PackedImage:
             bits = pack_bits(fields, int(arr.bits), False, f"{path}.{name}")
             entries.append(ParamEntry(path, name, mem, offsets.get(mem, 0), int(arr.bits),
                                       tuple(int(s) for s in fields.shape), bool(arr.signed),
-                                      str(arr.encoding)))
+                                      str(arr.encoding), int(arr.frac_bits)))
             streams.setdefault(mem, []).append(bits)
             offsets[mem] = offsets.get(mem, 0) + len(bits)
     memories = {m: np.concatenate(parts) for m, parts in streams.items()}
@@ -342,6 +345,7 @@ def build_bundle(spec: ArchSpec, image: Any, x_codes: np.ndarray, *,
     manifest = {
         "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, **dict(meta or {}),
         "spec_hash": spec.hash, "spec": spec.to_dict(),
+        "cost_params": asdict(image.params),
         "word_bits": word_bits,
         "image_bits": packed.bits,
         "bit_order": "stream bit j = bit j % 8 of byte j // 8 of the .bin = bit j % word_bits "

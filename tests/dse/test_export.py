@@ -4,6 +4,7 @@ re-reads to the codes it claims."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,7 @@ class _Array:
     signed: bool
     encoding: str
     memory: str
+    frac_bits: int = 0
 
     def stored(self) -> np.ndarray:
         return self.values & ((1 << self.bits) - 1)  # two's complement, or plain unsigned
@@ -287,3 +289,149 @@ def test_cli_candidate_must_be_an_integer(tmp_path: Path,
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "'seven'" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- image = cost
+def _deployable_specs() -> list[Any]:
+    """Every reference configuration and random specs (2-D and video) of hwmodel.randspec."""
+    import random
+
+    from hwmodel.randspec import random_spec
+    from search_spaces.spaces import get_reference, list_references
+
+    refs = [get_reference(r) for r in list_references()]
+    rand = [random_spec(random.Random(s), n_layers=4 + s % 9, video=s % 4 == 0)
+            for s in range(40)]
+    return refs + rand
+
+
+def test_image_bits_equal_the_cost_models_stored_parameter_bits() -> None:
+    from hwmodel.cost import cost_report
+    from hwmodel.golden import random_image
+
+    for i, spec in enumerate(_deployable_specs()):
+        packed = pack_image(random_image(spec, np.random.default_rng(i)).layers)
+        totals = cost_report(spec).totals
+        stored = totals["weight_memory_bits"] + totals["norm_memory_bits"]
+        assert packed.bits == stored, spec.name or i
+        assert sum(len(b) for b in packed.memories.values()) == stored
+        # and per kind: weights and CA seeds/rules vs normalization (offsets or thresholds)
+        mem = {m: len(b) for m, b in packed.memories.items()}
+        assert mem.get("weights", 0) + mem.get("ca_seed", 0) == totals["weight_memory_bits"]
+        assert mem.get("norm", 0) + mem.get("thresholds", 0) == totals["norm_memory_bits"]
+
+
+# --------------------------------------------------------------------------- re-read a bundle
+def _hex_words(text: str) -> list[int]:
+    return [int(line, 16) for line in text.splitlines() if line and not line.startswith("//")]
+
+
+def _signed(raw: int, width: int) -> int:
+    return raw - (1 << width) if raw >> (width - 1) else raw
+
+
+def _decode(raw: int, width: int, encoding: str) -> int:
+    """A stored field to its value, as docs/export.md tells a testbench writer."""
+    if encoding == "twos":
+        return _signed(raw, width)
+    if encoding == "odd":
+        return 2 * raw - ((1 << width) - 1)
+    assert encoding == "unsigned"
+    return raw
+
+
+def reread(folder: Path) -> tuple[dict[str, Any], Any, dict[str, np.ndarray]]:
+    """(manifest, the integer image, the test-vector tensors by name) read back from an
+    export folder with plain integer arithmetic, from the .bin and the .hex files alike."""
+    from hwmodel.cost import CostParams
+    from hwmodel.golden import IntegerImage, ParamArray
+    from search_spaces.spec import ArchSpec
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    word_bits = manifest["word_bits"]
+    streams: dict[str, int] = {}
+    for mem in manifest["memories"]:
+        from_bin = int.from_bytes((folder / mem["bin"]).read_bytes(), "little")
+        words = _hex_words((folder / mem["hex"]).read_text())
+        assert len(words) == mem["words"] == -(-mem["bits"] // word_bits)
+        from_hex = sum(w << (k * word_bits) for k, w in enumerate(words))
+        assert from_bin == from_hex and from_bin >> mem["bits"] == 0  # zero padding
+        streams[mem["name"]] = from_bin
+    layers: dict[str, dict[str, Any]] = {}
+    for p in manifest["params"]:
+        stream, w = streams[p["memory"]], p["width"]
+        values = [_decode((stream >> (p["offset"] + i * w)) & ((1 << w) - 1), w, p["encoding"])
+                  for i in range(p["count"])]
+        layers.setdefault(p["layer"], {})[p["name"]] = ParamArray(
+            p["name"], np.array(values, dtype=np.int64).reshape(p["shape"]), w, p["signed"],
+            p["encoding"], p["memory"], p["frac_bits"])
+    spec = ArchSpec.from_dict(manifest["spec"])
+    assert spec.hash == manifest["spec_hash"]
+    image = IntegerImage(spec, layers, CostParams(**manifest["cost_params"]))
+    image.validate()
+    tensors: dict[str, np.ndarray] = {}
+    n = manifest["vectors"]["count"]
+    for t in manifest["vectors"]["tensors"]:
+        raw = _hex_words((folder / t["file"]).read_text())
+        assert len(raw) == t["lines"] == n * int(np.prod(t["shape"], dtype=np.int64))
+        vals = [_signed(v, t["width"]) if t["signed"] else v for v in raw]
+        tensors[t["name"]] = np.array(vals, dtype=np.int64).reshape(n, *t["shape"])
+    return manifest, image, tensors
+
+
+def _codec_spec() -> Any:
+    """A patch encoder of the compression task (8x8 patches, 8 code bits)."""
+    import random
+
+    from search_spaces.spaces import get_space
+
+    space = get_space("asic-encoder-codec", input_shape=(1, 32, 32), num_classes=10)
+    return space.from_choices({**space.random_choices(random.Random(2)), "patch": 8,
+                               "code_bits": 8})
+
+
+@pytest.mark.parametrize("which", ["mognet-digits", "billnet-gestures", "asic-encoder-digits",
+                                   "heq-resnet-digits", "codec", "random-0", "random-5",
+                                   "random-8"])
+def test_a_bundle_rereads_to_the_codes_it_claims(which: str, tmp_path: Path) -> None:
+    import random
+
+    from dse.export import build_bundle
+    from hwmodel.golden import execute, input_codes, random_image
+    from hwmodel.randspec import random_spec
+    from search_spaces.spaces import get_reference
+
+    seed = int(which.split("-")[1]) if which.startswith("random") else 1
+    if which.startswith("random"):
+        spec = random_spec(random.Random(seed), n_layers=7, video=seed % 4 == 0)
+    else:
+        spec = _codec_spec() if which == "codec" else get_reference(which)
+    rng = np.random.default_rng(seed)
+    image = random_image(spec, rng)
+    x = input_codes(spec, rng.random((3, *spec.input_shape)))
+    output = "patch_codes" if which == "codec" else "logits"
+    bundle = build_bundle(spec, image, x, word_bits=24 if seed % 2 else 32, output_kind=output)
+    manifest, back, tensors = reread(write_bundle(bundle, tmp_path / "exp"))
+    # the image read back is the exported one, array by array
+    for path, arrays in image.layers.items():
+        for name, arr in arrays.items():
+            assert np.array_equal(back.layers[path][name].values, arr.values), (path, name)
+    assert manifest["image_bits"] == image.bits() == sum(p["bits"] for p in manifest["params"])
+    # the executor on the vectors' inputs, with the image read back, gives every layer's codes
+    result = execute(spec, back, tensors["input"], keep_codes=True)
+    assert np.array_equal(tensors["input"], x)
+    by_layer = {t["layer"]: t["name"] for t in manifest["vectors"]["tensors"][1:-1]}
+    assert list(by_layer) == [i.path for i in spec.iter_layers()]
+    for path, name in by_layer.items():
+        assert np.array_equal(tensors[name], result.codes[path]), path
+    assert np.array_equal(tensors[output], result.logits)
+    last = manifest["vectors"]["tensors"][-1]
+    if which == "codec":  # the encoder's vectors end in the M binary codes of each patch
+        assert (last["name"], last["shape"], last["width"], last["signed"]) == (
+            "patch_codes", [8], 1, False)
+        assert manifest["vectors"]["predictions"] is None
+    else:
+        assert (last["name"], last["signed"]) == ("logits", True)
+        assert manifest["vectors"]["predictions"] == result.predict().tolist()
+    assert manifest["vectors"]["macs"] == result.macs
+    assert [a["layer"] for a in manifest["accumulators"]] == list(result.macs)
