@@ -3,7 +3,7 @@
 Real searches (``dse.search.run_search``, ``executor="local"``, one SQLite database per run)
 with the same space, dataset, objectives (accuracy, memory_bits: the classification default),
 budget and training settings for every sampler (``tpe``, the service's default; ``nsga2``;
-``random``; all built by ``dse.search.create_sampler``) and several sampler seeds.
+``random``; all built by ``dse.samplers.create_sampler``) and several sampler seeds.
 
 * **x-axis**: trained candidates (evaluations whose status is ``complete`` or ``pruned``).
   Infeasible proposals (over the budget: rejected by the hardware model, never trained) and
@@ -230,7 +230,7 @@ def sampler_dims(sampler: str, seed: int, study: str, db: str) -> tuple[list[str
     dimension the study ever suggested."""
     import optuna
 
-    from dse.search import create_sampler
+    from dse.samplers import create_sampler
 
     ostudy = optuna.load_study(study_name=f"dse:{study}", storage=db)
     trials = ostudy.get_trials(deepcopy=False)
@@ -400,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         f"optuna {optuna.__version__}; wall time {wall / 60:.1f} min.",
         "",
         f"Setup: space `{args.space}` on `{args.dataset}`, objectives accuracy (max) and "
-        f"memory_bits (min), {budget_txt}; samplers from `dse.search.create_sampler` "
+        f"memory_bits (min), {budget_txt}; samplers from `dse.samplers.create_sampler` "
         f"({', '.join(samplers)}), sampler seeds 0..{args.seeds - 1}; each run is a real "
         f"`run_search` (`executor=\"local\"`, own SQLite DB) that proposes until it has trained "
         f"{n} candidates (infeasible and duplicate proposals train nothing); training (the "

@@ -23,13 +23,9 @@ import numpy as np
 import pandas as pd
 
 from dashboard.figures import DONE_STATUSES, default_direction
+from dse.catalog import catalogue
+from dse.status import FINAL_STATUSES
 
-#: Statuses after which a candidate's row no longer changes (besides its Pareto flag).
-FINAL_STATUSES = ("complete", "failed", "infeasible", "pruned")
-#: Hardware and accuracy columns offered as axes when present with values.
-AXIS_METRICS = ("accuracy", "val_accuracy", "test_accuracy", "memory_bits",
-                "weight_memory_bits", "act_buffer_bits", "macs", "bops", "energy_pj",
-                "area_um2", "cycles", "latency_cycles")
 #: Seconds between two store refreshes of the same study (pages share the cache).
 MIN_REFRESH_S = 0.5
 
@@ -116,7 +112,7 @@ def canonical_candidates(raw: pd.DataFrame) -> pd.DataFrame:
     df["status"] = df["status"].fillna("queued").astype(str) if "status" in df.columns \
         else "complete"
     df["pareto"] = df["pareto"].fillna(False).astype(bool) if "pareto" in df.columns else False
-    for col in AXIS_METRICS:
+    for col in axis_metrics():
         if col in df.columns:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     stamps = [c for c in ("finished_at", "started_at", "created_at") if c in df.columns]
@@ -145,14 +141,21 @@ def canonical_candidates(raw: pd.DataFrame) -> pd.DataFrame:
     return df.set_index("candidate_id", drop=False).sort_index()
 
 
+def axis_metrics() -> tuple[str, ...]:
+    """The catalogue's metrics offered as axes (when present with values), trained first."""
+    return catalogue().axes()
+
+
 def numeric_axes(df: pd.DataFrame, objectives: Sequence[str] = ()) -> list[str]:
-    """Axis choices: the objectives first, then known metrics, then other numeric columns,
-    each only when it holds at least one value."""
-    skip = {"candidate_id", "trial", "study_id", "attempt", "evaluation_id", "pareto",
-            "train_seconds"}
+    """Axis choices: the objectives first, then the catalogue's axes, then other numeric
+    columns outside the catalogue, each only when it holds at least one value."""
+    cat = catalogue()
+    skip = {"candidate_id", "trial", "study_id", "attempt", "evaluation_id", "pareto"}
     out: list[str] = []
-    for col in (*objectives, *AXIS_METRICS, *df.columns):
+    for col in (*objectives, *cat.axes(), *df.columns):
         if col in out or col in skip or col not in df.columns:
+            continue
+        if col in cat and not cat.metric(col).is_axis:  # bookkeeping (train_seconds)
             continue
         if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
             continue

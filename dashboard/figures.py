@@ -22,45 +22,22 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dse.catalog import catalogue
+from dse.status import Status
+
 Direction = Literal["minimize", "maximize"]
 
 #: Statuses of fully trained candidates: the only ones a front is made of (as in the store).
-DONE_STATUSES = ("complete",)
+DONE_STATUSES = (Status.COMPLETE.value,)
 #: Statuses shown only on demand: never trained (over a hard budget), broken, stopped early
 #: (a pruned candidate's accuracy is from a partial training, not comparable).
-INFEASIBLE_STATUSES = ("infeasible",)
-FAILED_STATUSES = ("failed",)
-PRUNED_STATUSES = ("pruned",)
+INFEASIBLE_STATUSES = (Status.INFEASIBLE.value,)
+FAILED_STATUSES = (Status.FAILED.value,)
+PRUNED_STATUSES = (Status.PRUNED.value,)
 #: Roles shown on demand, with their marker symbol and colour.
 ON_DEMAND = {"infeasible": ("x", "#7f7f7f"), "failed": ("x-thin-open", "#000000"),
              "pruned": ("circle-open", "#7f7f7f")}
 
-#: Display label of each known metric (units in the name, as everywhere in tinydse).
-METRIC_LABELS: dict[str, str] = {
-    "accuracy": "accuracy",
-    "val_accuracy": "validation accuracy",
-    "test_accuracy": "test accuracy",
-    "memory_bits": "memory (bits)",
-    "weight_memory_bits": "weight memory (bits)",
-    "act_buffer_bits": "activation buffer (bits)",
-    "macs": "MACs",
-    "bops": "BOPs",
-    "energy_pj": "energy (pJ)",
-    "area_um2": "area (µm²)",
-    "cycles": "latency (cycles)",
-    "latency_cycles": "latency (cycles)",
-    "psnr_db": "PSNR (dB)",
-    "val_psnr_db": "validation PSNR (dB)",
-    "test_psnr_db": "test PSNR (dB)",
-    "ms_ssim": "MS-SSIM",
-    "test_ms_ssim": "test MS-SSIM",
-    "bits_per_pixel": "bits per pixel",
-    "trial": "trial",
-}
-#: Metrics that are better high; every other metric is a cost (minimize).
-MAXIMIZED = frozenset({"accuracy", "val_accuracy", "test_accuracy", "train_accuracy",
-                       "psnr_db", "val_psnr_db", "test_psnr_db", "ms_ssim", "val_ms_ssim",
-                       "test_ms_ssim"})
 #: Fields shown when hovering a candidate, in this order, when present.
 HOVER_FIELDS = ("accuracy", "memory_bits", "cycles", "energy_pj", "bops", "area_um2")
 
@@ -73,29 +50,28 @@ SYMBOLS = ("circle", "diamond", "square", "triangle-up", "star", "hexagon", "pen
 
 # ---------------------------------------------------------------------- metric helpers
 def metric_label(metric: str) -> str:
-    """Axis label of a metric: the known label, else the column name."""
-    return METRIC_LABELS.get(metric, metric)
+    """Axis label of a metric: the catalogue's label, else the column name."""
+    return "trial" if metric == "trial" else catalogue().label(metric)
 
 
 def default_direction(metric: str) -> Direction:
-    """Accuracy-like (and image-quality) metrics are maximized, every hardware metric (and
-    the bit rate) is a cost."""
-    return "maximize" if metric in MAXIMIZED or metric.endswith("accuracy") else "minimize"
+    """The catalogue's direction of ``metric``; a name outside it (or bookkeeping) is
+    treated as a cost."""
+    return catalogue().direction(metric) or "minimize"
 
 
 def is_log_metric(metric: str) -> bool:
-    """Bit, cycle, operation and gate counts span decades: they get log axes."""
-    name = metric.lower()
-    return (name.endswith("_bits") or "cycles" in name or name in ("macs", "bops")
-            or name.endswith("_gates") or name.startswith("logic"))
+    """Whether the catalogue draws ``metric`` on a log axis (bit, cycle and operation counts
+    span decades)."""
+    return catalogue().log_axis(metric)
 
 
 def format_value(metric: str, value: Any) -> str:
     """One number for hover text and tables: integers with separators, else 4 significant
-    digits; accuracies as percentages with two decimals."""
+    digits; fractions (accuracies) as percentages with two decimals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    if metric.endswith("accuracy"):
+    if catalogue().is_fraction(metric):
         return f"{100.0 * float(value):.2f}%"
     fvalue = float(value)
     if fvalue.is_integer() and abs(fvalue) < 1e15:
@@ -114,8 +90,8 @@ def hover_fields(df: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
 
 def d3_format(metric: str, values: pd.Series) -> str:
     """The d3-format Plotly uses on hover, matching :func:`format_value`: percentages for
-    accuracies, thousands separators for integer counts, else 4 significant digits."""
-    if metric.endswith("accuracy"):
+    fractions, thousands separators for integer counts, else 4 significant digits."""
+    if catalogue().is_fraction(metric):
         return ".2%"
     v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(float)
     if v.size and np.all(np.mod(v, 1.0) == 0) and np.all(np.abs(v) < 1e15):

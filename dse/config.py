@@ -13,35 +13,24 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from dse.catalog import BUDGET_OPS
 from dse.errors import UserError
-
-#: Hardware objectives (known before training) -> Optuna direction; the task adds its own.
-HARDWARE_OBJECTIVES: dict[str, str] = {
-    "memory_bits": "minimize",
-    "weight_memory_bits": "minimize",
-    "cycles": "minimize",
-    "energy_pj": "minimize",
-    "bops": "minimize",
-    "area_um2": "minimize",
-    "macs": "minimize",
-}
-#: Metrics a hard budget may constrain (all known before training); tasks may add some.
-BUDGET_METRICS = tuple(HARDWARE_OBJECTIVES)
 
 
 def objective_directions(task: str) -> dict[str, str]:
-    """Every objective a study of ``task`` may use, with its direction."""
-    from dse.tasks import get_task
+    """Every objective a study of ``task`` may use, with its direction (the catalogue's)."""
+    from dse.catalog import catalogue
 
-    return {**get_task(task).objectives, **HARDWARE_OBJECTIVES}
+    return dict(catalogue().objectives(task))
 
 
 def budget_metrics(task: str) -> tuple[str, ...]:
-    from dse.tasks import get_task
+    """Every metric a budget of a ``task`` study may constrain (known before training)."""
+    from dse.catalog import catalogue
 
-    return (*BUDGET_METRICS, *get_task(task).pretrain_metrics)
-BUDGET_OPS = ("<=", "<", ">=", ">")
-SAMPLERS = ("nsga2", "nsga3", "tpe", "random", "qmc", "gp")
+    return catalogue().budgets(task)
+
+
 EXECUTORS = ("ray", "local")
 
 _BUDGET_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE_]+)\s*$")
@@ -171,8 +160,10 @@ class SearchConfig:
             raise bad("objectives", "must not repeat a name", ",".join(self.objectives))
         if len(self.objectives) > 4:
             raise bad("objectives", "may hold at most 4 objectives", ",".join(self.objectives))
+        from dse.samplers import SAMPLERS
+
         if self.sampler and self.sampler not in SAMPLERS:
-            raise bad("sampler", f"must be one of {list(SAMPLERS)}", self.sampler)
+            raise bad("sampler", f"must be one of {SAMPLERS.names()}", self.sampler)
         if self.executor not in EXECUTORS:
             raise bad("executor", f"must be one of {list(EXECUTORS)}", self.executor)
         for name in ("trials", "epochs", "batch_size", "max_concurrent"):
@@ -221,6 +212,10 @@ class SearchConfig:
         except ValueError as exc:
             raise UserError(f"epochs={self.epochs} does not fit schedule={self.schedule!r}: "
                             f"{str(exc).splitlines()[0]}") from None
+
+
+#: The defaults, one place (``dse search --help`` shows them from here).
+DEFAULTS = SearchConfig()
 
 
 def _coerce(name: str, value: Any, target: Any) -> Any:
@@ -304,12 +299,12 @@ def build_config(file: str | None = None, **overrides: Any) -> SearchConfig:
             raise UserError(f"unknown field {key!r}")
         kwargs[key] = _coerce(key, value, types[key])
     kwargs["db"] = _expand_db(kwargs.get("db", SearchConfig.db))
-    from dse.tasks import get_task
+    from dse.tasks import TASKS
 
-    try:
-        task = get_task(kwargs.get("task", SearchConfig.task))
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    name = kwargs.get("task", SearchConfig.task)
+    if name not in TASKS:
+        raise UserError(f"task={name!r} must be one of {TASKS.names()}")
+    task = TASKS.get(name)
     kwargs.setdefault("space", task.default_space)
     kwargs.setdefault("dataset", task.default_dataset)
     kwargs.setdefault("objectives", task.default_objectives)

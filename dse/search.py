@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from dse.config import SearchConfig
 from dse.errors import UserError
+from dse.samplers import create_sampler
+from dse.status import UNFINISHED_STATUSES
 
 if TYPE_CHECKING:
     import optuna
@@ -43,10 +45,6 @@ if TYPE_CHECKING:
     from dse.store import Store
     from hwmodel.accel import AccelConfig
     from search_spaces.spec import ArchSpec
-
-#: Metrics every candidate gets from the hardware model, stored as columns.
-HARDWARE_METRICS = ("memory_bits", "weight_memory_bits", "act_buffer_bits", "macs", "bops",
-                    "energy_pj", "area_um2", "cycles")
 
 
 # --------------------------------------------------------------------------- hardware first
@@ -158,8 +156,11 @@ class Proposer:
 
         self.task = get_task(cfg.task)
         self.on_event = on_event or (lambda kind, info: None)
-        self.simulate = "cycles" in cfg.objectives or any(b.metric == "cycles"
-                                                          for b in cfg.budgets)
+        from dse.catalog import catalogue
+
+        self.catalogue = catalogue()
+        self.simulate = self.catalogue.needs_simulator(
+            [*cfg.objectives, *(b.metric for b in cfg.budgets)])
         self.pending: list[Candidate] = []
         self.failures = 0
         self.stopped_reason: str | None = None
@@ -193,9 +194,11 @@ class Proposer:
                 self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
                 continue
             counted += 1
-            if row["status"] in ("queued", "running"):
-                keys = (*HARDWARE_METRICS, *self.task.pretrain_metrics)
-                metrics = {k: float(row[k]) for k in keys if k in row and not _isnan(row[k])}
+            if row["status"] in UNFINISHED_STATUSES:
+                metrics = {m.name: float(row[m.name])
+                           for m in self.catalogue.for_task(self.cfg.task)
+                           if m.known.before_training and m.name in row
+                           and not _isnan(row[m.name])}
                 spec = self.store.candidate(int(row["candidate_id"]))["spec"]
                 spec_json = spec if isinstance(spec, str) else json.dumps(spec, sort_keys=True)
                 # a new attempt under the same Optuna trial number (clears partial results)
@@ -234,7 +237,7 @@ class Proposer:
                 spec = self.space.sample(trial)
                 spec_hash = spec.hash
                 prior = self.store.evaluation_for_hash(self.study_id, spec_hash)
-                if prior is not None and prior.status not in ("queued", "running"):
+                if prior is not None and prior.status not in UNFINISHED_STATUSES:
                     trial.set_user_attr("duplicate_of", spec_hash)
                     self._tell_stored(trial.number, prior.status, prior.metrics)
                     self.on_event("duplicate", {"trial": trial.number})
@@ -466,26 +469,6 @@ def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfi
 
 
 # --------------------------------------------------------------------------- entry point
-def create_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
-    """An Optuna sampler by name. Budgets reach the constrained samplers (NSGA-II/III, TPE, GP)
-    as ``Trial.set_constraint`` values: infeasible trials rank behind feasible ones."""
-    import optuna
-
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=10)
-    if name == "nsga3":
-        return optuna.samplers.NSGAIIISampler(seed=seed, population_size=10)
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=8)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed)
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
-    raise UserError(f"sampler={name!r} is not known")
-
-
 class DriverLease:
     """One search process (driver) per study at a time.
 
@@ -560,6 +543,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
 
     from dse.store import StoreError, open_store
     from hwmodel.accel import AccelConfig
+    from hwmodel.metrics import COST_MODEL_VERSION
     from search_spaces.spaces import get_space
 
     t0 = time.monotonic()
@@ -579,7 +563,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
             cfg.study, space=cfg.space, dataset=cfg.dataset, task=cfg.task,
             config=cfg.to_dict(),
             objectives=list(zip(cfg.objectives, cfg.directions, strict=True)),
-            budgets=[(b.metric, b.op, b.value) for b in cfg.budgets])
+            budgets=[(b.metric, b.op, b.value) for b in cfg.budgets],
+            cost_model_version=COST_MODEL_VERSION)
     except StoreError as exc:
         raise UserError(str(exc)) from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)

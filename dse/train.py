@@ -45,13 +45,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from dse.status import TRAINING_OUTCOMES
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
     from dse.data import DatasetBundle, SplitDataset
 
-STATUSES = ("complete", "failed", "pruned")
+STATUSES = TRAINING_OUTCOMES  # what a training run ends in (dse.status)
 LR_SCHEDULES = ("cosine", "constant")
 
 

@@ -25,6 +25,8 @@ from dashboard.figures import (
     metric_label,
     pareto_figure,
 )
+from dse.catalog import catalogue
+from hwmodel.metrics import Known
 
 dash.register_page(__name__, path_template="/study/<study>/pareto", name="Pareto",
                    title="tinydse · Pareto")
@@ -47,7 +49,7 @@ def default_color(info: data.StudyInfo, axes: Sequence[str], shown: Sequence[str
                   ) -> str | None:
     """Colour by memory_bits when no hardware metric is an objective (a compression study's
     rate-distortion front: PSNR against bits per pixel, coloured by encoder memory)."""
-    hardware = set(data.AXIS_METRICS) - {"accuracy", "val_accuracy", "test_accuracy"}
+    hardware = {m.name for m in catalogue() if m.known in (Known.COST_MODEL, Known.SIMULATOR)}
     if "memory_bits" in axes and "memory_bits" not in shown and \
             not hardware & set(info.objective_names):
         return "memory_bits"

@@ -9,38 +9,42 @@ from typing import Any
 
 import click
 
+from dse.config import DEFAULTS as _D
+
 
 @click.command()
 @click.option("--config", "config_file", type=str, default=None,
               help="YAML/TOML study file; flags override its fields.")
-@click.option("--study", default=None, help="Study name (same name = continue). [demo]")
+@click.option("--study", default=None, help=f"Study name (same name = continue). [{_D.study}]")
 @click.option("--task", default=None,
-              help="What candidates are trained for (classification, compression). "
-                   "[classification]")
+              help=f"What candidates are trained for (classification, compression). "
+                   f"[{_D.task}]")
 @click.option("--space", default=None, help="Space name (see `dse spaces`) or a .yaml/.toml "
-              "space file. [tiny]")
-@click.option("--dataset", default=None, help="Dataset name. [digits]")
+              "space file. [the task's, e.g. tiny]")
+@click.option("--dataset", default=None, help="Dataset name. [the task's, e.g. digits]")
 @click.option("--data-root", default=None, help="Local folder of an on-disk dataset.")
 @click.option("--objectives", default=None,
               help="Comma list: accuracy,memory_bits[,cycles,energy_pj,bops,area_um2].")
 @click.option("--budget", "budgets", multiple=True,
               help="Hard budget, repeatable: 'memory_bits<=1e6'.")
 @click.option("--sampler", default=None,
-              help="tpe|nsga2|nsga3|random|qmc|gp (Optuna's). [tpe]")
-@click.option("--trials", type=int, default=None, help="Planned trials in all. [20]")
-@click.option("--epochs", type=int, default=None, help="Training epochs per trial. [3]")
-@click.option("--schedule", default=None, help="Training schedule (qat, two-stage, billnet).")
+              help=f"tpe|nsga2|nsga3|random|qmc|gp (Optuna's). [{_D.sampler_name}]")
+@click.option("--trials", type=int, default=None, help=f"Planned trials in all. [{_D.trials}]")
+@click.option("--epochs", type=int, default=None, help=f"Training epochs per trial. [{_D.epochs}]")
+@click.option("--schedule", default=None,
+              help=f"Training schedule (qat, two-stage, billnet). [{_D.schedule}]")
 @click.option("--batch-size", type=int, default=None)
 @click.option("--lr", type=float, default=None)
 @click.option("--max-train-batches", type=int, default=None,
               help="Cap the batches per epoch (quick runs).")
-@click.option("--db", default=None, help="Results database URL. [sqlite:///dse.db]")
-@click.option("--executor", default=None, help="ray (default) or local (in-process).")
+@click.option("--db", default=None, help=f"Results database URL. [{_D.db}]")
+@click.option("--executor", default=None, help=f"ray or local (in-process). [{_D.executor}]")
 @click.option("--ray-address", default=None, help="Existing Ray cluster ('auto' or host:port); "
               "default: a local Ray started and stopped by this command.")
 @click.option("--cpus-per-trial", type=float, default=None)
 @click.option("--gpus-per-trial", type=float, default=None)
-@click.option("--max-concurrent", type=int, default=None, help="Trials training at once. [2]")
+@click.option("--max-concurrent", type=int, default=None,
+              help=f"Trials training at once. [{_D.max_concurrent}]")
 @click.option("--seed", type=int, default=None)
 @click.option("--trial-timeout", type=float, default=None, help="Seconds before a trial fails.")
 @click.option("--max-failures", type=int, default=None, help="Stop after this many failures.")

@@ -24,6 +24,8 @@ import numpy as np
 from sqlalchemy import func, select, text, true, update
 from sqlalchemy.orm import Session
 
+from dse.catalog import BUDGET_OPS
+from dse.status import FINAL_STATUSES
 from dse.store.engine import (
     PG_LOCK_NAMESPACE,
     SessionFactory,
@@ -34,7 +36,6 @@ from dse.store.engine import (
     upgrade_schema,
 )
 from dse.store.schema import (
-    FINAL_STATUSES,
     HARDWARE_COLUMNS,
     METRIC_COLUMNS,
     Artifact,
@@ -45,11 +46,11 @@ from dse.store.schema import (
     Study,
     utcnow,
 )
+from hwmodel.metrics import COST_MODEL_VERSION
 
 if TYPE_CHECKING:
     import pandas as pd
 
-BUDGET_OPS = ("<=", "<", ">=", ">")
 _STUDY_LOCK_BASE = 1 << 20  # advisory keys of studies: base + study id (below: migrations)
 
 
@@ -216,16 +217,6 @@ def _validate_budgets(budgets: Sequence[tuple[str, str, float]]) -> list[dict[st
     return out
 
 
-def _default_cost_model_version() -> str:
-    try:  # the cost model may publish its version; it is torch-free
-        import importlib
-
-        mod = importlib.import_module("hwmodel.cost")
-        return str(getattr(mod, "COST_MODEL_VERSION", ""))
-    except Exception:
-        return ""
-
-
 class Store:
     """A results database. Create with :func:`open_store`; use as a context manager or call
     :meth:`close` to release connections."""
@@ -319,7 +310,7 @@ class Store:
                     config=_json_safe(dict(config or {})), objectives=objs, budgets=buds,
                     tinydse_version=__version__,
                     cost_model_version=cost_model_version
-                    if cost_model_version is not None else _default_cost_model_version(),
+                    if cost_model_version is not None else COST_MODEL_VERSION,
                     created_at=now, updated_at=now,
                 ).on_conflict_do_nothing(index_elements=["name"]).returning(Study.id)
                 created_id = session.execute(stmt).scalar_one_or_none()

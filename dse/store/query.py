@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, select, true
 
+from dse.status import STATUSES
 from dse.store.api import _eval_record, objective_vector
 from dse.store.engine import StoreError
 from dse.store.schema import (
     ACCURACY_COLUMNS,
     EPOCH_COLUMNS,
     HARDWARE_COLUMNS,
-    STATUSES,
     Artifact,
     Candidate,
     Epoch,

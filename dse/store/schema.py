@@ -37,10 +37,6 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 VERSION_TABLE = "dse_alembic_version"
 TABLE_PREFIX = "dse_"
 
-#: Evaluation states. ``queued``: waiting (or re-queued after a dead process);
-#: ``infeasible``: over a hard budget, never trained; ``pruned``: stopped early by ASHA.
-STATUSES = ("queued", "running", "complete", "failed", "infeasible", "pruned")
-FINAL_STATUSES = ("complete", "failed", "infeasible", "pruned")
 
 #: Hardware metrics stored as real columns of ``dse_evaluations`` (units in the names).
 HARDWARE_COLUMNS = ("memory_bits", "weight_memory_bits", "act_buffer_bits", "macs", "bops",

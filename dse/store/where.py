@@ -263,7 +263,7 @@ class _Parser:
                 if op not in ("==", "!="):
                     raise WhereError(f"at position {a.pos}, token {_describe(a)}: strings only "
                                      "compare with == or !=")
-                from dse.store.schema import STATUSES
+                from dse.status import STATUSES
 
                 if a.value not in STATUSES:
                     raise WhereError(f"at position {a.pos}, token {_describe(a)}: not a status "

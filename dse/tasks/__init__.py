@@ -1,20 +1,23 @@
 """Tasks: what a candidate is trained for, and which metrics the training yields.
 
-A task defines its defaults (dataset, space, objectives), the objectives its training produces
-(with their directions), the per-epoch validation metric that early stopping watches
-(``monitor``, maximized) and the objective it estimates (``primary``: what a pruned trial is
-scored by), metrics known from the spec alone (checked against budgets before training), and
-``run(payload, report)``, which trains one candidate and never raises. Every module of this
-package is a task that registers itself with :func:`register_task`; ``classification`` is the
-default.
+A task defines its defaults (dataset, space, objectives), the metrics its training yields
+(:class:`hwmodel.metrics.Metric` entries: they join the metric catalogue, see
+:mod:`dse.catalog`), the per-epoch validation metric that early stopping watches (``monitor``,
+maximized) and the objective it estimates (``primary``: what a pruned trial is scored by),
+metrics known from the spec alone (``spec_metrics``, checked against budgets before training),
+and ``run(payload, report)``, which trains one candidate and never raises. Tasks are entries of
+the generic registry :data:`TASKS` (built-ins: ``classification``, the default, and
+``compression``).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from hwmodel.metrics import Direction, Known, Metric
+from search_spaces.registry import Registry
 
 #: ``run(payload, report) -> result``: ``report`` receives each epoch's metrics (with
 #: ``epoch``, ``stage`` and ``monitor``) and returns True to stop early; ``result`` holds
@@ -27,7 +30,8 @@ RunFn = Callable[[dict[str, Any], Callable[[dict[str, Any]], bool | None]], dict
 class Task:
     name: str
     description: str
-    objectives: dict[str, str]
+    #: the metrics this task's training (or its spec) yields, as catalogue entries
+    metrics: tuple[Metric, ...]
     monitor: str
     primary: str
     default_objectives: tuple[str, ...]
@@ -35,40 +39,36 @@ class Task:
     default_space: str
     run: RunFn
     spec_metrics: Callable[[Any], dict[str, float]] = field(default=lambda spec: {})
-    #: objectives known from the spec alone (``spec_metrics``): budgets may constrain them
-    pretrain_metrics: tuple[str, ...] = ()
+
+    @property
+    def objectives(self) -> dict[str, Direction]:
+        """The task's own objectives with their directions (hardware ones come on top)."""
+        return {m.name: m.direction for m in self.metrics
+                if m.is_objective and m.direction is not None}
+
+    @property
+    def pretrain_metrics(self) -> tuple[str, ...]:
+        """The task's metrics known from the spec alone (``spec_metrics``)."""
+        return tuple(m.name for m in self.metrics if m.known is Known.SPEC)
 
     def worst(self, metric: str) -> float:
         """The value told to the sampler for a trained metric of an untrained candidate."""
         return 0.0 if self.objectives.get(metric) == "maximize" else 1e30
 
 
-_TASKS: dict[str, Task] = {}
+TASKS: Registry[Task] = Registry("task", builtins=("dse.tasks.classification",
+                                                   "dse.tasks.compression"))
 
 
 def register_task(task: Task) -> Task:
-    if task.name in _TASKS:
-        warnings.warn(f"task {task.name!r} registered again: overwriting", stacklevel=2)
-    _TASKS[task.name] = task
-    return task
-
-
-def _load_builtins() -> None:
-    import importlib
-    import pkgutil
-
-    for mod in pkgutil.iter_modules(__path__):
-        if not mod.name.startswith("_"):  # _trial: shared helpers, not a task
-            importlib.import_module(f"{__name__}.{mod.name}")
+    """Add ``task`` to :data:`TASKS` under its name (a second registration warns, replaces)."""
+    return TASKS.add(task.name, task)
 
 
 def list_tasks() -> list[str]:
-    _load_builtins()
-    return sorted(_TASKS)
+    return TASKS.names()
 
 
 def get_task(name: str) -> Task:
-    _load_builtins()
-    if name not in _TASKS:
-        raise ValueError(f"task={name!r} must be one of {sorted(_TASKS)}")
-    return _TASKS[name]
+    """The task ``name``; unknown -> ``UnknownNameError`` (a ValueError) listing the tasks."""
+    return TASKS.get(name)

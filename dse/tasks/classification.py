@@ -8,6 +8,7 @@ from typing import Any
 
 from dse.tasks import RunFn, Task, register_task
 from dse.tasks._trial import TrialContext, failure
+from hwmodel.metrics import Known, Metric
 
 
 def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
@@ -53,7 +54,13 @@ _run: RunFn = run
 CLASSIFICATION = register_task(Task(
     name="classification",
     description="image or video classification; objective: validation accuracy",
-    objectives={"accuracy": "maximize"},
+    metrics=(
+        Metric("accuracy", "fraction", "maximize", Known.TRAINING, "accuracy", column=True),
+        Metric("val_accuracy", "fraction", "maximize", Known.TRAINING, "validation accuracy",
+               column=True, objective=False),
+        Metric("test_accuracy", "fraction", "maximize", Known.TRAINING, "test accuracy",
+               column=True, objective=False),
+    ),
     monitor="val_accuracy",
     primary="accuracy",
     default_objectives=("accuracy", "memory_bits"),

@@ -29,6 +29,7 @@ from typing import Any
 
 from dse.tasks import RunFn, Task, register_task
 from dse.tasks._trial import TrialContext, failure
+from hwmodel.metrics import Known, Metric
 
 #: The name of the candidate artifact holding the original / reconstruction / error PNG.
 PREVIEW_ARTIFACT = "reconstruction"
@@ -104,7 +105,21 @@ COMPRESSION = register_task(Task(
     name="compression",
     description=("patch-based image compression: M binary bits per PxP patch on chip, "
                  "full-frame decoder off chip; objectives PSNR / MS-SSIM against bits per pixel"),
-    objectives={"psnr_db": "maximize", "ms_ssim": "maximize", "bits_per_pixel": "minimize"},
+    metrics=(
+        Metric("psnr_db", "dB", "maximize", Known.TRAINING, "PSNR (dB)"),
+        Metric("ms_ssim", "1", "maximize", Known.TRAINING, "MS-SSIM"),
+        Metric("bits_per_pixel", "bits/pixel", "minimize", Known.SPEC, "bits per pixel"),
+        Metric("val_psnr_db", "dB", "maximize", Known.TRAINING, "validation PSNR (dB)",
+               objective=False),
+        Metric("val_ms_ssim", "1", "maximize", Known.TRAINING, "validation MS-SSIM",
+               objective=False),
+        Metric("test_psnr_db", "dB", "maximize", Known.TRAINING, "test PSNR (dB)",
+               objective=False),
+        Metric("test_ms_ssim", "1", "maximize", Known.TRAINING, "test MS-SSIM",
+               objective=False),
+        Metric("test_blockiness", "1", "minimize", Known.TRAINING,
+               "test blockiness", objective=False),
+    ),
     monitor="val_psnr_db",
     primary="psnr_db",
     default_objectives=("psnr_db", "bits_per_pixel"),
@@ -112,5 +127,4 @@ COMPRESSION = register_task(Task(
     default_space="asic-encoder-codec",
     run=_run,
     spec_metrics=spec_metrics,
-    pretrain_metrics=("bits_per_pixel",),
 ))

@@ -1,0 +1,118 @@
+"""The metric catalogue is the one source of metric facts: every consumer derives from it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import dashboard.data as D
+import dashboard.figures as F
+from dse.catalog import BUDGET_OPS, catalogue
+from dse.config import DEFAULTS, Budget, build_config, objective_directions
+from dse.errors import UserError
+from dse.status import FINAL_STATUSES, STATUSES, TRAINING_OUTCOMES, Status
+from dse.tasks import list_tasks
+from hwmodel.metrics import HARDWARE_METRICS, Known
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _expected(task: str) -> tuple[dict[str, str], set[str]]:
+    """Objectives (with directions) and budgets of a task study, from the raw entries and the
+    documented rules alone: hardware/common entries plus the task's own; an objective is a
+    directed metric not marked ``objective=False``; a budget is a directed metric known
+    before training."""
+    from dse.tasks import get_task
+
+    own = {m.name for m in get_task(task).metrics}
+    others = {m.name for t in list_tasks() if t != task for m in get_task(t).metrics} - own
+    entries = [m for m in catalogue() if m.name not in others]
+    objectives = {m.name: m.direction for m in entries
+                  if m.direction is not None and m.objective}
+    budgets = {m.name for m in entries
+               if m.direction is not None and m.known is not Known.TRAINING}
+    return objectives, budgets  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("task", ["classification", "compression"])
+def test_config_accepts_exactly_the_catalogue_objectives_and_budgets(task: str) -> None:
+    objectives, budgets = _expected(task)
+    assert objective_directions(task) == objectives
+    for name, direction in objectives.items():
+        cfg = build_config(task=task, objectives=(name,), study="c")
+        assert cfg.directions == [direction]
+    for name in budgets:
+        cfg = build_config(task=task, budgets=[f"{name}<=1e9"], study="c")
+        assert cfg.budgets == (Budget(name, "<=", 1e9),)
+    everything = {m.name for m in catalogue()}
+    for name in sorted(everything - set(objectives)):
+        with pytest.raises(UserError, match=f"objectives='{name}' has an unknown objective"):
+            build_config(task=task, objectives=(name,), study="c")
+    for name in sorted(everything - budgets):
+        with pytest.raises(UserError, match=f"metric '{name}' must be one of"):
+            build_config(task=task, budgets=[f"{name}<=1"], study="c")
+
+
+def test_act_buffer_bits_is_an_objective_and_a_budget() -> None:
+    cfg = build_config(objectives="accuracy,act_buffer_bits", budgets=["act_buffer_bits<=4096"])
+    assert cfg.directions == ["maximize", "minimize"]
+    assert cfg.budgets[0].metric == "act_buffer_bits"
+
+
+def test_dashboard_axes_labels_and_directions_are_the_catalogue() -> None:
+    cat = catalogue()
+    axes = [m.name for m in cat if m.direction is not None]
+    assert set(D.axis_metrics()) == set(axes)
+    for m in cat:
+        if m.direction is not None:
+            assert F.default_direction(m.name) == m.direction, m.name
+        assert F.metric_label(m.name) == m.label
+        assert F.is_log_metric(m.name) is m.log_axis
+    frame = pd.DataFrame({"candidate_id": [1, 2], "status": ["complete"] * 2,
+                          **{m.name: [1.0, 2.0] for m in cat},
+                          "unlisted": [3.0, 4.0]})
+    shown = D.numeric_axes(D.canonical_candidates(frame), ["memory_bits"])
+    assert shown[0] == "memory_bits"
+    assert set(shown) == set(axes) | {"unlisted"}  # bookkeeping (train_seconds) is no axis
+
+
+def test_hardware_model_declares_every_total_it_reports() -> None:
+    from hwmodel.cost import cost_report
+    from search_spaces.spec import load_spec
+
+    totals = cost_report(load_spec(str(ROOT / "examples" / "digits_ternary_or.json"))).totals
+    declared = {m.name for m in HARDWARE_METRICS}
+    assert declared - {"cycles"} == set(totals)
+    assert all(m.known.before_training and m.direction == "minimize" for m in HARDWARE_METRICS)
+
+
+def test_statuses_are_one_enum() -> None:
+    import dse.store as store
+    import dse.train as train
+
+    assert STATUSES == tuple(s.value for s in Status) == store.STATUSES
+    assert FINAL_STATUSES == ("complete", "failed", "infeasible", "pruned") == store.FINAL_STATUSES
+    assert train.STATUSES == TRAINING_OUTCOMES == ("complete", "failed", "pruned")
+    assert D.FINAL_STATUSES is FINAL_STATUSES
+
+
+def test_budget_ops_are_one_list() -> None:
+    import dse.store.api as api
+    from dse import config
+
+    assert config.BUDGET_OPS is BUDGET_OPS and api.BUDGET_OPS is BUDGET_OPS
+
+
+def test_default_epochs_in_help_and_readme_are_the_config_default() -> None:
+    from click.testing import CliRunner
+
+    from dse.cli import cli
+
+    out = CliRunner().invoke(cli, ["search", "--help"], terminal_width=200).output
+    assert f"Training epochs per trial. [{DEFAULTS.epochs}]" in " ".join(out.split())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    stated = re.search(r"(\d+) epochs per candidate", readme)
+    assert stated is not None and int(stated.group(1)) == DEFAULTS.epochs
