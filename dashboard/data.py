@@ -98,7 +98,9 @@ def _loads(value: Any) -> Any:
 def canonical_candidates(raw: pd.DataFrame) -> pd.DataFrame:
     """The store's query frame in the dashboard's columns: ``candidate_id`` (int), ``trial``,
     ``status``, ``pareto`` (bool), ``created_at``, ``updated_at``, the metric columns as
-    floats, and the numeric entries of the ``metrics`` JSON as extra columns."""
+    floats, the numeric entries of the ``metrics`` JSON as extra columns, and one
+    ``choice:<name>`` column per architecture choice (see
+    :func:`dashboard.parcoords.expand_choices`)."""
     df = raw.copy()
     renames = {"trial_number": "trial", "id": "candidate_id"}
     df = df.rename(columns={k: v for k, v in renames.items()
@@ -138,6 +140,10 @@ def canonical_candidates(raw: pd.DataFrame) -> pd.DataFrame:
         for k, vals in extra.items():
             df[k] = pd.Series(vals, dtype=float).reindex(df.index)
         df = df.drop(columns=["metrics"])
+    if "choices" in df.columns:  # the sampler's choices, one column each (parallel coords)
+        from dashboard.parcoords import expand_choices
+
+        df = pd.concat([df, expand_choices(df)], axis=1)
     return df.set_index("candidate_id", drop=False).sort_index()
 
 

@@ -162,13 +162,17 @@ def apply_budgets(df: pd.DataFrame, budgets: Mapping[str, float | None] | None,
 def classify(df: pd.DataFrame, *, objectives: Sequence[str], directions: Mapping[str, str],
              budgets: Mapping[str, float | None] | None = None,
              front_over: Literal["objectives", "axes"] = "objectives",
-             axes: tuple[str, str] | None = None) -> pd.Series:
+             axes: tuple[str, str] | None = None,
+             selected: pd.Series | None = None) -> pd.Series:
     """Role of each candidate on the Pareto page: ``front``, ``dominated``, ``infeasible``,
-    ``failed``, ``pruned``, ``pending`` (not finished) or ``over_budget`` (filtered by a slider).
+    ``failed``, ``pruned``, ``pending`` (not finished), ``over_budget`` (filtered by a slider)
+    or ``unselected`` (a trained candidate outside ``selected``, the parallel coordinates'
+    brush).
 
-    The front is the store's precomputed ``pareto`` flag when no budget narrows the set and it
-    is taken over the study's objectives; otherwise it is recomputed on the remaining trained
-    candidates (over the objectives, or over the two plotted axes with ``front_over="axes"``).
+    The front is the store's precomputed ``pareto`` flag when no budget or brush narrows the
+    set and it is taken over the study's objectives; otherwise it is recomputed on the
+    remaining trained candidates (over the objectives, or over the two plotted axes with
+    ``front_over="axes"``).
     """
     status = df["status"].astype(str).str.lower() if "status" in df.columns else pd.Series(
         "complete", index=df.index)
@@ -179,9 +183,12 @@ def classify(df: pd.DataFrame, *, objectives: Sequence[str], directions: Mapping
     role[status.isin(PRUNED_STATUSES)] = "pruned"
     within = apply_budgets(df, budgets, directions)
     role[done & ~within] = "over_budget"
-    eligible = done & within
+    chosen = pd.Series(True, index=df.index) if selected is None else \
+        selected.reindex(df.index, fill_value=False).astype(bool)
+    role[done & within & ~chosen] = "unselected"
+    eligible = done & within & chosen
     role[eligible] = "dominated"
-    narrowed = bool((done & ~within).any())
+    narrowed = bool((done & ~(within & chosen)).any())
     if front_over == "axes":
         if axes is None:
             raise ValueError("front_over='axes' needs axes=(x, y)")

@@ -570,7 +570,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.RDBStorage(cfg.db, engine_kwargs=_engine_kwargs(cfg.db))
     study = optuna.create_study(
-        study_name=f"dse:{cfg.study}", storage=storage,
+        study_name=optuna_study_name(cfg.study), storage=storage,
         directions=cfg.directions,  # type: ignore[arg-type]
         sampler=create_sampler(cfg.sampler_name, cfg.seed),
         load_if_exists=True)
@@ -584,6 +584,11 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
     status = store.study_status(cfg.study)
     return SearchOutcome(cfg.study, dict(status.get("counts", {})), proposer.stopped_reason,
                          time.monotonic() - t0)
+
+
+def optuna_study_name(study: str) -> str:
+    """The name of a study's Optuna study in the same database (the dashboard reads it)."""
+    return f"dse:{study}"
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:

@@ -1,6 +1,12 @@
 """Pareto: any two metrics on the axes, a third as colour, the front highlighted and linked,
 dominated points faded, infeasible/failed on demand, budget sliders that filter the points and
-redraw the front, several studies overlaid; a click on a point opens the candidate."""
+redraw the front, several studies overlaid; a click on a point opens the candidate.
+
+Below it, parallel coordinates over the objectives and the architecture choices
+(:mod:`dashboard.parcoords`): brushing an axis narrows the scatter, its front and the front
+table to the brushed candidates of the study (compared studies are not brushed: their
+choices are other axes); and which choices matter most, by Optuna's importance evaluators
+(:mod:`dashboard.importance`), over the trained candidates (the brushed ones when brushed)."""
 
 from __future__ import annotations
 
@@ -15,8 +21,11 @@ from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import data
+from dashboard import importance as imp
+from dashboard import parcoords as pc
 from dashboard.components import candidate_href, interval, not_found, study_nav, unquote_name
 from dashboard.figures import (
+    DONE_STATUSES,
     classify,
     default_direction,
     empty_figure,
@@ -97,8 +106,8 @@ def budget_slider(metric: str, values: pd.Series) -> html.Div | None:
         hi = lo + 1e-6
     step = (hi - lo) / SLIDER_STEPS
 
-    def label(pos: float) -> str:
-        return format_value(metric, round(10 ** pos) if is_log_metric(metric) else pos)
+    def label(pos: float) -> str:  # compact (1.06M): long end labels overlapped the next slider
+        return pc.si_format(round(10 ** pos) if is_log_metric(metric) else pos)
 
     return html.Div([
         html.Label(metric_label(metric), className="pareto-budget-name"),
@@ -132,6 +141,8 @@ def layout(study: str | None = None, compare: str | None = None, x: str | None =
     # the first drawing ships with the page (one round trip less than an initial callback)
     fig, summary, table = render(name, compare_list, x, y, color, [], "objectives", {})
     token = "|".join(src.version(n) for n in [name, *compare_list])
+    pc_axes = pc.default_axes(frame, info.objective_names)
+    pc_color = info.objective_names[0] if info.objective_names else None
     return html.Div([
         html.H2(["Pareto · ", html.Span(name, id="pareto-study-name")]),
         study_nav(name, "pareto"),
@@ -170,8 +181,56 @@ def layout(study: str | None = None, compare: str | None = None, x: str | None =
                   config={"displaylogo": False}, style={"height": "560px"}),
         html.H3("Front"),
         html.Div(table, id="pareto-front-table"),
+        html.H3("Objectives and choices"),
+        html.P("Drag along an axis to brush it (several ranges per axis; click a range to "
+               "drop it): the scatter, its front and the front table follow.",
+               className="hint"),
+        html.Div([
+            html.Div([html.Label("axes"), dcc.Dropdown(
+                id="pareto-pc-axes", options=pc.axis_options(frame, axes), value=pc_axes,
+                multi=True, clearable=False)], className="control wide"),
+            html.Div([html.Label("line colour"), dcc.Dropdown(
+                id="pareto-pc-color", options=options, value=pc_color, clearable=True,
+                placeholder="one colour")], className="control"),
+            html.Button("clear brush", id="pareto-pc-clear", n_clicks=0),
+        ], className="controls"),
+        dcc.Store(id="pareto-brush", data={}),
+        html.Div(brush_status(frame, {}), id="pareto-brush-summary", className="summary"),
+        dcc.Graph(id="pareto-parcoords", figure=parcoords(frame, pc_axes, pc_color, {}),
+                  config={"displaylogo": False}, style={"height": "460px"}),
+        html.H3("Which choices matter"),
+        html.Div([
+            dcc.RadioItems(id="pareto-imp-method", options=[
+                {"label": f" {m}", "value": m} for m in imp.EVALUATORS],
+                value=imp.EVALUATORS[0], inline=True),
+        ], className="controls"),
+        dcc.Loading(html.Div([
+            html.Div(id="pareto-imp-note", className="summary"),
+            dcc.Graph(id="pareto-importance", figure=empty_figure("computing…"),
+                      config={"displaylogo": False}),
+        ])),
         interval("pareto", data.REFRESH_MS),
     ])
+
+
+def trained(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows the parallel coordinates draw and the brush selects among: trained ones."""
+    return df[df["status"].astype(str).str.lower().isin(DONE_STATUSES)]
+
+
+def parcoords(frame: pd.DataFrame, axes: Sequence[str], color: str | None,
+              brush: pc.Brush) -> go.Figure:
+    return pc.parcoords_figure(trained(frame), axes, color=color, brush=brush)
+
+
+def brush_status(frame: pd.DataFrame, brush: pc.Brush) -> list[Any]:
+    """"N of M trained candidates brushed", and what the brush keeps, axis by axis."""
+    done = trained(frame)
+    n = int(pc.brushed(done, brush).sum())
+    lines = pc.brush_summary(done, brush)
+    return [html.Span(f"{n:,}", id="pareto-count-selected"),
+            f" of {len(done):,} trained candidates selected",
+            *([" · brushed: ", "; ".join(lines)] if lines else [" (no brush)"])]
 
 
 def _budgets(values: Sequence[float | None], ids: Sequence[Mapping[str, str]],
@@ -181,8 +240,11 @@ def _budgets(values: Sequence[float | None], ids: Sequence[Mapping[str, str]],
 
 
 def front_table(frames: Mapping[str, pd.DataFrame], roles: Mapping[str, pd.Series], x: str,
-                y: str) -> html.Table | html.Div:
-    """The front's candidates with links to their pages, in ``x`` order."""
+                y: str, objectives: Sequence[str] = ()) -> html.Table | html.Div:
+    """The front's candidates with links to their pages, in ``x`` order: the two axes, the
+    other objectives, then the architecture choices."""
+    metrics = list(dict.fromkeys([x, y, *objectives]))
+    choices = list(dict.fromkeys(c for df in frames.values() for c in pc.choice_columns(df)))
     rows = []
     for study, df in frames.items():
         role = roles[study]
@@ -195,19 +257,28 @@ def front_table(frames: Mapping[str, pd.DataFrame], roles: Mapping[str, pd.Serie
                 html.Td(study), html.Td(dcc.Link(f"#{cid}", href=candidate_href(cid),
                                                  className="pareto-front-link")),
                 html.Td(format_value("trial", r.get("trial"))),
-                html.Td(format_value(x, r.get(x))), html.Td(format_value(y, r.get(y)))],
+                *(html.Td(format_value(m, r.get(m))) for m in metrics),
+                *(html.Td(_choice_text(r.get(c))) for c in choices)],
                 className="pareto-front-row"))
     if not rows:
         return html.Div("no candidate on the front yet")
-    head = html.Thead(html.Tr([html.Th(h) for h in ("study", "candidate", "trial",
-                                                    metric_label(x), metric_label(y))]))
+    head = html.Thead(html.Tr([html.Th(h) for h in (
+        "study", "candidate", "trial", *map(metric_label, metrics),
+        *map(pc.axis_label, choices))]))
     return html.Table([head, html.Tbody(rows)], className="table")
+
+
+def _choice_text(value: Any) -> str:
+    return pc.ABSENT if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else str(value)
 
 
 def render(study: str, compare: Sequence[str] | None, x: str, y: str, color: str | None,
            show: Sequence[str] | None, front_over: str,
-           budgets: Mapping[str, float | None]) -> tuple[go.Figure, Any, Any]:
-    """Figure, summary and front table for the current controls (the callback's body)."""
+           budgets: Mapping[str, float | None],
+           brush: pc.Brush | None = None) -> tuple[go.Figure, Any, Any]:
+    """Figure, summary and front table for the current controls (the callback's body);
+    ``brush`` narrows the study's (not the compared studies') trained candidates."""
     src = data.get_data()
     names = [study] + [c for c in (compare or []) if c != study]
     infos = {n: src.study(n) for n in names}
@@ -218,8 +289,10 @@ def render(study: str, compare: Sequence[str] | None, x: str, y: str, color: str
     directions = dict(main.directions)
     objectives = {n: infos[n].objective_names for n in frames}  # type: ignore[union-attr]
     fo = "axes" if front_over == "axes" else "objectives"
+    selected = {study: pc.brushed(trained(frames[study]), brush)} if brush else {}
     roles = {n: classify(df, objectives=objectives[n] or [y, x], directions=directions,
-                         budgets=budgets, front_over=fo, axes=(x, y))  # type: ignore[arg-type]
+                         budgets=budgets, front_over=fo, axes=(x, y),  # type: ignore[arg-type]
+                         selected=selected.get(n))
              for n, df in frames.items()}
     fig = pareto_figure(frames, x, y, color=color, objectives=objectives,
                         directions=directions, budgets=budgets, show=show or (),
@@ -236,7 +309,7 @@ def render(study: str, compare: Sequence[str] | None, x: str, y: str, color: str
         html.Span(f"{infeasible:,}", id="pareto-count-infeasible"),
         " infeasible, failed or pruned",
     ]
-    return fig, summary, front_table(frames, roles, x, y)
+    return fig, summary, front_table(frames, roles, x, y, objectives.get(study, []))
 
 
 @callback(Output("pareto-graph", "figure"), Output("pareto-summary", "children"),
@@ -245,23 +318,26 @@ def render(study: str, compare: Sequence[str] | None, x: str, y: str, color: str
           Input("pareto-color", "value"), Input("pareto-compare", "value"),
           Input("pareto-show", "value"), Input("pareto-front-over", "value"),
           Input({"type": "pareto-budget", "metric": ALL}, "value"),
-          Input("pareto-interval", "n_intervals"),
+          Input("pareto-interval", "n_intervals"), Input("pareto-brush", "data"),
           State({"type": "pareto-budget", "metric": ALL}, "id"),
           State({"type": "pareto-budget", "metric": ALL}, "max"),
           State("pareto-study", "data"), State("pareto-token", "data"),
           prevent_initial_call=True)
 def update_pareto(x: str, y: str, color: str | None, compare: list[str] | None,
                   show: list[str] | None, front_over: str, budget_values: list[float | None],
-                  _n: int, budget_ids: list[dict[str, str]], budget_max: list[float | None],
-                  study: str, token: str | None) -> tuple[Any, Any, Any, str]:
+                  _n: int, brush: dict[str, Any] | None, budget_ids: list[dict[str, str]],
+                  budget_max: list[float | None], study: str, token: str | None
+                  ) -> tuple[Any, Any, Any, Any]:
     src = data.get_data()
     names = [study] + list(compare or [])
     new_token = "|".join(src.version(n) for n in names if src.study(n) is not None)
     if ctx.triggered_id == "pareto-interval" and new_token == token:
         raise PreventUpdate  # live tick with nothing new: keep the page as it is
     budgets = _budgets(budget_values, budget_ids, budget_max)
-    fig, summary, table = render(study, compare, x, y, color, show, front_over, budgets)
-    return fig, summary, table, new_token
+    fig, summary, table = render(study, compare, x, y, color, show, front_over, budgets,
+                                 brush or {})
+    # the token only moves with the data: the parallel coordinates redraw on it
+    return fig, summary, table, new_token if new_token != token else dash.no_update
 
 
 @callback(Output({"type": "pareto-budget-label", "metric": MATCH}, "children"),
@@ -291,3 +367,79 @@ def open_candidate(click: dict[str, Any] | None) -> str:
         return candidate_href(int(float(ident)))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise PreventUpdate from None
+
+
+# A brush lives in the browser (Plotly writes it into the trace's dimensions); this collects
+# every axis's constraint range by the dimension's name (its column), so reordered axes keep
+# their brushes.
+dash.clientside_callback(
+    """
+    function(restyle) {
+        const gd = document.querySelector('#pareto-parcoords .js-plotly-plot');
+        const nu = window.dash_clientside.no_update;
+        if (!restyle || !gd || !gd.data || !gd.data[0] || !gd.data[0].dimensions) { return nu; }
+        const out = {};
+        for (const d of gd.data[0].dimensions) {
+            if (d.constraintrange && d.constraintrange.length) { out[d.name] = d.constraintrange; }
+        }
+        return out;
+    }
+    """,
+    Output("pareto-brush", "data"), Input("pareto-parcoords", "restyleData"),
+    prevent_initial_call=True)
+
+
+@callback(Output("pareto-parcoords", "figure"),
+          Output("pareto-brush", "data", allow_duplicate=True),
+          Input("pareto-pc-axes", "value"), Input("pareto-pc-color", "value"),
+          Input("pareto-pc-clear", "n_clicks"), Input("pareto-token", "data"),
+          State("pareto-brush", "data"), State("pareto-study", "data"),
+          prevent_initial_call=True)
+def update_parcoords(axes: list[str] | None, color: str | None, _clear: int, _token: str,
+                     brush: dict[str, Any] | None, study: str) -> tuple[Any, Any]:
+    """Redraw the parallel coordinates for new axes, colour or data, keeping the brush on
+    the axes still shown; the clear button drops it."""
+    frame = data.get_data().candidates(study)
+    axes = list(axes or [])
+    if ctx.triggered_id == "pareto-pc-clear":
+        brush = {}
+    kept = {k: v for k, v in (brush or {}).items() if k in axes}
+    return parcoords(frame, axes, color, kept), (kept if kept != (brush or {}) or
+                                                 ctx.triggered_id == "pareto-pc-clear"
+                                                 else dash.no_update)
+
+
+@callback(Output("pareto-brush-summary", "children"), Input("pareto-brush", "data"),
+          Input("pareto-token", "data"), State("pareto-study", "data"))
+def update_brush_summary(brush: dict[str, Any] | None, _token: str, study: str) -> list[Any]:
+    return brush_status(data.get_data().candidates(study), brush or {})
+
+
+@callback(Output("pareto-importance", "figure"), Output("pareto-imp-note", "children"),
+          Input("pareto-imp-method", "value"), Input("pareto-brush", "data"),
+          State("pareto-study", "data"))
+def update_importance(method: str, brush: dict[str, Any] | None, study: str
+                      ) -> tuple[go.Figure, str]:
+    """Optuna's importances of the choices over the trained (brushed) candidates."""
+    src = data.get_data()
+    info = src.study(study)
+    if info is None:
+        raise PreventUpdate
+    done = trained(src.candidates(study))
+    done = done[pc.brushed(done, brush or {})]
+    keep = {int(t) for t in done["trial"].dropna()}
+    loaded = imp.cached_trials(src, study)
+    if loaded is None:
+        return (empty_figure("no Optuna study in this database"),
+                "Importances need the Optuna study a search keeps in the database.")
+    directions, trials = loaded
+    table = imp.choice_importances(directions, trials, info.objective_names, keep=keep,
+                                   method=method)
+    if table.empty:
+        return (empty_figure("too few trained candidates"),
+                f"{len(keep)} trained candidates selected; importances need at least "
+                f"{imp.MIN_TRIALS}.")
+    n = sum(1 for t in trials if t.number in keep)
+    return (imp.importance_figure(table, n_trials=n, method=method),
+            f"most important: {table.index[0]} (over {n:,} trained candidates"
+            + (", brushed)" if brush else ")"))

@@ -42,8 +42,20 @@ class Filled:
         return sorted(i for v in self.ids.values() for i in v)
 
 
+#: The choices of a variant and their values (as a sampler would name them).
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "width_1": WIDTHS, "width_2": WIDTHS, "weights": tuple(f"{q}{n}" for q, n in QUANTS),
+    "act_bits": ACTS, "gate": GATES, "pool": POOLS}
+
+
 def spec_variants(limit: int, seed: int = 0) -> Iterator[Any]:
     """Up to ``limit`` distinct valid ArchSpecs, in a seeded shuffled order."""
+    for spec, _choices in variants(limit, seed):
+        yield spec
+
+
+def variants(limit: int, seed: int = 0) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """:func:`spec_variants` with each spec's choices (names and values of :data:`CHOICES`)."""
     from search_spaces.spec import ArchSpec, SpecError
 
     base = json.loads(EXAMPLE.read_text())
@@ -69,7 +81,8 @@ def spec_variants(limit: int, seed: int = 0) -> Iterator[Any]:
         except SpecError:
             continue
         n += 1
-        yield spec
+        yield spec, {"width_1": c1, "width_2": c2, "weights": f"{quant}{levels}",
+                     "act_bits": act, "gate": gate, "pool": pool}
 
 
 def hardware(spec: Any) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any]]:
@@ -99,11 +112,13 @@ def fill_study(url: str, name: str, n: int, *, seed: int = 0,
                                                         ("memory_bits", "minimize")),
                memory_budget_bits: float | None = 60_000, n_failed: int = 1,
                n_running: int = 1, epochs: int = 3, space: str = "digits-variants",
-               dataset: str = "digits") -> Filled:
+               dataset: str = "digits", optuna_study: bool = False) -> Filled:
     """Write one study of ``n`` candidates through the store's write API, as a search would:
     candidates over ``memory_budget_bits`` become ``infeasible``; ``n_failed`` trained ones
     fail; the last ``n_running`` stay ``running``; the rest complete with ``epochs`` epochs of
-    learning curve in two stages."""
+    learning curve in two stages. With ``optuna_study`` the Optuna study a search keeps in
+    the same database is written too (one trial per candidate, same numbers, the choices as
+    categorical parameters; complete ones with their objective values, the others failed)."""
     from dse.store import open_store
 
     rng = random.Random(seed)
@@ -113,13 +128,14 @@ def fill_study(url: str, name: str, n: int, *, seed: int = 0,
         study = store.create_or_get_study(name, space=space, dataset=dataset,
                                           task="classification", config={"seed": seed},
                                           objectives=list(objectives), budgets=budgets)
-        specs = list(spec_variants(n, seed))
+        pairs = list(variants(n, seed))
+        specs = [spec for spec, _ in pairs]
         hw = [hardware(spec) for spec in specs]
         feasible = [t for t, (m, _, _) in enumerate(hw)
                     if not memory_budget_bits or m["memory_bits"] <= memory_budget_bits]
         running = set(feasible[len(feasible) - n_running:]) if n_running else set()
         for trial, (spec, (metrics, layers, accel)) in enumerate(zip(specs, hw, strict=True)):
-            cid, _ = store.add_candidate(study.id, spec.to_json(), spec.hash, {"trial": trial})
+            cid, _ = store.add_candidate(study.id, spec.to_json(), spec.hash, pairs[trial][1])
             store.record_hardware(cid, metrics, layers, accel)
             eid = store.start_evaluation(cid, trial)
             if trial not in feasible:
@@ -145,7 +161,33 @@ def fill_study(url: str, name: str, n: int, *, seed: int = 0,
             store.finish_evaluation(eid, "complete", metrics={"accuracy": acc,
                                                               "val_accuracy": acc})
             ids["complete"].append(cid)
+        if optuna_study:
+            complete = set(ids["complete"])
+            rows = store.query(name).set_index("trial_number")
+            write_optuna_study(store.sqlalchemy_url, name, objectives,
+                               [(choices, [float(rows.loc[t, o]) for o, _ in objectives]
+                                 if int(rows.loc[t, "candidate_id"]) in complete else None)
+                                for t, (_spec, choices) in enumerate(pairs)])
     return Filled(name, ids)
+
+
+def write_optuna_study(url: str, name: str, objectives: Sequence[tuple[str, str]],
+                       trials: Sequence[tuple[dict[str, Any], list[float] | None]]) -> None:
+    """The Optuna study of ``name`` as a search leaves it: trial ``i`` has the choices of
+    ``trials[i]`` as categorical parameters and its values (None: a failed trial)."""
+    import optuna
+
+    from dse.search import optuna_study_name
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dists = {k: optuna.distributions.CategoricalDistribution(list(v))
+             for k, v in CHOICES.items()}
+    study = optuna.create_study(study_name=optuna_study_name(name), storage=url,
+                                directions=[d for _, d in objectives], load_if_exists=True)
+    study.add_trials([optuna.trial.create_trial(
+        params=choices, distributions={k: dists[k] for k in choices}, values=values,
+        state=optuna.trial.TrialState.COMPLETE if values is not None
+        else optuna.trial.TrialState.FAIL) for choices, values in trials])
 
 
 def bulk_fill(url: str, name: str, n: int, *, seed: int = 0,
@@ -164,12 +206,13 @@ def bulk_fill(url: str, name: str, n: int, *, seed: int = 0,
         study = store.create_or_get_study(name, space="digits-variants", dataset="digits",
                                           task="classification", config={"seed": seed},
                                           objectives=list(objectives), budgets=[])
-        specs = list(spec_variants(n, seed))
-        rows = [(spec, *hardware(spec), accuracy_of(spec, rng)) for spec in specs]
+        pairs = list(variants(n, seed))
+        choices = {spec.hash: c for spec, c in pairs}
+        rows = [(spec, *hardware(spec), accuracy_of(spec, rng)) for spec, _ in pairs]
         with store._write() as session:
             session.execute(insert(Candidate), [
                 {"study_id": study.id, "spec": s.to_json(), "spec_hash": s.hash,
-                 "choices": {}} for s, *_ in rows])
+                 "choices": choices[s.hash]} for s, *_ in rows])
             cids = dict(session.execute(select(Candidate.spec_hash, Candidate.id).where(
                 Candidate.study_id == study.id)).all())
             session.execute(insert(HardwareReport), [

@@ -109,7 +109,8 @@ def test_pareto_budget_redraws_the_front(app: Any, filled_db: FilledDB) -> None:
 def test_update_pareto_callback_and_live_tick(app: Any, filled_db: FilledDB) -> None:
     pareto = page("pareto")
     args = ("cycles", "accuracy", "energy_pj", ["s2"], ["infeasible"], "axes",
-            [None], 0, [{"type": "pareto-budget", "metric": "memory_bits"}], [5.0], "s1", None)
+            [None], 0, {}, [{"type": "pareto-budget", "metric": "memory_bits"}], [5.0], "s1",
+            None)
     fig, _summary, _table, token = triggered("pareto-x.value", pareto.update_pareto, *args)
     assert fig.layout.yaxis.type == "linear" and fig.layout.xaxis.type == "log"
     assert {t.meta["study"] for t in fig.data} == {"s1", "s2"}
