@@ -13,8 +13,9 @@ not under the hardware budget:
   does; it shows block artifacts.
 
 Encoder and decoder train jointly on the MSE, the gradient crossing the binary bottleneck by
-the encoder's clipped straight-through estimator (its last layer is a 1-bit activation), under
-the same quantization schedules as classification (:func:`dse.train.get_schedule`).
+the encoder's clipped straight-through estimator (its last layer is a 1-bit activation), by
+the one staged trainer (:func:`dse.train.train`, given :class:`CodecObjective`) under the same
+quantization schedules as classification (:func:`dse.train.get_schedule`).
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from dse.metrics import SSIM_WIN, blockiness_excess, ms_ssim_per_image, psnr_per_image
+from dse.train import Objective
 
 if TYPE_CHECKING:
     from dse.data import DatasetBundle, SplitDataset
-    from dse.train import Stage
+    from dse.train import EpochMetrics, Stage
 
 DECODERS = ("full", "patch")
 
@@ -200,84 +202,62 @@ class CodecResult:
         return asdict(self)
 
 
-def _cosine(base: float, done: int, total: int) -> float:
-    """Cosine decay per epoch within a stage (Loshchilov & Hutter 2017, no restarts)."""
-    return base * 0.5 * (1.0 + math.cos(math.pi * done / total))
+class CodecObjective(Objective):
+    """The compression task's loss and evaluation for :func:`dse.train.train`: the MSE of the
+    reconstruction (the labels are ignored) and :func:`quality` of a split (``loss`` = its MSE).
+
+    A split's images are gathered once (:func:`split_images`); quality runs on the CPU.
+    The divergence limit, 10, is on the MSE's scale (pixels in [0, 1]: a sane MSE is below 1).
+    """
+
+    divergence_loss = 10.0
+
+    def __init__(self, patch: int) -> None:
+        self.patch = patch
+        self._images: dict[int, tuple[SplitDataset, Tensor]] = {}
+
+    def loss(self, model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, int | None]:
+        return F.mse_loss(model(x)[0], x), None
+
+    def evaluate(self, model: nn.Module, ds: SplitDataset, device: str) -> dict[str, float]:
+        held = self._images.get(id(ds))
+        if held is None or held[0] is not ds:
+            held = self._images[id(ds)] = (ds, split_images(ds))
+        x = held[1]
+        q = quality(reconstruct(model, x), x, self.patch)  # type: ignore[arg-type]
+        return {"loss": q["mse"], **q}
 
 
 def train_codec(codec: Codec, data: DatasetBundle, stages: Sequence[Stage], *,
                 batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
                 on_epoch: Callable[[CodecEpoch], bool | None] | None = None,
-                max_train_batches: int | None = None, divergence_loss: float = 10.0,
-                device: str = "cpu") -> CodecResult:
-    """Train ``codec`` on the MSE through ``stages`` (Adam, a fresh optimizer and a cosine
-    decay per stage; each stage switches the encoder's quantizers, folding BSN where
-    activations turn on, as :func:`dse.train.apply_stage`). ``on_epoch`` returning True
-    stops with status ``pruned``; a non-finite or diverged loss ends with ``failed``.
-    Never raises for a training failure. Training runs on ``device``; the quality metrics
-    are computed on the CPU."""
-    from dse.train import apply_stage
+                max_train_batches: int | None = None, divergence_loss: float | None = None,
+                device: str = "cpu", checkpoint_path: str | None = None) -> CodecResult:
+    """Train ``codec`` on the MSE through ``stages`` with the one trainer,
+    :func:`dse.train.train` (its stages, schedule, seeds, divergence rule and checkpoints),
+    given :class:`CodecObjective`. ``on_epoch`` returning True stops with status ``pruned``.
+    Never raises for a training failure (a shape the encoder cannot take included)."""
+    from dse.train import train
 
     start = time.perf_counter()
-    patch = codec.encoder.patch
-    codec.to(device)
-    x_train, x_val = split_images(data.train).to(device), split_images(data.val)
     history: list[CodecEpoch] = []
-    status, reason = "complete", None
-    epoch = 0
+
+    def epoch_done(m: EpochMetrics) -> bool | None:
+        history.append(CodecEpoch(m.stage, m.epoch, m.train_loss, m.val_loss,
+                                  m.extra["psnr_db"], m.extra.get("ms_ssim"), m.seconds, m.lr))
+        return on_epoch(history[-1]) if on_epoch is not None else None
+
     try:
-        for si, stage in enumerate(stages):
-            apply_stage(codec, stage, stages[si - 1] if si else None)
-            base = stage.lr if stage.lr is not None else lr
-            opt = torch.optim.Adam(codec.parameters(), lr=base)
-            for e in range(stage.epochs):
-                t0 = time.perf_counter()
-                epoch += 1
-                cur = _cosine(base, e, stage.epochs)
-                for group in opt.param_groups:
-                    group["lr"] = cur
-                torch.manual_seed(seed * 1_000_003 + epoch)
-                gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-                order = torch.randperm(len(x_train), generator=gen)
-                codec.train()
-                loss_sum, seen = 0.0, 0
-                for b, lo in enumerate(range(0, len(order), batch_size)):
-                    if max_train_batches is not None and b >= max_train_batches:
-                        break
-                    idx = order[lo:lo + batch_size]
-                    if len(idx) < 2:  # batch norm needs two samples
-                        break
-                    x = x_train[idx]
-                    loss = F.mse_loss(codec(x)[0], x)
-                    value = float(loss.detach())
-                    if not math.isfinite(value) or value > divergence_loss:
-                        return CodecResult("failed", f"loss is {value} at stage {stage.name!r} "
-                                           f"epoch {epoch} batch {b + 1}", history,
-                                           seconds=time.perf_counter() - start)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    loss_sum += value * len(idx)
-                    seen += len(idx)
-                q = quality(reconstruct(codec, x_val), x_val, patch)
-                if not math.isfinite(q["mse"]):
-                    return CodecResult("failed", f"validation MSE is {q['mse']} at epoch "
-                                       f"{epoch}", history, seconds=time.perf_counter() - start)
-                m = CodecEpoch(stage.name, epoch, loss_sum / max(seen, 1), q["mse"],
-                               q["psnr_db"], q.get("ms_ssim"), time.perf_counter() - t0, cur)
-                history.append(m)
-                if on_epoch is not None and on_epoch(m) is True:
-                    status, reason = "pruned", f"stopped by on_epoch after epoch {epoch}"
-                    break
-            if status == "pruned":
-                break
+        res = train(codec, data, stages, batch_size=batch_size, lr=lr, seed=seed,
+                    on_epoch=epoch_done, max_train_batches=max_train_batches, progress=False,
+                    divergence_loss=divergence_loss, device=device,
+                    checkpoint_path=checkpoint_path, objective=CodecObjective(codec.encoder.patch))
     except (RuntimeError, ValueError) as exc:  # e.g. a shape the encoder cannot take
         return CodecResult("failed", f"{type(exc).__name__}: {exc}", history,
                            seconds=time.perf_counter() - start)
-    val = quality(reconstruct(codec, x_val), x_val, patch)
-    x_test = split_images(data.test)
-    test = quality(reconstruct(codec, x_test), x_test, patch)
-    return CodecResult(status, reason, history, val, test, time.perf_counter() - start)
+    last = res.history[-1].extra if res.history and res.status != "failed" else {}
+    test = {k: v for k, v in res.test.items() if k != "loss"}
+    return CodecResult(res.status, res.reason, history, dict(last), test, res.seconds)
 
 
 # --------------------------------------------------------------------------- preview image
@@ -304,6 +284,6 @@ def preview_png(codec: Codec, image: Tensor, *, gap_px: int = 2, error_gain: flo
     return buf.getvalue()
 
 
-__all__ = ["DECODERS", "Codec", "CodecEpoch", "CodecResult", "FrameDecoder", "PatchDecoder",
-           "PatchEncoder", "build_codec", "preview_png", "quality", "reconstruct",
+__all__ = ["DECODERS", "Codec", "CodecEpoch", "CodecObjective", "CodecResult", "FrameDecoder",
+           "PatchDecoder", "PatchEncoder", "build_codec", "preview_png", "quality", "reconstruct",
            "split_images", "train_codec"]

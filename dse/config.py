@@ -191,22 +191,22 @@ class SearchConfig:
 
     def _validate_names(self) -> None:
         """Space, dataset and schedule must exist (imports are cheap and torch-free here)."""
-        from search_spaces.spaces import list_spaces
+        from search_spaces.spaces import SPACES
 
         is_file = self.space.endswith((".yaml", ".yml", ".toml"))
         if is_file and not Path(self.space).is_file():
             raise UserError(f"space={self.space!r} is not an existing file")
-        if not is_file and self.space not in list_spaces():
-            raise UserError(f"space={self.space!r} must be one of {list_spaces()} "
+        if not is_file and self.space not in SPACES:
+            raise UserError(f"space={self.space!r} must be one of {SPACES.names()} "
                             "or a .yaml/.toml space file")
-        from dse.data import list_datasets
+        from dse.data import DATASETS
 
-        if self.dataset not in list_datasets():
-            raise UserError(f"dataset={self.dataset!r} must be one of {list_datasets()}")
-        from dse.train import get_schedule, list_schedules
+        if self.dataset not in DATASETS:
+            raise UserError(f"dataset={self.dataset!r} must be one of {DATASETS.names()}")
+        from dse.train import SCHEDULES, get_schedule
 
-        if self.schedule not in list_schedules():
-            raise UserError(f"schedule={self.schedule!r} must be one of {list_schedules()}")
+        if self.schedule not in SCHEDULES:
+            raise UserError(f"schedule={self.schedule!r} must be one of {SCHEDULES.names()}")
         try:
             get_schedule(self.schedule, self.epochs)
         except ValueError as exc:

@@ -3,8 +3,9 @@
 A schedule is a list of :class:`Stage` s; each names what is quantized while it runs
 (weights, activations, LSTM gates) and starts from the weights the previous stage left.
 BILLNET trains this way: full precision -> weights quantized -> activations quantized ->
-LSTM gates quantized. Named schedules live in a registry (:func:`get_schedule`), and config
-files can spell a schedule as a list of dicts (:func:`parse_schedule`).
+LSTM gates quantized. Named schedules live in the :data:`SCHEDULES` registry
+(:func:`get_schedule`), and config files can spell a schedule as a list of dicts
+(:func:`parse_schedule`).
 
     >>> stages = get_schedule("billnet", epochs=8)           # doctest: +SKIP
     >>> result = train(model, get_dataset("synthetic-gestures"), stages)  # doctest: +SKIP
@@ -12,8 +13,10 @@ files can spell a schedule as a list of dicts (:func:`parse_schedule`).
 
 Contract of :func:`train`:
 
-* Adam (``lr`` per stage optional, otherwise the run's ``lr``), a fresh optimizer per stage,
-  cosine decay of the learning rate over each stage's epochs (per epoch), cross-entropy loss.
+* One trainer for every task: the task's :class:`Objective` supplies the loss and the
+  evaluation (default :class:`Classification`: cross-entropy, accuracy); the rest below is
+  shared. Adam (``lr`` per stage optional, otherwise the run's ``lr``), a fresh optimizer per
+  stage, cosine decay of the learning rate over each stage's epochs (per epoch).
 * At the start of every stage, ``search_spaces.build.set_quantization(model, weights=...,
   activations=..., lstm_gates=...)`` switches the model's quantizers. When a stage turns
   activations on after a stage that had them off, ``search_spaces.build.fold_bsn(model)`` is
@@ -46,6 +49,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from dse.status import TRAINING_OUTCOMES
+from search_spaces.registry import Registry
 
 if TYPE_CHECKING:
     import torch
@@ -106,23 +110,8 @@ class Stage:
         return cls(**full)
 
 
-_SCHEDULES: dict[str, Callable[[int], list[Stage]]] = {}
-
-
-def register_schedule(name: str) -> Callable[[Callable[[int], list[Stage]]],
-                                             Callable[[int], list[Stage]]]:
-    """Register ``fn(epochs) -> list[Stage]`` as a named schedule (the latest wins)."""
-
-    def deco(fn: Callable[[int], list[Stage]]) -> Callable[[int], list[Stage]]:
-        _SCHEDULES[name] = fn
-        return fn
-
-    return deco
-
-
-def list_schedules() -> list[str]:
-    """Registered schedule names, sorted."""
-    return sorted(_SCHEDULES)
+#: Schedule name -> ``fn(epochs) -> list[Stage]`` (docs/design.md, "The registry").
+SCHEDULES: Registry[Callable[[int], list[Stage]]] = Registry("schedule")
 
 
 def split_epochs(epochs: int, parts: int) -> list[int]:
@@ -134,24 +123,24 @@ def split_epochs(epochs: int, parts: int) -> list[int]:
     return [base + (1 if i >= parts - extra else 0) for i in range(parts)]
 
 
-@register_schedule("float")
+@SCHEDULES.register("float")
 def _float(epochs: int) -> list[Stage]:
     return [Stage("float", epochs, weights=False, activations=False, lstm_gates=False)]
 
 
-@register_schedule("qat")
+@SCHEDULES.register("qat")
 def _qat(epochs: int) -> list[Stage]:
     return [Stage("qat", epochs, weights=True, activations=True, lstm_gates=True)]
 
 
-@register_schedule("two-stage")
+@SCHEDULES.register("two-stage")
 def _two_stage(epochs: int) -> list[Stage]:
     fp, q = split_epochs(epochs, 2)
     return [Stage("float", fp, weights=False, activations=False, lstm_gates=False),
             Stage("quantized", q, weights=True, activations=True, lstm_gates=True)]
 
 
-@register_schedule("billnet")
+@SCHEDULES.register("billnet")
 def _billnet(epochs: int) -> list[Stage]:
     """BILLNET's staged binarization (our reading of the abstract: four equal-ish stages)."""
     a, b, c, d = split_epochs(epochs, 4)
@@ -163,12 +152,10 @@ def _billnet(epochs: int) -> list[Stage]:
 
 def get_schedule(name: str, epochs: int) -> list[Stage]:
     """The named schedule with ``epochs`` epochs in total; unknown names list the valid ones."""
-    if name not in _SCHEDULES:
-        raise ValueError(f"schedule={name!r} is not registered (valid: "
-                         f"{', '.join(list_schedules())})")
+    fn = SCHEDULES.get(name)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"schedule {name!r}: epochs={epochs!r} must be an integer >= 1")
-    return _SCHEDULES[name](epochs)
+    return fn(epochs)
 
 
 def parse_schedule(spec: str | Sequence[Mapping[str, Any]],
@@ -195,17 +182,22 @@ def parse_schedule(spec: str | Sequence[Mapping[str, Any]],
 # --------------------------------------------------------------------------- results
 @dataclass
 class EpochMetrics:
-    """Metrics of one epoch; ``epoch`` is global and 1-based, accuracies are fractions."""
+    """Metrics of one epoch; ``epoch`` is global and 1-based, accuracies are fractions.
+
+    ``train_accuracy``/``val_accuracy`` are None for an objective without accuracy (the codec);
+    ``extra`` holds the objective's other validation metrics (e.g. ``psnr_db``).
+    """
 
     stage: str
     stage_index: int
     epoch: int
     train_loss: float
-    train_accuracy: float
+    train_accuracy: float | None
     val_loss: float
-    val_accuracy: float
+    val_accuracy: float | None
     seconds: float
     lr: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -213,7 +205,9 @@ class EpochMetrics:
 
 @dataclass
 class TrainResult:
-    """Outcome of :func:`train`. ``test_accuracy`` is None when the run failed."""
+    """Outcome of :func:`train`. ``test_accuracy`` is None when the run failed (or the
+    objective has no accuracy); ``test`` is the objective's whole evaluation of the test split
+    (empty when the run failed)."""
 
     status: str
     reason: str | None
@@ -224,6 +218,7 @@ class TrainResult:
     seconds: float
     test_loss: float | None = None
     stages: list[Stage] = field(default_factory=list)
+    test: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -286,6 +281,45 @@ def evaluate(model: nn.Module, ds: SplitDataset, *, batch_size: int = 512,
     if n == 0:
         return math.nan, math.nan
     return loss_sum / n, correct / n
+
+
+# --------------------------------------------------------------------------- objectives
+class Objective:
+    """What a task supplies to :func:`train`: its loss on a batch and its evaluation of a split
+    (docs/design.md, "Training"). Everything else (stages, optimizer, learning-rate schedule,
+    seeds, determinism, threads, the divergence rule, checkpoints, early stopping) is the
+    trainer's and the same for every task.
+
+    ``divergence_loss`` is the default limit of the divergence rule, on this loss's scale.
+    """
+
+    divergence_loss: float = 1e4
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor
+             ) -> tuple[torch.Tensor, int | None]:
+        """The mean loss of the batch and its number of correct predictions (None if the task
+        has no accuracy)."""
+        raise NotImplementedError
+
+    def evaluate(self, model: nn.Module, ds: SplitDataset, device: str) -> dict[str, float]:
+        """Metrics of ``model`` on ``ds`` in eval mode: ``loss`` always, ``accuracy`` if the
+        task has one, any others by name."""
+        raise NotImplementedError
+
+
+class Classification(Objective):
+    """Cross-entropy on class logits; evaluation: mean cross-entropy and accuracy."""
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor
+             ) -> tuple[torch.Tensor, int | None]:
+        import torch.nn.functional as F
+
+        logits = model(x)
+        return F.cross_entropy(logits, y), int((logits.detach().argmax(dim=1) == y).sum())
+
+    def evaluate(self, model: nn.Module, ds: SplitDataset, device: str) -> dict[str, float]:
+        loss, acc = evaluate(model, ds, device=device)
+        return {"loss": loss, "accuracy": acc}
 
 
 # --------------------------------------------------------------------------- quantization
@@ -499,20 +533,24 @@ def train(
     checkpoint_path: str | None = None,
     max_train_batches: int | None = None,
     progress: bool | None = None,
-    divergence_loss: float = 1e4,
+    divergence_loss: float | None = None,
     lr_schedule: str = "cosine",
     device: str = "cpu",
     num_threads: int | None = None,
+    objective: Objective | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data`` through ``stages``; see the module docstring for the
     contract. ``max_train_batches`` caps the batches per epoch (quick fidelity levels);
     ``progress=None`` shows a bar only when stderr is a terminal. ``num_threads`` sets torch's
     intra-op threads for the run (restored after): tiny models gain nothing from several
     threads, and on a loaded machine (parallel trials) spinning threads can slow a run by
-    orders of magnitude, so trials should pass 1."""
+    orders of magnitude, so trials should pass 1. ``objective`` supplies the loss and the
+    evaluation (default :class:`Classification`); ``divergence_loss=None`` takes its limit."""
     import torch
-    import torch.nn.functional as F
 
+    objective = Classification() if objective is None else objective
+    if divergence_loss is None:
+        divergence_loss = objective.divergence_loss
     stages = list(stages)
     _check_args(stages, batch_size, lr, lr_schedule, divergence_loss, max_train_batches)
     start = time.perf_counter()
@@ -565,12 +603,12 @@ def train(
                     gen = torch.Generator().manual_seed(es)
                     model.train()
                     loss_sum, correct, seen = 0.0, 0, 0
+                    counts_correct = True
                     for b, (x, y) in enumerate(_batches(data.train, batch_size, shuffle=True,
                                                         generator=gen,
                                                         limit=max_train_batches), 1):
                         x, y = x.to(device), y.to(device)
-                        logits = model(x)
-                        loss = F.cross_entropy(logits, y)
+                        loss, n_correct = objective.loss(model, x, y)
                         value = float(loss.detach())
                         where = f"at stage {stage.name!r} epoch {epoch} batch {b}"
                         if not math.isfinite(value):
@@ -583,18 +621,24 @@ def train(
                         loss.backward()
                         optimizer.step()
                         loss_sum += value * len(y)
-                        correct += int((logits.detach().argmax(dim=1) == y).sum())
+                        if n_correct is None:
+                            counts_correct = False
+                        else:
+                            correct += n_correct
                         seen += len(y)
                         bar.advance(f"{stage.name} e{epoch} loss {value:.3f}")
-                    val_loss, val_acc = evaluate(model, data.val, device=device)
+                    val = objective.evaluate(model, data.val, device)
+                    val_loss = val["loss"]
                     if not math.isfinite(val_loss):
                         raise _Stop(f"validation loss is {val_loss} at stage {stage.name!r} "
                                     f"epoch {epoch}")
                     metrics = EpochMetrics(
                         stage=stage.name, stage_index=si, epoch=epoch,
                         train_loss=loss_sum / max(seen, 1),
-                        train_accuracy=correct / max(seen, 1), val_loss=val_loss,
-                        val_accuracy=val_acc, seconds=time.perf_counter() - t0, lr=cur_lr)
+                        train_accuracy=correct / max(seen, 1) if counts_correct else None,
+                        val_loss=val_loss, val_accuracy=val.get("accuracy"),
+                        seconds=time.perf_counter() - t0, lr=cur_lr,
+                        extra={k: v for k, v in val.items() if k not in ("loss", "accuracy")})
                     history.append(metrics)
                     if checkpoint_path is not None:
                         save_checkpoint(checkpoint_path, model, optimizer, Checkpoint(
@@ -608,18 +652,16 @@ def train(
         except _Stop as stop:
             status, reason = "failed", str(stop)
 
-    test_loss = test_acc = None
-    if status != "failed":
-        test_loss, test_acc = evaluate(model, data.test, device=device)
-    best = max((m.val_accuracy for m in history), default=None)
+    test = objective.evaluate(model, data.test, device) if status != "failed" else {}
+    best = max((m.val_accuracy for m in history if m.val_accuracy is not None), default=None)
     return TrainResult(status=status, reason=reason, history=history, best_val_accuracy=best,
-                       test_accuracy=test_acc, epochs_run=len(history),
-                       seconds=time.perf_counter() - start, test_loss=test_loss,
-                       stages=stages)
+                       test_accuracy=test.get("accuracy"), epochs_run=len(history),
+                       seconds=time.perf_counter() - start, test_loss=test.get("loss"),
+                       stages=stages, test=test)
 
 
 __all__ = [
-    "Checkpoint", "EpochMetrics", "Stage", "TrainResult", "apply_stage", "evaluate",
-    "get_schedule", "list_schedules", "load_checkpoint", "parse_schedule", "register_schedule",
-    "save_checkpoint", "split_epochs", "train",
+    "SCHEDULES", "Checkpoint", "Classification", "EpochMetrics", "Objective", "Stage",
+    "TrainResult", "apply_stage", "evaluate", "get_schedule", "load_checkpoint",
+    "parse_schedule", "save_checkpoint", "split_epochs", "train",
 ]

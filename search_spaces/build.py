@@ -40,7 +40,7 @@ from search_spaces.layers.activations import ActQuant
 from search_spaces.layers.conv import CAPointwise, QConv, QLinear, QuantWeightModule
 from search_spaces.layers.lstm import BinaryLSTM
 from search_spaces.layers.norm import BitShiftNorm
-from search_spaces.layers.residual import GatedResidual, create_gate
+from search_spaces.layers.residual import RESIDUAL_GATES, GatedResidual
 from search_spaces.spec import (
     FLOAT_BITS,
     LSTM,
@@ -191,7 +191,8 @@ class _Builder:
             for i, member in enumerate(layer.body):
                 body.append(self.layer(member, shape, bits, f"{where}.body[{i}]"))
                 shape, bits = member.infer(shape, bits, f"{where}.body[{i}]")
-            gate = create_gate(layer.gate, in_shape[0], out_bits, layer.shift, layer.threshold)
+            gate = RESIDUAL_GATES.get(layer.gate)(in_shape[0], out_bits, layer.shift,
+                                                 layer.threshold)
             return GatedResidual(nn.Sequential(*body), gate)
         raise TypeError(f"{where}: unsupported layer kind {type(layer).__name__}")
 

@@ -31,13 +31,16 @@ class Registry(Generic[T]):
     configuration field a user sets (``"weight_quant"``), so the error reads
     ``weight_quant='foo' is not a registered weight quantizer (known: btq, heq, ...)``.
     ``builtins`` are module names imported once, on the first lookup, so that registering a
-    built-in costs nothing until something asks for one.
+    built-in costs nothing until something asks for one. ``hint`` ends the unknown-name message
+    (e.g. what else the field accepts). Names are non-empty and hold no white space: every one
+    is a configuration value or a command-line word.
     """
 
     def __init__(self, kind: str, *, field: str | None = None,
-                 builtins: tuple[str, ...] = ()) -> None:
+                 builtins: tuple[str, ...] = (), hint: str = "") -> None:
         self.kind = kind
         self.field = field or kind.replace(" ", "_")
+        self.hint = hint
         self._builtins = builtins
         self._loaded = not builtins
         self._entries: dict[str, T] = {}
@@ -45,20 +48,25 @@ class Registry(Generic[T]):
     # -- writing -------------------------------------------------------------------------
     def add(self, name: str, obj: T) -> T:
         """Register ``obj`` under ``name``; a second registration warns and replaces."""
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"{self.kind} name must be a non-empty string, got {name!r}")
+        self._check_name(name)
         if name in self._entries and self._entries[name] is not obj:
             warnings.warn(f"{self.kind} {name!r} registered again: overwriting", stacklevel=3)
         self._entries[name] = obj
         return obj
 
     def register(self, name: str) -> Callable[[T], T]:
-        """Decorator form of :meth:`add`: ``@QUANTIZERS.register("heq")``."""
+        """Decorator form of :meth:`add`: ``@SPACES.register("tiny")``."""
+        self._check_name(name)
 
         def deco(obj: T) -> T:
             return self.add(name, obj)
 
         return deco
+
+    def _check_name(self, name: object) -> None:
+        if not isinstance(name, str) or not name or any(c.isspace() for c in name):
+            raise ValueError(f"{self.kind} name must be a non-empty string without white "
+                             f"space, got {name!r}")
 
     def remove(self, name: str) -> None:
         """Forget ``name`` (tests that register a temporary entry clean up with this)."""
@@ -79,7 +87,8 @@ class Registry(Generic[T]):
         except (KeyError, TypeError):
             raise UnknownNameError(
                 f"{self.field}={name!r} is not a registered {self.kind} "
-                f"(known: {', '.join(sorted(self._entries)) or 'none'})") from None
+                f"(known: {', '.join(sorted(self._entries)) or 'none'}"
+                f"{'; ' + self.hint if self.hint else ''})") from None
 
     def names(self) -> list[str]:
         """Registered names, sorted."""

@@ -29,38 +29,23 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, cast
 
+from search_spaces.quantizers import FLOAT_BITS, QUANTIZERS, weight_bits_of
+
 SPEC_VERSION = 1
 
 Shape = tuple[int, ...]
 IntOrTuple = int | tuple[int, ...]
 
-#: Weight quantizers and the numbers of levels each accepts (``float`` has 0 levels).
-WEIGHT_QUANTIZERS: dict[str, tuple[int, ...]] = {
-    "float": (0,),
-    "sign": (2,),
-    "twn": (3,),
-    "btq": (3,),
-    "heq": tuple(range(2, 17)),
-    "lsq": tuple(range(2, 257)),
-}
 #: Activation bit-widths: 1 = Heaviside {0,1}, 2..8 uniform on [0,1], 32 = float.
 ACT_BITS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 32)
 NORMS = ("none", "bn", "bsn")
 GATES = ("add", "or", "mux", "mux_or")
 POOLS = ("max", "avg", "global_avg")
 CA_RULE_HYBRID = "90/150"
-FLOAT_BITS = 32
 
 
 class SpecError(ValueError):
     """An invalid architecture: the message names the layer, the field, the rule and the value."""
-
-
-def weight_bits_of(quantizer: str, levels: int) -> int:
-    """Bits to store one weight: ``ceil(log2(levels))``; 32 for ``float``."""
-    if quantizer == "float":
-        return FLOAT_BITS
-    return max(1, math.ceil(math.log2(levels)))
 
 
 def _as_tuple(value: IntOrTuple, dims: int) -> tuple[int, ...]:
@@ -91,14 +76,10 @@ def _check_int(value: Any, where: str, fieldname: str, minimum: int) -> None:
 
 
 def _check_weight_quant(quant: str, levels: int, where: str) -> None:
-    _check(quant in WEIGHT_QUANTIZERS, where, "weight_quant",
-           f"must be one of {sorted(WEIGHT_QUANTIZERS)}", quant)
-    allowed = WEIGHT_QUANTIZERS[quant]
-    if len(allowed) == 1:
-        rule = f"is not allowed for weight_quant={quant!r} (needs {allowed[0]})"
-    else:
-        rule = f"is not allowed for weight_quant={quant!r} (needs {allowed[0]}..{allowed[-1]})"
-    _check(levels in allowed, where, "weight_levels", rule, levels)
+    _check(quant in QUANTIZERS, where, "weight_quant",
+           f"must be one of {QUANTIZERS.names()}", quant)
+    info = QUANTIZERS.get(quant)
+    _check(levels in info.levels, where, "weight_levels", info.levels_rule(), levels)
 
 
 def _check_act_bits(bits: Any, where: str, fieldname: str = "act_bits") -> None:

@@ -71,10 +71,10 @@ def spaces(show: str | None, input_shape: str | None, num_classes: int | None, s
 
 
 def _list(input_shape: str | None, num_classes: int | None, as_json: bool) -> None:
-    from search_spaces.spaces import get_reference, list_references, list_spaces
+    from search_spaces.spaces import SPACES, get_reference, list_references
 
     rows: list[dict[str, Any]] = []
-    for name in list_spaces():
+    for name in SPACES.names():
         sp = _space_for(name, input_shape, num_classes)
         rows.append({"name": name, "description": sp.description, "video": sp.video,
                      "input_shape": list(sp.input_shape), "num_classes": sp.num_classes,

@@ -11,14 +11,14 @@ whose splits yield ``(x, y)`` with ``x`` a float tensor in [0, 1] of shape ``inp
     >>> bundle.input_shape, bundle.num_classes       # doctest: +SKIP
     ((1, 16, 16), 10)
 
-A builder is registered with :func:`register_dataset`; its keyword-only parameters (other
+A builder is registered with :func:`register_dataset` into :data:`DATASETS` (the project's one
+registry shape, docs/design.md, "The registry"); its keyword-only parameters (other
 than ``root`` and ``seed``) are the dataset's parameters, so unknown parameters are rejected
 with a message naming them. Torch is imported only when a dataset is built.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 from collections.abc import Callable, Iterator
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dse.errors import UserError
+from search_spaces.registry import Registry, UnknownNameError
 
 if TYPE_CHECKING:
     import torch
@@ -64,7 +65,9 @@ class DatasetBundle:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class DatasetEntry:
+    """A registered dataset: its builder, optional cheap ``describe``, parameter defaults."""
+
     name: str
     build: Callable[..., DatasetBundle]
     describe: Callable[..., tuple[Shape, int]] | None
@@ -72,9 +75,10 @@ class _Entry:
     needs_root: bool
 
 
-_REGISTRY: dict[str, _Entry] = {}
-_BUILTIN_MODULES = ("digits", "gestures", "cifar", "stl10", "jester", "images")
-_loaded = False
+#: The dataset modules shipped with tinydse; each registers itself when imported.
+BUILTIN_DATASETS = ("digits", "gestures", "cifar", "stl10", "jester", "images")
+DATASETS: Registry[DatasetEntry] = Registry(
+    "dataset", builtins=tuple(f"dse.data.{m}" for m in BUILTIN_DATASETS))
 
 
 def register_dataset(
@@ -85,7 +89,7 @@ def register_dataset(
 
     ``describe(**params) -> (input_shape, num_classes)`` is an optional cheap path used by
     :func:`describe_dataset` (it gets the same parameters, ``root`` included, but not ``seed``).
-    Re-registering a name replaces the entry (as timm does, the latest wins).
+    Re-registering a name warns and replaces the entry (the registry's one policy).
     """
 
     def deco(fn: Callable[..., DatasetBundle]) -> Callable[..., DatasetBundle]:
@@ -94,24 +98,10 @@ def register_dataset(
             p.name: p.default for p in sig.parameters.values()
             if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("root", "seed")
         }
-        _REGISTRY[name] = _Entry(name, fn, describe, defaults, needs_root)
+        DATASETS.add(name, DatasetEntry(name, fn, describe, defaults, needs_root))
         return fn
 
     return deco
-
-
-def _load_builtins() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for mod in _BUILTIN_MODULES:
-            importlib.import_module(f"dse.data.{mod}")
-
-
-def list_datasets() -> list[str]:
-    """Registered dataset names, sorted."""
-    _load_builtins()
-    return sorted(_REGISTRY)
 
 
 def dataset_params(name: str) -> dict[str, Any]:
@@ -119,14 +109,14 @@ def dataset_params(name: str) -> dict[str, Any]:
     return dict(_entry(name).defaults)
 
 
-def _entry(name: str) -> _Entry:
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise UserError(f"dataset={name!r} is not registered (valid: {', '.join(list_datasets())})")
-    return _REGISTRY[name]
+def _entry(name: str) -> DatasetEntry:
+    try:
+        return DATASETS.get(name)
+    except UnknownNameError as exc:  # a name the user typed: one line, exit 2
+        raise UserError(str(exc)) from None
 
 
-def _check_params(entry: _Entry, params: dict[str, Any]) -> dict[str, Any]:
+def _check_params(entry: DatasetEntry, params: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(params) - set(entry.defaults))
     if unknown:
         valid = ", ".join(sorted(entry.defaults)) or "none"
@@ -237,6 +227,7 @@ def split_indices(n: int, val_fraction: float, split_seed: int) -> tuple[Any, An
 
 
 __all__ = [
-    "DatasetBundle", "DatasetPathError", "SplitDataset", "U8Dataset", "dataset_params",
-    "describe_dataset", "get_dataset", "list_datasets", "register_dataset",
+    "BUILTIN_DATASETS", "DATASETS", "DatasetBundle", "DatasetEntry", "DatasetPathError",
+    "SplitDataset", "U8Dataset", "dataset_params", "describe_dataset", "get_dataset",
+    "register_dataset",
 ]

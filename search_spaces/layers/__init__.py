@@ -11,23 +11,12 @@ from search_spaces.layers.activations import ActQuant, act_code_values, heavisid
 from search_spaces.layers.conv import CAPointwise, FactorizedConv, QConv, QLinear, QuantWeightModule
 from search_spaces.layers.lstm import BinaryLSTM
 from search_spaces.layers.norm import BitShiftNorm, bsn_act_codes_integer
-from search_spaces.layers.quantizers import (
-    WeightQuantizer,
-    create_weight_quantizer,
-    list_weight_quantizers,
-    register_weight_quantizer,
-)
-from search_spaces.layers.residual import (
-    GatedResidual,
-    ResidualGate,
-    create_gate,
-    list_gates,
-    register_gate,
-)
+from search_spaces.layers.quantizers import WeightQuantizer, register_weight_quantizer
+from search_spaces.layers.residual import RESIDUAL_GATES, GatedResidual, ResidualGate
 
 __all__ = [
-    "ActQuant", "BinaryLSTM", "BitShiftNorm", "CAPointwise", "FactorizedConv", "GatedResidual",
-    "QConv", "QLinear", "QuantWeightModule", "ResidualGate", "WeightQuantizer", "act_code_values",
-    "bsn_act_codes_integer", "create_gate", "create_weight_quantizer", "heaviside", "list_gates",
-    "list_weight_quantizers", "quantize_act", "register_gate", "register_weight_quantizer",
+    "RESIDUAL_GATES", "ActQuant", "BinaryLSTM", "BitShiftNorm", "CAPointwise", "FactorizedConv",
+    "GatedResidual", "QConv", "QLinear", "QuantWeightModule", "ResidualGate", "WeightQuantizer",
+    "act_code_values", "bsn_act_codes_integer", "heaviside", "quantize_act",
+    "register_weight_quantizer",
 ]

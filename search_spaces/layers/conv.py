@@ -22,7 +22,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from search_spaces.layers.quantizers import WeightQuantizer, create_weight_quantizer
+from search_spaces.layers.quantizers import WeightQuantizer
+from search_spaces.quantizers import QUANTIZERS
 from search_spaces.spec import CA_RULE_HYBRID, CAGen
 
 
@@ -40,8 +41,8 @@ class QuantWeightModule(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(weight_shape))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # torch's Conv/Linear default
-        self.quantizer: WeightQuantizer = create_weight_quantizer(
-            weight_quant, weight_levels, **(quant_kwargs or {}))
+        self.quantizer: WeightQuantizer = QUANTIZERS.get(weight_quant).build(
+            weight_levels, **(quant_kwargs or {}))
         self.quantize_weights = True
 
     def set_quantization(self, *, weights: bool, activations: bool, lstm_gates: bool) -> None:

@@ -1,4 +1,4 @@
-"""Weight quantizers with straight-through gradients, registered by name.
+"""Weight quantizers with straight-through gradients: the torch side of ``QUANTIZERS``.
 
 Every quantizer maps a real weight tensor ``w`` to ``w_hat = alpha * q`` where ``q`` lies exactly
 on the quantizer's code values (:meth:`WeightQuantizer.code_values`) and ``alpha`` is one
@@ -44,14 +44,14 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from search_spaces.spec import FLOAT_BITS, WEIGHT_QUANTIZERS, weight_bits_of
+from search_spaces.quantizers import FLOAT_BITS, QUANTIZERS, QuantizerInfo, add_weight_quantizer
 
 # ----------------------------------------------------------------------------- STE functions
 
@@ -283,39 +283,29 @@ def lsq_quantize(w: Tensor, s: Tensor, qn: int, qp: int, grad_scale: float) -> T
 
 # ----------------------------------------------------------------------------- registry
 
-_WEIGHT_QUANTIZERS: dict[str, type[WeightQuantizer]] = {}
+def register_weight_quantizer(name: str, *, levels: Iterable[int] | None = None
+                              ) -> Callable[[type[WeightQuantizer]], type[WeightQuantizer]]:
+    """Class decorator: the torch implementation of the weight quantizer ``name``.
 
-
-def register_weight_quantizer(name: str) -> Callable[[type[WeightQuantizer]],
-                                                      type[WeightQuantizer]]:
-    """Class decorator: register a :class:`WeightQuantizer` under ``name`` (warns on overwrite)."""
+    With ``levels`` it registers a new quantizer (its torch-free descriptor in
+    :data:`search_spaces.quantizers.QUANTIZERS` and this class) in one place; without, it
+    attaches the class to the built-in descriptor of that name. Replacing warns (the registry's
+    one overwrite policy).
+    """
 
     def deco(cls: type[WeightQuantizer]) -> type[WeightQuantizer]:
-        if name in _WEIGHT_QUANTIZERS:
-            warnings.warn(f"weight quantizer {name!r} registered twice; overwriting",
-                          stacklevel=2)
         cls.name = name
-        _WEIGHT_QUANTIZERS[name] = cls
+        if levels is not None:
+            add_weight_quantizer(name, levels, impl=cls)
+            return cls
+        info = QUANTIZERS.get(name)
+        if info.impl is not None and info.impl is not cls:
+            warnings.warn(f"weight quantizer {name!r} implemented again: overwriting",
+                          stacklevel=2)
+        info.impl = cls
         return cls
 
     return deco
-
-
-def list_weight_quantizers() -> list[str]:
-    """Registered weight quantizer names, sorted."""
-    return sorted(_WEIGHT_QUANTIZERS)
-
-
-def create_weight_quantizer(name: str, levels: int, **kwargs: Any) -> WeightQuantizer:
-    """Build the quantizer ``name`` for ``levels`` levels; errors list the valid choices."""
-    if name not in _WEIGHT_QUANTIZERS:
-        raise ValueError(f"weight_quant={name!r} is not a registered weight quantizer "
-                         f"(valid: {list_weight_quantizers()})")
-    allowed = WEIGHT_QUANTIZERS.get(name)
-    if allowed is not None and levels not in allowed:
-        raise ValueError(f"weight_levels={levels} is not allowed for weight_quant={name!r} "
-                         f"(valid: {allowed[0]}..{allowed[-1]})")
-    return _WEIGHT_QUANTIZERS[name](levels, **kwargs)
 
 
 # ----------------------------------------------------------------------------- modules
@@ -338,8 +328,13 @@ class WeightQuantizer(nn.Module):
         self.scaling = scaling
 
     @property
+    def info(self) -> QuantizerInfo:
+        """The registered descriptor (levels, bits per weight)."""
+        return QUANTIZERS.get(self.name)
+
+    @property
     def bits(self) -> int:
-        return weight_bits_of(self.name, self.levels)
+        return self.info.bits(self.levels)
 
     @property
     def precision(self) -> int:
@@ -584,7 +579,7 @@ __all__ = [
     "BalancedTernaryQuantizer", "FloatWeights", "HEQQuantizer", "HEQSTE", "HEQScaledSTE",
     "LSQQuantizer",
     "SignQuantizer", "SignSTE", "TWNQuantizer", "TernarySTE", "WeightQuantizer",
-    "create_weight_quantizer", "heq_code_values", "heq_fit_step", "heq_quantize",
-    "list_weight_quantizers", "lsfit_scale", "lsq_quantize", "quantiles",
+    "heq_code_values", "heq_fit_step", "heq_quantize",
+    "lsfit_scale", "lsq_quantize", "quantiles",
     "register_weight_quantizer", "ste_sign", "ste_ternary", "subsample",
 ]

@@ -21,14 +21,13 @@ float proxies: the shift is the multiplication by ``2^-k``.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from search_spaces.layers.activations import ActQuant, act_steps
+from search_spaces.registry import Registry
 from search_spaces.spec import FLOAT_BITS
 
 
@@ -93,40 +92,13 @@ def tgap_select(x: Tensor, threshold: Tensor) -> Tensor:
 
 # ----------------------------------------------------------------------------- gate registry
 
-_GATES: dict[str, type[ResidualGate]] = {}
-
-
-def register_gate(name: str) -> Callable[[type[ResidualGate]], type[ResidualGate]]:
-    """Class decorator: register a residual gate under ``name`` (warns on overwrite)."""
-
-    def deco(cls: type[ResidualGate]) -> type[ResidualGate]:
-        if name in _GATES:
-            warnings.warn(f"residual gate {name!r} registered twice; overwriting", stacklevel=2)
-        cls.name = name
-        _GATES[name] = cls
-        return cls
-
-    return deco
-
-
-def list_gates() -> list[str]:
-    """Registered gate names, sorted."""
-    return sorted(_GATES)
-
-
-def create_gate(name: str, channels: int, bits: int, shift: int = 0,
-                threshold: float = 0.5) -> ResidualGate:
-    """Build gate ``name`` for ``channels`` channels of ``bits``-bit activations."""
-    if name not in _GATES:
-        raise ValueError(f"gate={name!r} is not a registered residual gate "
-                         f"(valid: {list_gates()})")
-    return _GATES[name](channels, bits, shift, threshold)
+#: Gate name -> :class:`ResidualGate` subclass; the names are those ``spec.GATES`` validates.
+RESIDUAL_GATES: Registry[type[ResidualGate]] = Registry("residual gate", field="gate")
 
 
 class ResidualGate(nn.Module):
     """``forward(x, f) -> y``: joins the skip ``x`` and the body output ``f``."""
 
-    name: ClassVar[str] = ""
     threshold: Tensor
 
     def __init__(self, channels: int, bits: int, shift: int = 0, threshold: float = 0.5) -> None:
@@ -147,7 +119,7 @@ class ResidualGate(nn.Module):
         return f"channels={self.channels}, bits={self.bits}, shift={self.shift}"
 
 
-@register_gate("add")
+@RESIDUAL_GATES.register("add")
 class AddGate(ResidualGate):
     """``A_b(x + f)``: the baseline sum, re-quantized to the body's bits."""
 
@@ -159,7 +131,7 @@ class AddGate(ResidualGate):
         return self.act(x + f)  # type: ignore[no-any-return]
 
 
-@register_gate("or")
+@RESIDUAL_GATES.register("or")
 class OrGate(ResidualGate):
     """``x OR f`` on 1-bit activations (``min(x + f, 1)``)."""
 
@@ -167,7 +139,7 @@ class OrGate(ResidualGate):
         return or_gate(x, f)
 
 
-@register_gate("mux")
+@RESIDUAL_GATES.register("mux")
 class MuxGate(ResidualGate):
     """``S_c ? f_c : (x_c >> shift)`` with the thresholded-GAP select."""
 
@@ -177,7 +149,7 @@ class MuxGate(ResidualGate):
         return s * f + (1.0 - s) * skip
 
 
-@register_gate("mux_or")
+@RESIDUAL_GATES.register("mux_or")
 class MuxOrGate(ResidualGate):
     """``S_c ? (x_c OR f_c) : x_c`` (BILLNET, our reading)."""
 
@@ -200,6 +172,6 @@ class GatedResidual(nn.Module):
 
 __all__ = [
     "AddGate", "GatedResidual", "MuxGate", "MuxOrGate", "OrGate", "OrSTE", "ResidualGate",
-    "ShiftSTE", "create_gate", "list_gates", "or_gate", "register_gate", "shift_codes",
+    "RESIDUAL_GATES", "ShiftSTE", "or_gate", "shift_codes",
     "tgap_select",
 ]

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from search_spaces.spaces import register_space
+from search_spaces.spaces import SPACES
 from search_spaces.spaces.staged import PresetSpace
 from search_spaces.spec import Shape
 
 
-@register_space("asic-encoder")
+@SPACES.register("asic-encoder")
 class AsicEncoderSpace(PresetSpace):
     name = "asic-encoder"
     description = ("conv encoder, per-layer 3b/2b/1b weights, groups as pruning, 2-bit "
@@ -45,7 +45,7 @@ class AsicEncoderSpace(PresetSpace):
         }
 
 
-@register_space("asic-encoder-cosearch")
+@SPACES.register("asic-encoder-cosearch")
 class AsicEncoderCosearchSpace(AsicEncoderSpace):
     """``asic-encoder`` searched together with its accelerator (a co-search).
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from search_spaces.spaces import register_space
+from search_spaces.spaces import SPACES
 from search_spaces.spaces.asic_encoder import AsicEncoderSpace
 from search_spaces.spaces.base import Categorical, Dim, SearchSpace, check_input_shape
 from search_spaces.spaces.staged import PresetSpace, weight_quant
@@ -60,7 +60,7 @@ class _CodecBody(PresetSpace):
         return AsicEncoderSpace.preset(input_shape, downsamples)
 
 
-@register_space("asic-encoder-codec")
+@SPACES.register("asic-encoder-codec")
 class AsicEncoderCodecSpace(SearchSpace):
     name = "asic-encoder-codec"
     description = ("patch encoder for image compression: asic-encoder body, binary "

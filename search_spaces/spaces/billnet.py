@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from search_spaces.spaces import register_space
+from search_spaces.spaces import SPACES
 from search_spaces.spaces.staged import PresetSpace
 from search_spaces.spec import Shape
 
 
-@register_space("billnet")
+@SPACES.register("billnet")
 class BillnetSpace(PresetSpace):
     name = "billnet"
     description = ("binarized factorized Conv3D blocks, MUX-OR residuals, 1-bit activations, "

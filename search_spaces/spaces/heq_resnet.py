@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from search_spaces.spaces import register_space
+from search_spaces.spaces import SPACES
 from search_spaces.spaces.staged import PresetSpace
 from search_spaces.spec import Shape
 
 
-@register_space("heq-resnet")
+@SPACES.register("heq-resnet")
 class HeqResnetSpace(PresetSpace):
     name = "heq-resnet"
     description = "residual 3x3 convs, OR or MUX gated skips, HEQ 1-3b weights per stage"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from search_spaces.spaces import register_space
+from search_spaces.spaces import SPACES
 from search_spaces.spaces.staged import PresetSpace
 from search_spaces.spec import CA_RULE_HYBRID, Shape
 
@@ -21,7 +21,7 @@ from search_spaces.spec import CA_RULE_HYBRID, Shape
 MOGNET_CA_RULES = (CA_RULE_HYBRID, "30", "45", "150")
 
 
-@register_space("mognet")
+@SPACES.register("mognet")
 class MognetSpace(PresetSpace):
     name = "mognet"
     description = ("factorized blocks, CA-generated 2nd pointwise, MUX+shift residuals, "

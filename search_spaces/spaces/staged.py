@@ -48,10 +48,11 @@ This module never imports torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from search_spaces.quantizers import QUANTIZERS, multi_level_quantizers, searchable_quantizers
 from search_spaces.spaces.base import (
     Categorical,
     Choice,
@@ -66,6 +67,7 @@ from search_spaces.spaces.base import (
 )
 from search_spaces.spec import (
     CA_RULE_HYBRID,
+    GATES,
     LSTM,
     ArchSpec,
     CAGen,
@@ -80,9 +82,6 @@ from search_spaces.spec import (
 
 #: 1/2/3-bit weights -> binary/ternary/quinary levels (HEQ, LSQ).
 LEVELS_OF_BITS = {1: 2, 2: 3, 3: 5}
-#: Quantizers whose level count is a choice (the others fix it).
-MULTI_LEVEL_QUANTIZERS = ("heq", "lsq")
-_FIXED_LEVELS = {"sign": 2, "btq": 3, "twn": 3}
 OR_GATES = ("or", "mux_or")
 MUX_GATES = ("mux", "mux_or")
 
@@ -105,6 +104,8 @@ class KnobDef:
     default: Any
     doc: str
     allowed: tuple[Any, ...] | None = None
+    #: the allowed values read from a registry when asked (so later registrations count)
+    allowed_from: Callable[[], tuple[Any, ...]] | None = None
     low: int | None = None
     high: int | None = None
     per_stage: bool = False
@@ -124,8 +125,9 @@ class KnobDef:
             raise KnobError(path, f"{field}={value!r} must be of type {tname}")
         if self.type is float:
             value = float(value)
-        if self.allowed is not None and value not in self.allowed:
-            raise KnobError(path, f"{field}={value!r} must be one of {list(self.allowed)}")
+        allowed = self.allowed if self.allowed_from is None else self.allowed_from()
+        if allowed is not None and value not in allowed:
+            raise KnobError(path, f"{field}={value!r} must be one of {list(allowed)}")
         if self.low is not None and value < self.low or self.high is not None and value > \
                 self.high:
             raise KnobError(path, f"{field}={value!r} must be in {self.low}..{self.high}")
@@ -144,10 +146,9 @@ def _field(path: tuple[str | int, ...]) -> str:
 VOCABULARY: dict[str, KnobDef] = {k.name: k for k in (
     KnobDef("stages", int, 2, "number of stages (each: transition + blocks)", low=1, high=8),
     KnobDef("block", str, "conv", "block type", allowed=("conv", "factorized")),
-    KnobDef("quantizer", str, "heq", "weight quantizer",
-            allowed=("heq", "btq", "twn", "lsq", "sign")),
+    KnobDef("quantizer", str, "heq", "weight quantizer", allowed_from=searchable_quantizers),
     KnobDef("residual", bool, True, "blocks after the transition have a gated skip"),
-    KnobDef("gate", str, "add", "residual gate", allowed=("add", "or", "mux", "mux_or")),
+    KnobDef("gate", str, "add", "residual gate", allowed=GATES),
     KnobDef("shift", int, 0, "MUX skip right-shift (bits)", low=0, high=7),
     KnobDef("threshold", float, 0.5, "MUX select threshold on the GAP of the skip", low=0,
             high=1),
@@ -466,7 +467,7 @@ class StagedSpace(SearchSpace):
         add("threshold", all_of(Cmp("residual", "==", True), Cmp("gate", "in", MUX_GATES)))
         if self.downsamples >= 1:  # else no stage downsamples and the knob is not a dimension
             add("downsample", Cmp("stages", ">", 1))
-        multi = Cmp("quantizer", "in", MULTI_LEVEL_QUANTIZERS)
+        multi = Cmp("quantizer", "in", multi_level_quantizers())
         no_or_gate = any_of(Cmp("residual", "==", False), Cmp("gate", "not in", OR_GATES))
         factorized = Cmp("block", "==", "factorized")
 
@@ -577,8 +578,9 @@ class StagedSpace(SearchSpace):
 
 def weight_quant(quantizer: str, bits: int | None) -> tuple[str, int]:
     """(quantizer, levels): sign -> 2, btq/twn -> 3, heq/lsq -> 2/3/5 for 1/2/3 bits."""
-    if quantizer in _FIXED_LEVELS:
-        return quantizer, _FIXED_LEVELS[quantizer]
+    info = QUANTIZERS.get(quantizer)
+    if not info.multi_level:
+        return quantizer, info.levels[0]
     if bits is None:
         raise ValueError(f"weight_bits is required for quantizer={quantizer!r}")
     return quantizer, LEVELS_OF_BITS[bits]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from search_spaces.spaces import register_space
+from search_spaces.spaces import SPACES
 from search_spaces.spaces.staged import PresetSpace
 from search_spaces.spec import Shape
 
 
-@register_space("tiny")
+@SPACES.register("tiny")
 class TinySpace(PresetSpace):
     name = "tiny"
     description = "few small convs (8/16 ch), 0-1 add-residual block per stage, HEQ 1-3b weights"

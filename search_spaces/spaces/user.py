@@ -129,11 +129,11 @@ def file_is_video(spec: UserSpaceFile) -> bool:
 def _base_class(spec: UserSpaceFile) -> type[PresetSpace] | None:
     if spec.base is None:
         return None
-    from search_spaces.spaces import _SPACES
+    from search_spaces.spaces import SPACES
 
-    factory = _SPACES.get(spec.base)
+    factory = SPACES.get(spec.base) if spec.base in SPACES else None
     if not (isinstance(factory, type) and issubclass(factory, PresetSpace)):
-        valid = sorted(n for n, f in _SPACES.items()
+        valid = sorted(n for n, f in SPACES.items()
                        if isinstance(f, type) and issubclass(f, PresetSpace))
         raise spec.error(("base",), f"base={spec.base!r} must be one of {valid}")
     return factory

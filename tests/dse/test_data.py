@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from dse.data import (
+    DATASETS,
     DatasetBundle,
     DatasetPathError,
     dataset_params,
     describe_dataset,
     get_dataset,
-    list_datasets,
     register_dataset,
 )
 from dse.data.gestures import CLASSES, generate_clips
@@ -41,7 +41,7 @@ def _one_line(exc: BaseException) -> str:
 
 # --------------------------------------------------------------------------- registry
 def test_registry_lists_builtins() -> None:
-    assert list_datasets() == ALL
+    assert DATASETS.names() == ALL
 
 
 def test_unknown_name_lists_valid_names() -> None:
@@ -92,9 +92,7 @@ def test_register_custom_dataset_and_params() -> None:
         assert bundle.params == {"n": 6, "seed": 3}
         assert describe_dataset("tiny-test-set") == ((1, 2, 2), 1)  # no describe: built
     finally:
-        from dse import data
-
-        data._REGISTRY.pop("tiny-test-set")
+        DATASETS.remove("tiny-test-set")
 
 
 def test_on_disk_datasets_need_root() -> None:

@@ -13,10 +13,10 @@ from torch import nn
 
 from dse.data import DatasetBundle, get_dataset
 from dse.train import (
+    SCHEDULES,
     EpochMetrics,
     Stage,
     get_schedule,
-    list_schedules,
     load_checkpoint,
     parse_schedule,
     split_epochs,
@@ -62,7 +62,7 @@ def _strip(history: list[EpochMetrics]) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- schedules
 def test_named_schedules() -> None:
-    assert {"billnet", "float", "qat", "two-stage"} <= set(list_schedules())
+    assert {"billnet", "float", "qat", "two-stage"} <= set(SCHEDULES.names())
     assert get_schedule("qat", 5) == [Stage("qat", 5, True, True, True)]
     assert get_schedule("two-stage", 5) == [Stage("float", 2, False, False, False),
                                             Stage("quantized", 3, True, True, True)]
@@ -75,7 +75,8 @@ def test_named_schedules() -> None:
 
 
 def test_schedule_errors() -> None:
-    with pytest.raises(ValueError, match="schedule='cyclic' is not registered .valid: billnet"):
+    with pytest.raises(ValueError,
+                       match="schedule='cyclic' is not a registered schedule .known: billnet"):
         get_schedule("cyclic", 4)
     with pytest.raises(ValueError, match="epochs=3 must be >= 4 for a 4-stage schedule"):
         get_schedule("billnet", 3)

@@ -16,9 +16,9 @@ from search_spaces.build import (
 )
 from search_spaces.layers import ActQuant, BinaryLSTM, QuantWeightModule, act_code_values
 from search_spaces.layers.norm import BitShiftNorm
+from search_spaces.quantizers import QUANTIZERS
 from search_spaces.spec import (
     LSTM,
-    WEIGHT_QUANTIZERS,
     ArchSpec,
     CAGen,
     Conv,
@@ -43,8 +43,8 @@ STAGES = [  # BILLNET order: float -> weights -> activations -> LSTM gates
 
 
 def _quant(rng: random.Random) -> tuple[str, int]:
-    name = rng.choice(sorted(WEIGHT_QUANTIZERS))
-    allowed = WEIGHT_QUANTIZERS[name]
+    name = rng.choice(QUANTIZERS.names())
+    allowed = QUANTIZERS.get(name).levels
     levels = rng.choice([v for v in allowed if v <= 9] or list(allowed))
     return name, levels
 

@@ -10,16 +10,14 @@ import torch
 from search_spaces.layers.quantizers import (
     HEQQuantizer,
     LSQQuantizer,
-    create_weight_quantizer,
     heq_code_values,
     heq_fit_step,
     heq_quantize,
-    list_weight_quantizers,
     lsfit_scale,
     ste_sign,
     subsample,
 )
-from search_spaces.spec import WEIGHT_QUANTIZERS, weight_bits_of
+from search_spaces.quantizers import QUANTIZERS, weight_bits_of
 
 CASES = [("sign", 2), ("twn", 3), ("btq", 3), ("heq", 2), ("heq", 3), ("heq", 4), ("heq", 5),
          ("heq", 8), ("lsq", 2), ("lsq", 3), ("lsq", 5), ("lsq", 16)]
@@ -32,15 +30,18 @@ def _gauss(n: int, seed: int = 0) -> torch.Tensor:
 # ----------------------------------------------------------------------------- registry
 
 
-def test_registry_names_match_spec() -> None:
-    assert list_weight_quantizers() == sorted(WEIGHT_QUANTIZERS)
+def test_every_descriptor_has_its_torch_implementation() -> None:
+    assert QUANTIZERS.names() == ["btq", "float", "heq", "lsq", "sign", "twn"]
+    for name, info in QUANTIZERS.items():
+        assert info.impl is not None and info.impl.name == name
 
 
 def test_unknown_name_and_bad_levels_are_value_errors_listing_choices() -> None:
-    with pytest.raises(ValueError, match=r"weight_quant='xnor'.*\['btq', 'float'"):
-        create_weight_quantizer("xnor", 2)
+    with pytest.raises(ValueError, match=r"weight_quant='xnor' is not a registered weight "
+                                         r"quantizer \(known: btq, float"):
+        QUANTIZERS.get("xnor")
     with pytest.raises(ValueError, match="weight_levels=3 is not allowed for weight_quant='sign'"):
-        create_weight_quantizer("sign", 3)
+        QUANTIZERS.get("sign").build(3)
 
 
 # ----------------------------------------------------------------------------- values
@@ -48,7 +49,7 @@ def test_unknown_name_and_bad_levels_are_value_errors_listing_choices() -> None:
 
 @pytest.mark.parametrize(("name", "levels"), CASES)
 def test_outputs_lie_exactly_on_levels_and_bits_reported(name: str, levels: int) -> None:
-    quant = create_weight_quantizer(name, levels)
+    quant = QUANTIZERS.get(name).build(levels)
     w = 0.3 * _gauss(4000, seed=levels)
     q, alpha = quant.quantize(w)
     codes = torch.tensor(quant.code_values())
@@ -60,14 +61,14 @@ def test_outputs_lie_exactly_on_levels_and_bits_reported(name: str, levels: int)
 
 
 def test_float_quantizer_is_identity_with_32_bits() -> None:
-    quant = create_weight_quantizer("float", 0)
+    quant = QUANTIZERS.get("float").build(0)
     w = _gauss(10)
     assert quant(w) is w and quant.bits == 32
 
 
 def test_sign_values_and_xnor_scale() -> None:
     """q = sign(w), sign(0)=+1; alpha = mean|w| = (2+0.5+0+0.3+1.5)/5 = 0.86."""
-    quant = create_weight_quantizer("sign", 2)
+    quant = QUANTIZERS.get("sign").build(2)
     w = torch.tensor([-2.0, -0.5, 0.0, 0.3, 1.5])
     q, alpha = quant.quantize(w)
     assert q.tolist() == [-1.0, -1.0, 1.0, 1.0, 1.0]
@@ -76,7 +77,7 @@ def test_sign_values_and_xnor_scale() -> None:
 
 def test_twn_threshold_and_scale() -> None:
     """mean|w| = 3.15/6 = 0.525, delta = 0.7*0.525 = 0.3675; alpha = mean of kept |w| = 0.725."""
-    quant = create_weight_quantizer("twn", 3)
+    quant = QUANTIZERS.get("twn").build(3)
     w = torch.tensor([-1.0, -0.2, 0.05, 0.4, 0.9, -0.6])
     q, alpha = quant.quantize(w)
     assert q.tolist() == [-1.0, 0.0, 0.0, 1.0, 1.0, -1.0]
@@ -84,7 +85,7 @@ def test_twn_threshold_and_scale() -> None:
 
 
 def test_btq_balances_the_three_levels() -> None:
-    quant = create_weight_quantizer("btq", 3)
+    quant = QUANTIZERS.get("btq").build(3)
     q = quant.codes(_gauss(30000, seed=5))
     for level in (-1.0, 0.0, 1.0):
         assert float((q == level).float().mean()) == pytest.approx(1 / 3, abs=0.01)
@@ -227,12 +228,12 @@ def test_quantile_subsample_is_strided_and_uses_no_rng() -> None:
     flat = torch.arange(100.0)
     assert subsample(flat, 30).tolist() == list(range(0, 100, 4))
     HEQQuantizer(5, max_samples=64)(_gauss(1000))
-    create_weight_quantizer("btq", 3, max_samples=64)(_gauss(1000))
+    QUANTIZERS.get("btq").build(3, max_samples=64)(_gauss(1000))
     assert torch.equal(state, torch.get_rng_state())
 
 
 def test_scaling_none_gives_unit_scale() -> None:
-    quant = create_weight_quantizer("twn", 3, scaling="none")
+    quant = QUANTIZERS.get("twn").build(3, scaling="none")
     w = _gauss(50)
     q, alpha = quant.quantize(w)
     assert float(alpha) == 1.0 and torch.equal(quant(w), q)
@@ -259,7 +260,7 @@ def test_sign_ste_gradient() -> None:
     assert w.grad is not None
     assert w.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]
     w.grad = None
-    quant = create_weight_quantizer("sign", 2)
+    quant = QUANTIZERS.get("sign").build(2)
     quant(w).sum().backward()
     alpha = w.detach().abs().mean()
     assert w.grad is not None
@@ -269,7 +270,7 @@ def test_sign_ste_gradient() -> None:
 @pytest.mark.parametrize("name", ["twn", "btq"])
 def test_ternary_ste_gradient_is_clipped_identity(name: str) -> None:
     w = torch.tensor([-1.5, -0.4, 0.01, 0.5, 1.0, 3.0], requires_grad=True)
-    quant = create_weight_quantizer(name, 3, scaling="none")
+    quant = QUANTIZERS.get(name).build(3, scaling="none")
     (quant(w) * torch.arange(1.0, 7.0)).sum().backward()
     assert w.grad is not None
     assert w.grad.tolist() == [0.0, 2.0, 3.0, 4.0, 5.0, 0.0]

@@ -66,3 +66,16 @@ def test_builtins_are_loaded_lazily_once() -> None:
     finally:
         sys.meta_path.remove(Finder)
         sys.modules.pop("_tinydse_fake_builtin", None)
+
+
+def test_names_are_words_and_the_hint_ends_the_error() -> None:
+    reg: Registry[int] = Registry("widget", hint="or a file")
+    for bad in ("", "two words", 3):
+        with pytest.raises(ValueError, match="must be a non-empty string without white space"):
+            reg.add(bad, 1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="without white space"):
+        reg.register("a b")
+    reg.add("a", 1)
+    with pytest.raises(UnknownNameError) as err:
+        reg.get("b")
+    assert str(err.value) == "widget='b' is not a registered widget (known: a; or a file)"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from search_spaces.spaces import get_space, list_spaces, register_space
+from search_spaces.spaces import SPACES, get_space
 from search_spaces.spaces.base import (
     Categorical,
     Cmp,
@@ -56,11 +56,11 @@ def one_torch_thread() -> Iterator[None]:
 
 
 def test_registry_lists_the_shipped_spaces() -> None:
-    assert set(SHIPPED) <= set(list_spaces())
-    assert list_spaces() == sorted(list_spaces())
+    assert set(SHIPPED) <= set(SPACES.names())
+    assert SPACES.names() == sorted(SPACES.names())
 
 
-@pytest.mark.parametrize("name", list_spaces())
+@pytest.mark.parametrize("name", SPACES.names())
 def test_samples_build_train_a_step_and_round_trip(name: str) -> None:
     """30 seeded samples: valid spec, torch model whose stored weight bits match the spec,
     forward to (N, classes) and a backward that reaches the weights, exact JSON round trip."""
@@ -91,7 +91,7 @@ def test_samples_build_train_a_step_and_round_trip(name: str) -> None:
         assert grads and any(g is not None and g.abs().sum() > 0 for g in grads)
 
 
-@pytest.mark.parametrize("name", list_spaces())
+@pytest.mark.parametrize("name", SPACES.names())
 def test_same_seed_same_specs(name: str) -> None:
     space = small_space(name)
     first = [space.from_choices(space.random_choices(random.Random(7))).hash for _ in range(3)]
@@ -107,7 +107,7 @@ def _draws(space: SearchSpace, seed: int, n: int) -> list[dict[str, Any]]:
     return [space.random_choices(rng) for _ in range(n)]
 
 
-@pytest.mark.parametrize("name", list_spaces())
+@pytest.mark.parametrize("name", SPACES.names())
 def test_optuna_trials_give_valid_specs_equal_to_from_choices(name: str) -> None:
     """study.ask() -> space.sample(trial): valid; trial.params rebuilds the same spec."""
     import optuna
@@ -159,7 +159,7 @@ def _halvings(spec: ArchSpec) -> int:
 
 #: The codec space's specs encode (C, P, P) patches into M bits rather than classify the space's
 #: input; its adaptation to input sizes is tested in tests/dse/test_compression.py.
-CLASSIFIER_SPACES = [n for n in list_spaces() if n != "asic-encoder-codec"]
+CLASSIFIER_SPACES = [n for n in SPACES.names() if n != "asic-encoder-codec"]
 
 
 @pytest.mark.parametrize("name", CLASSIFIER_SPACES)
@@ -284,7 +284,7 @@ def test_count_assignments_matches_brute_force_on_random_conditional_spaces() ->
         assert count_assignments(dims) == _dfs_count(dims) == len(projections)
 
 
-@pytest.mark.parametrize("name", list_spaces())
+@pytest.mark.parametrize("name", SPACES.names())
 def test_sizes_are_exact_and_sampling_is_injective(name: str) -> None:
     """Shipped spaces are exact (no repair collisions): distinct draws give distinct specs."""
     space = small_space(name)
@@ -352,8 +352,9 @@ def test_from_choices_rejects_bad_input() -> None:
 
 
 def test_get_space_errors_and_overrides() -> None:
-    with pytest.raises(ValueError, match=r"unknown name 'nope' \(valid: asic-encoder, "
-                                         r"asic-encoder-codec, asic-encoder-cosearch, billnet"):
+    with pytest.raises(ValueError, match=r"space='nope' is not a registered search space "
+                                         r"\(known: asic-encoder, asic-encoder-codec, "
+                                         r"asic-encoder-cosearch, billnet"):
         get_space("nope", input_shape=(1, 8, 8), num_classes=10)
     with pytest.raises(ValueError, match=r"input_shape=\(1, 8, 8\) must be 4 positive"):
         get_space("billnet", input_shape=(1, 8, 8), num_classes=10)
@@ -380,9 +381,7 @@ def test_get_space_errors_and_overrides() -> None:
 
 
 def test_register_space_custom_and_overwrite_warns() -> None:
-    from search_spaces.spaces import _SPACES
-
-    @register_space("test-one-conv")
+    @SPACES.register("test-one-conv")
     class OneConv(SearchSpace):
         name = "test-one-conv"
         description = "one conv, width 4 or 8"
@@ -395,16 +394,16 @@ def test_register_space_custom_and_overwrite_warns() -> None:
                             (Conv(c["width"]), Pool("global_avg"), Linear(self.num_classes)))
 
     try:
-        assert "test-one-conv" in list_spaces()
+        assert "test-one-conv" in SPACES.names()
         space = get_space("test-one-conv", input_shape=(1, 8, 8), num_classes=3)
         assert space.size() == 2
         assert space.from_choices({"width": 8}).params() == 8 * 9 + 8 * 3
-        with pytest.warns(UserWarning, match="already registered"):
-            register_space("test-one-conv")(lambda *a, **k: space)
+        with pytest.warns(UserWarning, match="registered again: overwriting"):
+            SPACES.register("test-one-conv")(lambda *a, **k: space)
     finally:
-        _SPACES.pop("test-one-conv", None)
-    with pytest.raises(ValueError, match="must be a non-empty string"):
-        register_space("has space")
+        SPACES.remove("test-one-conv")
+    with pytest.raises(ValueError, match="must be a non-empty string without white space"):
+        SPACES.register("has space")
 
 
 def test_conditions_must_read_earlier_dimensions() -> None:
@@ -422,7 +421,7 @@ def test_conditions_must_read_earlier_dimensions() -> None:
         Bad((1, 8, 8), 10).dimensions()
 
 
-@pytest.mark.parametrize("name", list_spaces())
+@pytest.mark.parametrize("name", SPACES.names())
 def test_spaces_pickle(name: str) -> None:
     """Spaces travel to Ray workers: a pickled copy samples the same specs."""
     import pickle
@@ -437,9 +436,9 @@ def test_spaces_pickle(name: str) -> None:
 def test_spaces_import_neither_torch_nor_optuna() -> None:
     code = (
         "import random, sys\n"
-        "from search_spaces.spaces import get_space, list_spaces, get_reference, "
+        "from search_spaces.spaces import SPACES, get_space, get_reference, "
         "list_references\n"
-        "for n in list_spaces():\n"
+        "for n in SPACES.names():\n"
         "    s = get_space(n, input_shape=(1,8,32,32) if n == 'billnet' else (1,8,8), "
         "num_classes=10)\n"
         "    s.from_choices(s.random_choices(random.Random(0))); s.size()\n"

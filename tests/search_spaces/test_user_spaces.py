@@ -222,7 +222,8 @@ def test_missing_file_and_empty_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("argv", "fragment"), [
     (["--show", "nope"],
-     "unknown name 'nope' (valid: asic-encoder, asic-encoder-codec, asic-encoder-cosearch, "
+     "space='nope' is not a registered search space (known: asic-encoder, asic-encoder-codec, "
+     "asic-encoder-cosearch, "
      "billnet, heq-resnet"),
     (["--show", "tiny", "--input-shape", "abc"], "--input-shape='abc' must be integers"),
     (["--show", "tiny", "--input-shape", "1,8,8,8"], "must be 3 positive integers (C,H,W)"),
