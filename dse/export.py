@@ -305,6 +305,7 @@ def build_bundle(spec: ArchSpec, image: Any, x_codes: np.ndarray, *,
     encoder); ``labels`` (one per vector) and ``meta`` (e.g. the study and candidate) go to the
     manifest."""
     import numpy as np
+
     from hwmodel.golden import execute
 
     if not 1 <= word_bits <= MAX_WORD_BITS:
@@ -516,8 +517,9 @@ def candidate_bundle(store: Store, study: str, candidate_id: int, *,
         raise UserError(f"candidate {candidate_id} of study {rec.name!r} has no stored model "
                         "(it was trained by a tinydse that did not keep trained models; "
                         "train it again in a new study)")
-    from hwmodel.golden import input_codes
     from search_spaces.deploy import integer_image
+
+    from hwmodel.golden import input_codes
 
     spec = ArchSpec.from_json(cand["spec"])
     _mime, blob = store.artifact(int(candidate_id), MODEL_ARTIFACT)
