@@ -349,6 +349,16 @@ class DashboardData:
     def epochs(self, candidate_id: int) -> pd.DataFrame:
         return self.store.epochs(int(candidate_id))
 
+    def export_zip(self, candidate_id: int) -> tuple[str, bytes]:
+        """(file name, zip bytes) of a candidate's hardware export, the bundle ``dse export``
+        writes (:func:`dse.export.candidate_bundle`, default vectors and word width). A
+        candidate that cannot be exported raises :class:`dse.errors.UserError`."""
+        from dse.export import candidate_bundle
+
+        study = str(self.store.candidate(int(candidate_id))["study"])
+        bundle = candidate_bundle(self.store, study, int(candidate_id))
+        return f"{study}-candidate-{int(candidate_id)}-export.zip", bundle.zip_bytes()
+
     def hypervolume_history(self, study: str) -> pd.DataFrame:
         """Hypervolume after each complete evaluation: columns ``trial``, ``time``,
         ``hypervolume`` and ``best_<objective>``."""

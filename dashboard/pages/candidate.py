@@ -18,6 +18,7 @@ from dashboard.figures import (
     learning_curve_figure,
     metric_label,
 )
+from dse.export import MODEL_ARTIFACT
 
 dash.register_page(__name__, path_template="/candidate/<candidate_id>", name="Candidate",
                    title="tinydse · candidate")
@@ -45,6 +46,18 @@ def reconstruction_view(cid: int, names: tuple[str, ...]) -> list[Any]:
     return [html.H3("Held-out image: original · reconstruction · |error| × 4"),
             html.Img(id="candidate-reconstruction", src=src, className="reconstruction",
                      style={"imageRendering": "pixelated", "width": "min(100%, 600px)"})]
+
+
+def export_view(names: tuple[str, ...]) -> list[Any]:
+    """The hardware export's download (parameter image, manifest, test vectors: the bundle of
+    ``dse export``), offered when the trial kept its trained model."""
+    if MODEL_ARTIFACT not in names:
+        return []
+    return [html.Button("Download hardware export (zip)", id="candidate-export-btn",
+                        title="memories (.bin, $readmemh .hex), manifest.json and test "
+                              "vectors, as `dse export` writes them"),
+            dcc.Download(id="candidate-export-download"),
+            html.Span(id="candidate-export-msg", className="error")]
 
 
 def parse_id(candidate_id: str | None) -> int | None:
@@ -105,6 +118,7 @@ def layout(candidate_id: str | None = None, **_query: Any) -> html.Div:
             for k, v in facts]), id="candidate-facts", className="table"),
         html.Button("Download spec JSON", id="candidate-download-btn"),
         dcc.Download(id="candidate-download"),
+        *export_view(cand.artifacts),
         *reconstruction_view(cand.candidate_id, cand.artifacts),
         html.H3("Layers"),
         layer_table(table),
@@ -139,3 +153,22 @@ def download_spec(n_clicks: int | None, cid: int) -> dict[str, Any]:
         raise PreventUpdate
     return {"content": cand.spec_json, "filename": f"candidate-{cid}.json",
             "type": "application/json"}
+
+
+@callback(Output("candidate-export-download", "data"), Output("candidate-export-msg", "children"),
+          Input("candidate-export-btn", "n_clicks"), State("candidate-id", "data"),
+          prevent_initial_call=True)
+def download_export(n_clicks: int | None, cid: int) -> tuple[Any, str]:
+    """The candidate's hardware export as a zip, or (no download, the one-line reason)."""
+    import base64
+
+    from dse.errors import UserError
+
+    if not n_clicks:
+        raise PreventUpdate
+    try:
+        name, payload = data.get_data().export_zip(cid)
+    except UserError as exc:
+        return dash.no_update, str(exc)
+    return {"content": base64.b64encode(payload).decode("ascii"), "base64": True,
+            "filename": name, "type": "application/zip"}, ""
