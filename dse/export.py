@@ -524,7 +524,11 @@ def candidate_bundle(store: Store, study: str, candidate_id: int, *,
     spec = ArchSpec.from_json(cand["spec"])
     _mime, blob = store.artifact(int(candidate_id), MODEL_ARTIFACT)
     model = load_trained_model(spec, blob)
-    image = integer_image(model, spec)
+    try:
+        image = integer_image(model, spec)
+    except ValueError as exc:  # NotDeployable included: a spec or model with no integer form
+        raise UserError(f"candidate {candidate_id} of study {rec.name!r} cannot be exported: "
+                        f"{exc}") from None
     x, labels, kind = _test_inputs(rec, spec, vectors)
     codes = input_codes(spec, x)
     meta = {"study": rec.name, "task": rec.task, "dataset": rec.dataset,
