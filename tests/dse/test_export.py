@@ -402,12 +402,12 @@ def assert_self_consistent(folder: Path) -> dict[str, Any]:
 
 
 def _codec_spec() -> Any:
-    """A patch encoder of the compression task (8x8 patches, 8 code bits)."""
+    """A patch encoder of the compression task (RGB 8x8 patches, 8 code bits)."""
     import random
 
     from search_spaces.spaces import get_space
 
-    space = get_space("asic-encoder-codec", input_shape=(1, 32, 32), num_classes=10)
+    space = get_space("asic-encoder-codec", input_shape=(3, 32, 32), num_classes=10)
     return space.from_choices({**space.random_choices(random.Random(2)), "patch": 8,
                                "code_bits": 8})
 
