@@ -21,8 +21,6 @@ dicts. Measured in ``benchmarks/cost_throughput.py``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +33,14 @@ from hwmodel.cost import (
     CostParams,
     Widths,
     array_logic,
+    finish_totals,
     layer_cost,
     unit_logic,
     widths_of,
 )
-from hwmodel.ir import _Lowering
+from hwmodel.ir import lower_layer
 from hwmodel.tech import Tech, default_tech
-from search_spaces.spec import SPEC_VERSION, ArchSpec, Shape
+from search_spaces.spec import ArchSpec, LayerInfo, Shape, hash_frame, hash_of, layer_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,10 +65,6 @@ def _widths_from_vector(v: Sequence[int]) -> Widths:
                   d["norm_out_levels"], bool(d["bsn"]), bool(d["bn"]), gates, d["tgap_width"],
                   d["pool_max_bits"], d["pool_avg_bits"], d["ca_cells"], d["ca_xor2"],
                   d["ca_mux2"])
-
-
-def _canon(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
 #: A costed block: (row in the numeric tables, the block table of its output state).
@@ -100,8 +95,7 @@ class Scorer:
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._state_of: dict[int, tuple[Shape, int]] = {}  # id(table) -> its state
         self._frags: list[bytes] = []  # row -> canonical JSON of the block's layer
-        self._heads: dict[tuple[Shape, int], bytes] = {}
-        self._tails: dict[int, bytes] = {}
+        self._frames: dict[tuple[Shape, int, int], tuple[bytes, bytes]] = {}
 
     @property
     def n_blocks(self) -> int:
@@ -117,26 +111,24 @@ class Scorer:
             self._state_of[id(table)] = key
         return table
 
-    def _block(self, table: _Table, layer: Any, path: str, in_shape: Shape, in_bits: int
-               ) -> _Block:
-        low = _Lowering(self.params.float_intermediates)
-        out_shape, out_bits = low.layer(path, layer, in_shape, in_bits)
-        costs = [layer_cost(op, self.accel, self.tech, self.params) for op in low.ops]
+    def _block(self, table: _Table, info: LayerInfo, in_bits: int) -> _Block:
+        ops, out_shape, out_bits = lower_layer(
+            info, in_bits, float_intermediates=self.params.float_intermediates)
+        costs = [layer_cost(op, self.accel, self.tech, self.params) for op in ops]
         self._sums.append(tuple(float(sum(getattr(c, k) for c in costs))
                                 for k in TOTAL_SUM_FIELDS))
         self._peaks.append(max((c.live_act_bits for c in costs), default=0))
-        self._widths.append(_widths_vector(widths_of(low.ops)))
+        self._widths.append(_widths_vector(widths_of(ops)))
         self._arrays = None
-        self._frags.append(_canon(layer.to_dict()).encode())
+        self._frags.append(layer_json(info.layer))
         blk = (len(self._sums) - 1, self._table(out_shape, out_bits))
         self._blocks.append(blk)
-        table[layer] = blk
+        table[info.layer] = blk
         return blk
 
-    def _miss(self, table: _Table, layer: Any, i: int) -> _Block:
-        """Cost top-level layer ``i`` (not in ``table``) at the state of ``table``."""
-        shape, bits = self._state_of[id(table)]
-        return self._block(table, layer, f"layers[{i}]", shape, bits)
+    def _miss(self, table: _Table, spec: ArchSpec, i: int) -> _Block:
+        """Cost top-level layer ``i`` of ``spec`` (not in ``table``) at the state of ``table``."""
+        return self._block(table, spec.top_layers()[i], self._state_of[id(table)][1])
 
     def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._arrays is None:
@@ -170,7 +162,7 @@ class Scorer:
             for layer in spec.layers:
                 blk = table.get(layer)
                 if blk is None:
-                    blk = miss(table, layer, len(rows) - s0)
+                    blk = miss(table, spec, len(rows) - s0)
                 append(blk[0])
                 table = blk[1]
         return rows, starts
@@ -179,14 +171,15 @@ class Scorer:
                 ) -> list[str]:
         """``spec.hash`` of every candidate, from the cached JSON fragments of its blocks."""
         frag = self._frags.__getitem__
-        heads, tails, sha256 = self._heads, self._tails, hashlib.sha256
+        frames = self._frames
         out: list[str] = []
         ends = [*starts[1:], len(rows)]
         for spec, s0, s1 in zip(specs, starts, ends, strict=True):
-            key = (spec.input_shape, spec.input_bits)
-            head = heads.get(key) or self._head(key)
-            tail = tails.get(spec.num_classes) or self._tail(spec.num_classes)
-            out.append(sha256(head + b",".join(map(frag, rows[s0:s1])) + tail).hexdigest())
+            key = (spec.input_shape, spec.input_bits, spec.num_classes)
+            frame = frames.get(key)
+            if frame is None:
+                frame = frames[key] = hash_frame(*key)
+            out.append(hash_of(frame[0], list(map(frag, rows[s0:s1])), frame[1]))
         return out
 
     def score(self, specs: Iterable[ArchSpec], *, with_hash: bool = True) -> pd.DataFrame:
@@ -217,44 +210,13 @@ class Scorer:
             df.insert(0, "spec_hash", self._hashes(specs, rows, starts))
         return df
 
-    def _head(self, key: tuple[Shape, int]) -> bytes:
-        """Canonical-JSON text of a spec before its layers (keys sorted, as ArchSpec.hash)."""
-        shape, bits = key
-        head = f'{{"input_bits":{bits},"input_shape":{_canon(list(shape))},"layers":['
-        self._heads[key] = out = head.encode()
-        return out
-
-    def _tail(self, num_classes: int) -> bytes:
-        tail = f'],"num_classes":{num_classes},"version":{SPEC_VERSION}}}'
-        self._tails[num_classes] = out = tail.encode()
-        return out
-
     def _finish(self, sums: np.ndarray, peaks: np.ndarray, logic: np.ndarray
                 ) -> dict[str, np.ndarray]:
-        """Vectorized twin of :func:`hwmodel.cost.finish_totals`."""
-        accel, tech = self.accel, self.tech
-        t: dict[str, np.ndarray] = {}
-        for j, k in enumerate(TOTAL_SUM_FIELDS):
-            col = sums[:, j]
-            t[k] = col if k in ("bops_uniq",) or k.endswith("_pj") else col.astype(np.int64)
-        t["act_buffer_bits"] = peaks
-        sram_bits = t["weight_memory_bits"] + t["norm_memory_bits"] + peaks
-        t["memory_bits"] = sram_bits + t["ca_state_bits"]
-        w_over = np.maximum(0.0, t["weight_memory_bits"] + t["norm_memory_bits"]
-                            - accel.weight_sram_bits)
-        a_over = np.maximum(0.0, peaks - accel.act_sram_bits)
-        t["dram_bits"] = (w_over + 2 * a_over).astype(np.int64)
-        t["dram_energy_pj"] = t["dram_bits"] * tech.dram_pj_per_bit
-        t["energy_pj"] = (t["mac_energy_pj"] + t["unit_energy_pj"] + t["sram_energy_pj"]
-                          + t["dram_energy_pj"])
-        t["logic_area_um2"] = logic[:, -1]
-        t["sram_area_um2"] = sram_bits * tech.sram_um2_per_bit
-        t["area_um2"] = t["logic_area_um2"] + t["sram_area_um2"]
-        t["logic_nand2_eq"] = t["logic_area_um2"] / tech.nand2_um2
-        t["ideal_latency_us"] = t["ideal_cycles"] / accel.clock_mhz
-        for j, name in enumerate(LOGIC_CELLS):
-            t[name] = logic[:, j].astype(np.int64)
-        return t
+        """:func:`hwmodel.cost.finish_totals` over the columns of all candidates at once."""
+        cols = {k: sums[:, j] if k == "bops_uniq" or k.endswith("_pj")
+                else sums[:, j].astype(np.int64) for j, k in enumerate(TOTAL_SUM_FIELDS)}
+        cells = {name: logic[:, j].astype(np.int64) for j, name in enumerate(LOGIC_CELLS)}
+        return finish_totals(cols, peaks, logic[:, -1], cells, self.accel, self.tech)
 
 
 _SCORERS: dict[tuple[Any, ...], Scorer] = {}

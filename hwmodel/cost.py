@@ -21,7 +21,7 @@ Per op and in total, every name with its unit (docs/design.md, "Hardware cost mo
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -566,28 +566,42 @@ TOTAL_SUM_FIELDS = ("macs", "bops", "bops_uniq", "weight_memory_bits", "ca_state
                     "ideal_cycles")
 
 
-def finish_totals(sums: dict[str, float], act_buffer_bits: int, logic: LogicCounts,
-                  accel: AccelConfig, tech: Tech) -> dict[str, Any]:
-    """Totals from the per-op sums, the activation peak and the logic (shared by batch.py)."""
+def _clip0(x: Any) -> Any:
+    return x.clip(min=0.0) if hasattr(x, "clip") else max(0.0, x)
+
+
+def _as_int(x: Any) -> Any:
+    return x.astype("int64") if hasattr(x, "astype") else int(x)
+
+
+def finish_totals(sums: Mapping[str, Any], act_buffer_bits: Any, logic_area_um2: Any,
+                  logic_cells: Mapping[str, Any], accel: AccelConfig, tech: Tech
+                  ) -> dict[str, Any]:
+    """Totals from the per-op sums, the activation peak and the logic (area and cell counts).
+
+    Every value is a number (one spec: :func:`cost_ops`) or a numpy array with one entry per
+    spec (:mod:`hwmodel.batch`): one formula for both.
+    """
     t: dict[str, Any] = {k: sums[k] for k in TOTAL_SUM_FIELDS}
     t["act_buffer_bits"] = act_buffer_bits
     sram_bits = t["weight_memory_bits"] + t["norm_memory_bits"] + act_buffer_bits
     t["memory_bits"] = sram_bits + t["ca_state_bits"]
     # Off-chip traffic only for what does not fit the accel's SRAMs: weights read once per
     # inference, overflowing activations written and read once.
-    w_over = max(0.0, t["weight_memory_bits"] + t["norm_memory_bits"] - accel.weight_sram_bits)
-    a_over = max(0.0, act_buffer_bits - accel.act_sram_bits)
-    t["dram_bits"] = int(w_over + 2 * a_over)
+    w_over = _clip0(t["weight_memory_bits"] + t["norm_memory_bits"]
+                    - accel.weight_sram_bits)
+    a_over = _clip0(act_buffer_bits - accel.act_sram_bits)
+    t["dram_bits"] = _as_int(w_over + 2 * a_over)
     t["dram_energy_pj"] = t["dram_bits"] * tech.dram_pj_per_bit
     t["energy_pj"] = (t["mac_energy_pj"] + t["unit_energy_pj"] + t["sram_energy_pj"]
                       + t["dram_energy_pj"])
-    t["logic_area_um2"] = logic.area_um2(tech)
+    t["logic_area_um2"] = logic_area_um2
     t["sram_area_um2"] = sram_bits * tech.sram_um2_per_bit
     t["area_um2"] = t["logic_area_um2"] + t["sram_area_um2"]
-    t["logic_nand2_eq"] = logic.nand2_equivalents(tech)
+    t["logic_nand2_eq"] = logic_area_um2 / tech.nand2_um2
     t["ideal_latency_us"] = t["ideal_cycles"] / accel.clock_mhz
     for name in LOGIC_CELLS:
-        t[name] = getattr(logic, name)
+        t[name] = logic_cells[name]
     return t
 
 
@@ -601,7 +615,9 @@ def cost_ops(ops: Sequence[HwOp], accel: AccelConfig, tech: Tech, params: CostPa
             sums[k] += getattr(lc, k)
     peak = max((lc.live_act_bits for lc in layers), default=0)
     logic = accel_logic(ops, accel, params)
-    return layers, finish_totals(sums, peak, logic, accel, tech), logic
+    totals = finish_totals(sums, peak, logic.area_um2(tech),
+                           {name: getattr(logic, name) for name in LOGIC_CELLS}, accel, tech)
+    return layers, totals, logic
 
 
 def cost_report(spec: ArchSpec, accel: AccelConfig | None = None, tech: Tech | None = None,

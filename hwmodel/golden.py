@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -48,7 +48,7 @@ from search_spaces.spec import (
     CAGen,
     Conv,
     Factorized,
-    Layer,
+    LayerInfo,
     Linear,
     Pool,
     Residual,
@@ -255,7 +255,7 @@ def layout(spec: ArchSpec, params: CostParams | None = None) -> dict[str, dict[s
                                           "ca_seed")
         elif isinstance(layer, Conv | Linear | LSTM):
             bits, enc = weight_encoding(layer.weight_quant, layer.weight_levels)
-            arrays["weight"] = ArraySpec("weight", weight_shape(layer, info.in_shape), bits,
+            arrays["weight"] = ArraySpec("weight", weight_shape(info), bits,
                                          True, enc, "weights")
         if isinstance(layer, Conv | Linear):
             arrays.update(_norm_arrays(layer.norm, info.out_shape[0], info.out_bits, acc[path],
@@ -265,13 +265,15 @@ def layout(spec: ArchSpec, params: CostParams | None = None) -> dict[str, dict[s
     return out
 
 
-def weight_shape(layer: Conv | Linear | LSTM, in_shape: Shape) -> Shape:
-    """The weight array's shape: (Cout, Cin/g, *k), (out, in_features) or (4H, F + H)."""
+def weight_shape(info: LayerInfo) -> Shape:
+    """The weight array's shape of a conv, linear or LSTM leaf: (Cout, Cin/g, *k),
+    (out, in_features) or (4H, F + H)."""
+    layer, in_shape = info.layer, info.in_shape
     if isinstance(layer, Conv):
-        k, _, _ = layer._geom(len(in_shape) - 1)
-        return (layer.out_channels, in_shape[0] // layer.groups, *k)
+        return (layer.out_channels, in_shape[0] // layer.groups, *info.kernel)
     if isinstance(layer, Linear):
         return (layer.out_features, math.prod(in_shape))
+    assert isinstance(layer, LSTM)
     return (4 * layer.hidden, layer.features(in_shape) + layer.hidden)
 
 
@@ -476,10 +478,9 @@ class _Run:
             return acc
         return np.clip(acc, 0, (1 << out_bits) - 1)  # norm 'none': the code is the clamp
 
-    def conv(self, path: str, conv: Conv, x: np.ndarray, in_shape: Shape,
-             out_bits: int) -> np.ndarray:
-        dims = len(in_shape) - 1
-        _, s, p = conv._geom(dims)
+    def conv(self, info: LayerInfo, x: np.ndarray) -> np.ndarray:
+        conv, path, in_shape, dims = cast(Conv, info.layer), info.path, info.in_shape, info.dims
+        s, p, out_bits = info.stride, info.padding, info.out_bits
         if conv.ca is not None:
             w = _ca_matrix(conv.ca, conv.out_channels, in_shape[0])
             w = w.reshape(conv.out_channels, in_shape[0], *([1] * dims))
@@ -495,15 +496,16 @@ class _Run:
         self.macs[path] = int(w.size)
         return self.record(path, self.requant(path, lin.norm, acc, out_bits))
 
-    def pool(self, path: str, pool: Pool, x: np.ndarray, in_shape: Shape, in_bits: int,
-             out_bits: int) -> np.ndarray:
+    def pool(self, info: LayerInfo, x: np.ndarray) -> np.ndarray:
+        pool, path, in_shape = cast(Pool, info.layer), info.path, info.in_shape
+        in_bits, out_bits = info.in_bits, info.out_bits
         if in_bits >= FLOAT_BITS:
             raise NotDeployable(f"{path}: pooling of an unquantized tensor")
         if pool.op == "global_avg":
             axes = tuple(range(2, x.ndim))
             count = math.prod(in_shape[1:])
             return self.record(path, pool_requant(x.sum(axis=axes), count, in_bits, out_bits))
-        k, s = pool.window(in_shape)
+        k, s = info.kernel, info.stride
         win = _windows(x, k, s)
         axes = tuple(range(x.ndim, win.ndim))
         if pool.op == "max":
@@ -537,36 +539,32 @@ class _Run:
         self.macs[path] = int(steps * w.size)
         return self.record(path, h)
 
-    def layer(self, path: str, layer: Layer, x: np.ndarray, in_shape: Shape, in_bits: int
-              ) -> np.ndarray:
-        out_shape, out_bits = layer.infer(in_shape, in_bits, path)
+    def layer(self, info: LayerInfo, x: np.ndarray) -> np.ndarray:
+        """Run one resolved layer (its geometry read from ``info``) on codes ``x``."""
+        layer, path = info.layer, info.path
         if isinstance(layer, Conv):
-            return self.conv(path, layer, x, in_shape, out_bits)
+            return self.conv(info, x)
         if isinstance(layer, Factorized):
-            shape = in_shape
-            for sub, conv in layer.expand(in_shape):
-                new_shape, bits = conv.infer(shape, FLOAT_BITS, f"{path}.{sub}")
-                x = self.conv(f"{path}.{sub}", conv, x, shape, bits)
-                shape = new_shape
+            for child in info.children:
+                x = self.conv(child, x)
             return x
         if isinstance(layer, Pool):
-            return self.pool(path, layer, x, in_shape, in_bits, out_bits)
+            return self.pool(info, x)
         if isinstance(layer, Linear):
-            return self.linear(path, layer, x, out_bits)
+            return self.linear(path, layer, x, info.out_bits)
         if isinstance(layer, LSTM):
-            return self.lstm(path, layer, x, in_bits)
+            return self.lstm(path, layer, x, info.in_bits)
         if isinstance(layer, Residual):
-            return self.residual(path, layer, x, in_shape, in_bits)
+            return self.residual(info, x)
         raise NotDeployable(f"{path}: unsupported layer kind {type(layer).__name__}")
 
-    def residual(self, path: str, res: Residual, x: np.ndarray, in_shape: Shape,
-                 in_bits: int) -> np.ndarray:
-        f, shape, bits = x, in_shape, in_bits
-        for i, member in enumerate(res.body):
-            sub = f"{path}.body[{i}]"
-            new_shape, new_bits = member.infer(shape, bits, sub)
-            f = self.layer(sub, member, f, shape, bits)
-            shape, bits = new_shape, new_bits
+    def residual(self, info: LayerInfo, x: np.ndarray) -> np.ndarray:
+        res, path, in_shape, in_bits = cast(Residual, info.layer), info.path, info.in_shape, \
+            info.in_bits
+        f, bits = x, in_bits
+        for child in info.children:
+            f = self.layer(child, f)
+            bits = child.out_bits
         if res.gate in ("mux", "mux_or"):
             count = math.prod(in_shape[1:])
             t = tgap_threshold(res.threshold, count, in_bits)
@@ -600,7 +598,7 @@ def execute(spec: ArchSpec, image: IntegerImage, x_codes: np.ndarray, *,
     if keep_codes:
         run.codes["input"] = x
     for info in spec.top_layers():
-        x = run.layer(info.path, info.layer, x, info.in_shape, info.in_bits)
+        x = run.layer(info, x)
     return ExecResult(x, run.codes, run.macs)
 
 

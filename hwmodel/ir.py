@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import cast
 
 from search_spaces.spec import (
     FLOAT_BITS,
@@ -31,7 +32,7 @@ from search_spaces.spec import (
     ArchSpec,
     CAGen,
     Conv,
-    Factorized,
+    LayerInfo,
     Linear,
     Pool,
     Residual,
@@ -141,11 +142,10 @@ def _tensor_bits(shape: Shape, bits: int) -> int:
     return math.prod(shape) * bits
 
 
-def _conv_geom(conv: Conv, dims: int) -> tuple[Shape, Shape, Shape]:
-    return conv._geom(dims)
-
-
 class _Lowering:
+    """Lowers resolved layers (:class:`~search_spaces.spec.LayerInfo`) to ops, tracking the
+    hardware bit-width of each tensor (an unquantized intermediate is an accumulator)."""
+
     def __init__(self, float_intermediates: bool) -> None:
         self.float_intermediates = float_intermediates
         self.ops: list[HwOp] = []
@@ -155,10 +155,9 @@ class _Lowering:
             return act_bits
         return accumulator_bits(w_bits, a_bits, fan_in)
 
-    def conv(self, path: str, conv: Conv, in_shape: Shape, a_bits: int) -> tuple[Shape, int]:
-        dims = len(in_shape) - 1
-        k, s, p = _conv_geom(conv, dims)
-        out_shape, _ = conv.infer(in_shape, a_bits, path)
+    def conv(self, info: LayerInfo, a_bits: int) -> tuple[Shape, int]:
+        conv = cast(Conv, info.layer)
+        path, in_shape, out_shape, k = info.path, info.in_shape, info.out_shape, info.kernel
         cin, cout, g = in_shape[0], conv.out_channels, conv.groups
         window = (cin // g) * math.prod(k)
         filters = cout // g
@@ -184,7 +183,7 @@ class _Lowering:
             ofmap_px=ofmap_px, filters=filters, window=window,
             macs=g * ofmap_px * filters * window, params=conv.params(in_shape),
             weight_bits_stored=conv.weight_bits(in_shape), ca=conv.ca, norm=conv.norm,
-            channels=cout, kernel=k, stride=s, padding=p, live_bits=live))
+            channels=cout, kernel=k, stride=info.stride, padding=info.padding, live_bits=live))
         self.norm(path, conv.norm, out_shape, acc, o_bits, conv.act_bits, live)
         return out_shape, o_bits
 
@@ -197,19 +196,27 @@ class _Lowering:
                              a_bits=acc, out_bits=o_bits, norm=norm, channels=shape[0],
                              live_bits=live, norm_levels=levels))
 
-    def pool(self, path: str, pool: Pool, in_shape: Shape, a_bits: int) -> tuple[Shape, int]:
-        out_shape, o_bits = pool.infer(in_shape, a_bits, path)
-        k, s = pool.window(in_shape)
+    def factorized(self, info: LayerInfo, a_bits: int) -> tuple[Shape, int]:
+        shape, bits = info.in_shape, a_bits
+        for child in info.children:
+            shape, bits = self.conv(child, bits)
+        return shape, bits
+
+    def pool(self, info: LayerInfo, a_bits: int) -> tuple[Shape, int]:
+        pool = cast(Pool, info.layer)
+        in_shape, out_shape = info.in_shape, info.out_shape
+        o_bits = a_bits if pool.act_bits is None else pool.act_bits  # the sum is re-quantized
         live = _tensor_bits(in_shape, a_bits) + _tensor_bits(out_shape, o_bits)
         self.ops.append(HwOp(
-            path=path, op="pool", in_shape=in_shape, out_shape=out_shape, a_bits=a_bits,
-            out_bits=o_bits, pool=pool.op, channels=in_shape[0], window=math.prod(k),
-            ofmap_px=math.prod(out_shape[1:]), kernel=k, stride=s,
-            padding=(0,) * len(k), live_bits=live))
+            path=info.path, op="pool", in_shape=in_shape, out_shape=out_shape, a_bits=a_bits,
+            out_bits=o_bits, pool=pool.op, channels=in_shape[0], window=math.prod(info.kernel),
+            ofmap_px=math.prod(out_shape[1:]), kernel=info.kernel, stride=info.stride,
+            padding=info.padding, live_bits=live))
         return out_shape, o_bits
 
-    def linear(self, path: str, lin: Linear, in_shape: Shape, a_bits: int) -> tuple[Shape, int]:
-        out_shape, _ = lin.infer(in_shape, a_bits, path)
+    def linear(self, info: LayerInfo, a_bits: int) -> tuple[Shape, int]:
+        lin = cast(Linear, info.layer)
+        path, in_shape, out_shape = info.path, info.in_shape, info.out_shape
         w_bits = weight_bits_of(lin.weight_quant, lin.weight_levels)
         window = math.prod(in_shape)
         acc = accumulator_bits(w_bits, a_bits, window)
@@ -224,8 +231,9 @@ class _Lowering:
         self.norm(path, lin.norm, out_shape, acc, o_bits, lin.act_bits, live)
         return out_shape, o_bits
 
-    def lstm(self, path: str, lstm: LSTM, in_shape: Shape, a_bits: int) -> tuple[Shape, int]:
-        out_shape, h_bits = lstm.infer(in_shape, a_bits, path)
+    def lstm(self, info: LayerInfo, a_bits: int) -> tuple[Shape, int]:
+        lstm = cast(LSTM, info.layer)
+        in_shape, out_shape, h_bits = info.in_shape, info.out_shape, info.out_bits
         w_bits = weight_bits_of(lstm.weight_quant, lstm.weight_levels)
         t, h, feat = in_shape[1], lstm.hidden, lstm.features(in_shape)
         window = feat + h
@@ -234,7 +242,7 @@ class _Lowering:
         state = h * h_bits + h * c_bits
         live = _tensor_bits(in_shape, a_bits) + state
         self.ops.append(HwOp(
-            path=path, op="lstm", in_shape=in_shape, out_shape=out_shape, w_bits=w_bits,
+            path=info.path, op="lstm", in_shape=in_shape, out_shape=out_shape, w_bits=w_bits,
             w_levels=lstm.weight_levels, a_bits=op_a_bits, out_bits=h_bits,
             acc_bits=accumulator_bits(w_bits, op_a_bits, window), ofmap_px=1, filters=4 * h,
             window=window, time_steps=t, macs=t * 4 * h * window, params=lstm.params(in_shape),
@@ -242,27 +250,13 @@ class _Lowering:
             state_bits=state))
         return out_shape, h_bits
 
-    def layer(self, path: str, layer: object, in_shape: Shape, a_bits: int) -> tuple[Shape, int]:
-        """Lower one layer; returns its output shape and hardware bits."""
-        if isinstance(layer, Conv):
-            return self.conv(path, layer, in_shape, a_bits)
-        if isinstance(layer, Factorized):
-            shape, bits = in_shape, a_bits
-            for sub, conv in layer.expand(in_shape):
-                shape, bits = self.conv(f"{path}.{sub}", conv, shape, bits)
-            return shape, bits
-        if isinstance(layer, Pool):
-            return self.pool(path, layer, in_shape, a_bits)
-        if isinstance(layer, Linear):
-            return self.linear(path, layer, in_shape, a_bits)
-        if isinstance(layer, LSTM):
-            return self.lstm(path, layer, in_shape, a_bits)
-        if isinstance(layer, Residual):
-            return self.residual(path, layer, in_shape, a_bits)
-        raise TypeError(f"{path}: cannot lower layer of type {type(layer).__name__}")
+    def layer(self, info: LayerInfo, a_bits: int) -> tuple[Shape, int]:
+        """Lower one resolved layer read at ``a_bits``; its output shape and hardware bits."""
+        return getattr(self, info.layer.kind)(info, a_bits)  # type: ignore[no-any-return]
 
-    def residual(self, path: str, res: Residual, in_shape: Shape, a_bits: int
-                 ) -> tuple[Shape, int]:
+    def residual(self, info: LayerInfo, a_bits: int) -> tuple[Shape, int]:
+        res = cast(Residual, info.layer)
+        path, in_shape = info.path, info.in_shape
         x_bits = _tensor_bits(in_shape, a_bits)
         if res.gate in ("mux", "mux_or"):
             # S_c = H(GAP(x)_c - threshold): popcount of each channel of x + a comparator.
@@ -273,8 +267,8 @@ class _Lowering:
                 live_bits=x_bits))
         shape, bits = in_shape, a_bits
         first = len(self.ops)
-        for i, sub in enumerate(res.body):
-            shape, bits = self.layer(f"{path}.body[{i}]", sub, shape, bits)
+        for child in info.children:
+            shape, bits = self.layer(child, bits)
         self._add_skip(first, x_bits)
         f_bits = _tensor_bits(shape, bits)
         self.ops.append(HwOp(
@@ -303,11 +297,20 @@ class _Lowering:
 def lower(spec: ArchSpec, *, float_intermediates: bool = False) -> list[HwOp]:
     """The hardware ops of ``spec`` in execution order (see the module docstring)."""
     low = _Lowering(float_intermediates)
-    shape, bits = spec.input_shape, spec.input_bits
+    bits = spec.input_bits
     for info in spec.top_layers():
-        shape, bits = low.layer(info.path, info.layer, shape, bits)
+        _, bits = low.layer(info, bits)
     return low.ops
 
 
-__all__ = ["HwOp", "MATRIX_OPS", "OPS", "UNIT_OPS", "accumulator_bits", "lower",
+def lower_layer(info: LayerInfo, in_bits: int, *, float_intermediates: bool = False
+                ) -> tuple[list[HwOp], Shape, int]:
+    """The ops of one resolved top-level layer whose input has ``in_bits`` hardware bits, with
+    its output shape and hardware bits (what :mod:`hwmodel.batch` caches per block)."""
+    low = _Lowering(float_intermediates)
+    shape, bits = low.layer(info, in_bits)
+    return low.ops, shape, bits
+
+
+__all__ = ["HwOp", "MATRIX_OPS", "OPS", "UNIT_OPS", "accumulator_bits", "lower", "lower_layer",
            "lstm_cell_bits"]

@@ -29,8 +29,9 @@ part on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -42,16 +43,14 @@ from search_spaces.layers.lstm import BinaryLSTM
 from search_spaces.layers.norm import BitShiftNorm
 from search_spaces.layers.residual import RESIDUAL_GATES, GatedResidual
 from search_spaces.spec import (
-    FLOAT_BITS,
     LSTM,
     ArchSpec,
     Conv,
     Factorized,
-    Layer,
+    LayerInfo,
     Linear,
     Pool,
     Residual,
-    Shape,
 )
 
 QuantOptions = Mapping[str, Mapping[str, Any]]
@@ -146,38 +145,29 @@ class _Builder:
     def qkw(self, name: str) -> dict[str, Any]:
         return dict(self.quant_options.get(name, {}))
 
-    def conv(self, c: Conv, in_shape: Shape) -> nn.Module:
-        dims = len(in_shape) - 1
-        k, s, p = c._geom(dims)
+    def conv(self, info: LayerInfo) -> nn.Module:
+        c, in_shape = cast(Conv, info.layer), info.in_shape
         if c.ca is not None:
-            return CAPointwise(in_shape[0], c.out_channels, c.ca, dims)
-        return QConv(in_shape[0], c.out_channels, k, s, p, c.groups, dims, c.weight_quant,
-                     c.weight_levels, self.qkw(c.weight_quant))
+            return CAPointwise(in_shape[0], c.out_channels, c.ca, info.dims)
+        return QConv(in_shape[0], c.out_channels, info.kernel, info.stride, info.padding,
+                     c.groups, info.dims, c.weight_quant, c.weight_levels,
+                     self.qkw(c.weight_quant))
 
-    def layer(self, layer: Layer, in_shape: Shape, in_bits: int, where: str) -> nn.Module:
-        out_shape, out_bits = layer.infer(in_shape, in_bits, where)
-        dims = len(in_shape) - 1
+    def layer(self, info: LayerInfo) -> nn.Module:
+        """The module of one resolved layer (its geometry read from ``info``)."""
+        layer, in_shape, dims = info.layer, info.in_shape, info.dims
         if isinstance(layer, Conv):
-            return ConvBlock(self.conv(layer, in_shape),
+            return ConvBlock(self.conv(info),
                              make_norm(layer.norm, layer.out_channels, dims, self.frac_bits),
                              ActQuant(layer.act_bits))
         if isinstance(layer, Factorized):
-            convs: list[nn.Module] = []
-            shape = in_shape
-            for sub, conv in layer.expand(in_shape):
-                convs.append(self.conv(conv, shape))
-                shape, _ = conv.infer(shape, FLOAT_BITS, f"{where}.{sub}")
-            return ConvBlock(nn.Sequential(*convs),
+            return ConvBlock(nn.Sequential(*(self.conv(c) for c in info.children)),
                              make_norm(layer.norm, layer.out_channels, dims, self.frac_bits),
                              ActQuant(layer.act_bits))
         if isinstance(layer, Pool):
-            k, s = layer.window(in_shape)
-            return PoolBlock(layer.op, k, s, dims, out_bits)
+            return PoolBlock(layer.op, info.kernel, info.stride, dims, info.out_bits)
         if isinstance(layer, Linear):
-            features = 1
-            for v in in_shape:
-                features *= v
-            return ConvBlock(QLinear(features, layer.out_features, layer.weight_quant,
+            return ConvBlock(QLinear(math.prod(in_shape), layer.out_features, layer.weight_quant,
                                      layer.weight_levels, self.qkw(layer.weight_quant)),
                              make_norm(layer.norm, layer.out_features, 0, self.frac_bits),
                              ActQuant(layer.act_bits))
@@ -186,15 +176,11 @@ class _Builder:
                               layer.weight_levels, layer.binary_gates,
                               self.qkw(layer.weight_quant))
         if isinstance(layer, Residual):
-            body: list[nn.Module] = []
-            shape, bits = in_shape, in_bits
-            for i, member in enumerate(layer.body):
-                body.append(self.layer(member, shape, bits, f"{where}.body[{i}]"))
-                shape, bits = member.infer(shape, bits, f"{where}.body[{i}]")
-            gate = RESIDUAL_GATES.get(layer.gate)(in_shape[0], out_bits, layer.shift,
+            body = nn.Sequential(*(self.layer(c) for c in info.children))
+            gate = RESIDUAL_GATES.get(layer.gate)(in_shape[0], info.out_bits, layer.shift,
                                                  layer.threshold)
-            return GatedResidual(nn.Sequential(*body), gate)
-        raise TypeError(f"{where}: unsupported layer kind {type(layer).__name__}")
+            return GatedResidual(body, gate)
+        raise TypeError(f"{info.path}: unsupported layer kind {type(layer).__name__}")
 
 
 def build_model(spec: ArchSpec, *, quant_options: QuantOptions | None = None,
@@ -208,8 +194,7 @@ def build_model(spec: ArchSpec, *, quant_options: QuantOptions | None = None,
     if not isinstance(spec, ArchSpec):
         raise TypeError(f"spec must be an ArchSpec, got {type(spec).__name__}")
     builder = _Builder(quant_options, bsn_offset_frac_bits)
-    layers = [builder.layer(info.layer, info.in_shape, info.in_bits, info.path)
-              for info in spec.top_layers()]
+    layers = [builder.layer(info) for info in spec.top_layers()]
     return TinyNet(spec, ActQuant(spec.input_bits), layers)
 
 

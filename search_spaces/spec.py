@@ -134,7 +134,15 @@ class CAGen:
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """One weight-bearing or shape-changing step, as found by :meth:`ArchSpec.iter_layers`."""
+    """A layer with its geometry resolved, once, when the spec is built.
+
+    ``in_shape``/``out_shape`` and ``in_bits``/``out_bits`` are the spec's (activation codes;
+    32 = float). ``kernel``, ``stride`` and ``padding`` hold one value per spatial axis for a
+    conv or a pool (a global pool's window is its whole input; ``()`` otherwise).
+    ``children`` are the resolved parts of a composite: a residual's body, a factorized
+    block's three convolutions. The model builder, the hardware IR and the batch scorer read
+    these records and never re-infer shapes (docs/design.md, "ArchSpec — the spine").
+    """
 
     path: str
     layer: Layer
@@ -142,6 +150,15 @@ class LayerInfo:
     out_shape: Shape
     in_bits: int
     out_bits: int
+    kernel: Shape = ()
+    stride: Shape = ()
+    padding: Shape = ()
+    children: tuple[LayerInfo, ...] = ()
+
+    @property
+    def dims(self) -> int:
+        """Spatial axes of the input (2 for (C,H,W), 3 for (C,T,H,W)); 0 for a flat input."""
+        return max(0, len(self.in_shape) - 1)
 
 
 @dataclass(frozen=True)
@@ -150,7 +167,13 @@ class _LayerBase:
     _hash_cache: ClassVar[int | None] = None  # set per instance by the cached __hash__
 
     def infer(self, in_shape: Shape, in_bits: int, where: str) -> tuple[Shape, int]:
+        """Validate the layer on its input; its output shape and activation bits."""
         raise NotImplementedError
+
+    def resolve(self, path: str, in_shape: Shape, in_bits: int) -> LayerInfo:
+        """Validate the layer on its input and resolve its geometry (see :class:`LayerInfo`)."""
+        out_shape, out_bits = self.infer(in_shape, in_bits, path)
+        return LayerInfo(path, self, in_shape, out_shape, in_bits, out_bits)  # type: ignore[arg-type]
 
     def params(self, in_shape: Shape) -> int:
         """Number of weights (including CA-generated ones)."""
@@ -249,6 +272,11 @@ class Conv(_LayerBase):
                                                                           strict=True))
         return (self.out_channels, *out), self.act_bits
 
+    def resolve(self, path: str, in_shape: Shape, in_bits: int) -> LayerInfo:
+        out_shape, out_bits = self.infer(in_shape, in_bits, path)
+        k, s, p = self._geom(len(in_shape) - 1)
+        return LayerInfo(path, self, in_shape, out_shape, in_bits, out_bits, k, s, p)
+
     def params(self, in_shape: Shape) -> int:
         k, _, _ = self._geom(len(in_shape) - 1)
         return self.out_channels * (in_shape[0] // self.groups) * math.prod(k)
@@ -295,26 +323,28 @@ class Factorized(_LayerBase):
                          ca=self.ca, **common)),  # type: ignore[arg-type]
         ]
 
-    def _chain(self, in_shape: Shape, where: str) -> list[tuple[str, Conv, Shape, Shape]]:
-        _check_int(self.mid_channels, where, "mid_channels", 1)
-        out: list[tuple[str, Conv, Shape, Shape]] = []
-        shape = in_shape
+    def resolve(self, path: str, in_shape: Shape, in_bits: int) -> LayerInfo:
+        _spatial_dims(in_shape, path, "factorized")
+        _check_int(self.mid_channels, path, "mid_channels", 1)
+        children: list[LayerInfo] = []
+        shape, bits = in_shape, in_bits
         for sub, conv in self.expand(in_shape):
-            new, _ = conv.infer(shape, FLOAT_BITS, f"{where}.{sub}")
-            out.append((sub, conv, shape, new))
-            shape = new
-        return out
+            child = conv.resolve(f"{path}.{sub}", shape, bits)
+            children.append(child)
+            shape, bits = child.out_shape, child.out_bits
+        return LayerInfo(path, self, in_shape, shape, in_bits, self.act_bits,
+                         children=tuple(children))
 
     def infer(self, in_shape: Shape, in_bits: int, where: str) -> tuple[Shape, int]:
-        _spatial_dims(in_shape, where, "factorized")
-        chain = self._chain(in_shape, where)
-        return chain[-1][3], self.act_bits
+        info = self.resolve(where, in_shape, in_bits)
+        return info.out_shape, info.out_bits
 
     def params(self, in_shape: Shape) -> int:
-        return sum(c.params(i) for _, c, i, _ in self._chain(in_shape, "?"))
+        return sum(c.layer.params(c.in_shape) for c in self.resolve("?", in_shape, 0).children)
 
     def weight_bits(self, in_shape: Shape) -> int:
-        return sum(c.weight_bits(i) for _, c, i, _ in self._chain(in_shape, "?"))
+        return sum(c.layer.weight_bits(c.in_shape)
+                   for c in self.resolve("?", in_shape, 0).children)
 
 
 @dataclass(frozen=True)
@@ -350,13 +380,15 @@ class Pool(_LayerBase):
                                                                     strict=True))
         return (in_shape[0], *out), bits
 
-    def window(self, in_shape: Shape) -> tuple[Shape, Shape]:
-        """Kernel and stride per spatial axis (global: the whole input)."""
+    def resolve(self, path: str, in_shape: Shape, in_bits: int) -> LayerInfo:
+        out_shape, out_bits = self.infer(in_shape, in_bits, path)
         dims = len(in_shape) - 1
         if self.op == "global_avg":
-            return tuple(in_shape[1:]), tuple(in_shape[1:])
-        k = _as_tuple(self.kernel, dims)
-        return k, (k if self.stride is None else _as_tuple(self.stride, dims))
+            k = s = tuple(in_shape[1:])
+        else:
+            k = _as_tuple(self.kernel, dims)
+            s = k if self.stride is None else _as_tuple(self.stride, dims)
+        return LayerInfo(path, self, in_shape, out_shape, in_bits, out_bits, k, s, (0,) * dims)
 
 
 @dataclass(frozen=True)
@@ -434,6 +466,11 @@ class Residual(_LayerBase):
     threshold: float = 0.5
 
     def infer(self, in_shape: Shape, in_bits: int, where: str) -> tuple[Shape, int]:
+        info = self.resolve(where, in_shape, in_bits)
+        return info.out_shape, info.out_bits
+
+    def resolve(self, path: str, in_shape: Shape, in_bits: int) -> LayerInfo:
+        where = path
         _check(self.gate in GATES, where, "gate", f"must be one of {list(GATES)}", self.gate)
         _check(len(self.body) >= 1, where, "body", "must hold at least one layer", len(self.body))
         _check(isinstance(self.shift, int) and 0 <= self.shift <= 7, where, "shift",
@@ -443,11 +480,14 @@ class Residual(_LayerBase):
         _check(isinstance(self.threshold, int | float) and 0.0 <= self.threshold <= 1.0, where,
                "threshold", "must be a number in [0, 1]", self.threshold)
         shape, bits = in_shape, in_bits
+        children: list[LayerInfo] = []
         for i, layer in enumerate(self.body):
             _check(isinstance(layer, Conv | Factorized | Pool), f"{where}.body[{i}]", "kind",
                    "must be conv, factorized or pool inside a residual body",
                    getattr(layer, "kind", type(layer).__name__))
-            shape, bits = layer.infer(shape, bits, f"{where}.body[{i}]")
+            child = layer.resolve(f"{where}.body[{i}]", shape, bits)
+            children.append(child)
+            shape, bits = child.out_shape, child.out_bits
         _check(shape == in_shape, where, "body output shape",
                f"must equal the block input shape {in_shape} for a {self.gate!r} gate", shape)
         if self.gate in ("or", "mux_or"):
@@ -457,7 +497,7 @@ class Residual(_LayerBase):
         if self.gate == "mux":
             _check(in_bits == bits, where, "act_bits",
                    "must be equal on skip and body for a 'mux' gate", (in_bits, bits))
-        return shape, bits
+        return LayerInfo(path, self, in_shape, shape, in_bits, bits, children=tuple(children))
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -530,9 +570,9 @@ class ArchSpec:
             path = f"layers[{i}]"
             _check(isinstance(layer, _LayerBase), path, "kind",
                    f"must be one of {sorted(LAYER_KINDS)}", type(layer).__name__)
-            new_shape, new_bits = layer.infer(shape, bits, path)
-            infos.append(LayerInfo(path, layer, shape, new_shape, bits, new_bits))
-            shape, bits = new_shape, new_bits
+            info = layer.resolve(path, shape, bits)
+            infos.append(info)
+            shape, bits = info.out_shape, info.out_bits
         _check(shape == (self.num_classes,), "spec", "output shape",
                f"must be (num_classes,)=({self.num_classes},)", shape)
         object.__setattr__(self, "_infos", tuple(infos))
@@ -547,7 +587,7 @@ class ArchSpec:
         return len(self.input_shape) == 4
 
     def top_layers(self) -> tuple[LayerInfo, ...]:
-        """The top-level layers with their inferred shapes."""
+        """The top-level layers with their resolved geometry (composites with children)."""
         return self._infos
 
     def iter_layers(self) -> Iterator[LayerInfo]:
@@ -557,7 +597,7 @@ class ArchSpec:
         body) so consumers can account for the gate.
         """
         for info in self._infos:
-            yield from _walk(info.path, info.layer, info.in_shape, info.in_bits)
+            yield from _leaves(info)
 
     def params(self) -> int:
         """Number of weights, CA-generated ones included."""
@@ -585,14 +625,8 @@ class ArchSpec:
 
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": SPEC_VERSION,
-            "name": self.name,
-            "input_shape": list(self.input_shape),
-            "input_bits": self.input_bits,
-            "num_classes": self.num_classes,
-            "layers": [layer.to_dict() for layer in self.layers],
-        }
+        return _spec_dict(self.input_shape, self.input_bits, self.num_classes,
+                          [layer.to_dict() for layer in self.layers], self.name)
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, indent=indent)
@@ -634,30 +668,60 @@ class ArchSpec:
     @property
     def hash(self) -> str:
         """SHA-256 of the canonical JSON, without the name: the dedupe key in the store."""
-        data = self.to_dict()
-        data.pop("name")
-        canon = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canon.encode()).hexdigest()
+        head, tail = hash_frame(self.input_shape, self.input_bits, self.num_classes)
+        return hash_of(head, [layer_json(layer) for layer in self.layers], tail)
 
     def with_name(self, name: str) -> ArchSpec:
         return ArchSpec(self.input_shape, self.num_classes, self.layers, self.input_bits, name)
 
 
-def _walk(path: str, layer: Layer, in_shape: Shape, in_bits: int) -> Iterator[LayerInfo]:
-    if isinstance(layer, Residual):
-        shape, bits = in_shape, in_bits
-        for i, body_layer in enumerate(layer.body):
-            yield from _walk(f"{path}.body[{i}]", body_layer, shape, bits)
-            shape, bits = body_layer.infer(shape, bits, path)
-        yield LayerInfo(path, layer, in_shape, shape, in_bits, bits)
-    elif isinstance(layer, Factorized):
-        for sub_name, conv, i_shape, o_shape in layer._chain(in_shape, path):
-            out_bits = conv.act_bits
-            yield LayerInfo(f"{path}.{sub_name}", conv, i_shape, o_shape, in_bits, out_bits)
-            in_bits = out_bits
+def _spec_dict(input_shape: Shape, input_bits: int, num_classes: int, layers: list[Any],
+               name: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"version": SPEC_VERSION, "name": name,
+                           "input_shape": list(input_shape), "input_bits": input_bits,
+                           "num_classes": num_classes, "layers": layers}
+    if name is None:
+        del out["name"]
+    return out
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The canonical JSON of ``obj`` (sorted keys, no spaces) that ``ArchSpec.hash`` digests."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def layer_json(layer: Layer) -> bytes:
+    """The canonical JSON of one top-level layer, as it stands inside the spec's."""
+    return canonical_json(layer.to_dict())
+
+
+_LAYERS_MARK = "\x00layers\x00"
+
+
+def hash_frame(input_shape: Shape, input_bits: int, num_classes: int) -> tuple[bytes, bytes]:
+    """The canonical JSON of a spec before and after its layers: a spec's hash is
+    ``hash_of(head, [layer_json(layer) for layer in layers], tail)``, so a batch scorer can
+    hash many specs from cached pieces."""
+    text = canonical_json(_spec_dict(input_shape, input_bits, num_classes, [_LAYERS_MARK],
+                                     None))
+    head, tail = text.split(canonical_json(_LAYERS_MARK))
+    return head, tail
+
+
+def hash_of(head: bytes, layers: list[bytes], tail: bytes) -> str:
+    """SHA-256 of a spec's canonical JSON assembled from :func:`hash_frame` and layers."""
+    return hashlib.sha256(head + b",".join(layers) + tail).hexdigest()
+
+
+def _leaves(info: LayerInfo) -> Iterator[LayerInfo]:
+    if isinstance(info.layer, Residual):
+        for child in info.children:
+            yield from _leaves(child)
+        yield info
+    elif info.children:
+        yield from info.children
     else:
-        out_shape, out_bits = layer.infer(in_shape, in_bits, path)
-        yield LayerInfo(path, layer, in_shape, out_shape, in_bits, out_bits)
+        yield info
 
 
 def _layer_from_dict(data: Any, where: str) -> Layer:
@@ -714,5 +778,6 @@ def load_spec(path: str) -> ArchSpec:
 
 __all__ = [
     "ArchSpec", "CAGen", "Conv", "Factorized", "Layer", "LayerInfo", "LSTM", "Linear", "Pool",
-    "Residual", "SpecError", "load_spec", "weight_bits_of",
+    "Residual", "SpecError", "canonical_json", "hash_frame", "hash_of", "layer_json",
+    "load_spec", "weight_bits_of",
 ]

@@ -302,3 +302,33 @@ def test_examples_are_valid() -> None:
     for path in sorted((ROOT / "examples").glob("*.json")):
         spec = load_spec(str(path))
         assert spec.weight_bits() > 0, path
+
+
+def test_geometry_is_resolved_once_per_leaf() -> None:
+    """Kernel, stride and padding per axis, composites with their resolved children."""
+    spec = ArchSpec((3, 4, 16, 16), 5, (
+        Conv(8, kernel=(1, 3, 3), stride=(1, 2, 2), act_bits=2),             # -> (8, 4, 8, 8)
+        Factorized(8, 16, kernel=3, stride=2, groups=4, act_bits=2),          # -> (8, 2, 4, 4)
+        Residual((Conv(8, kernel=3, padding=1, act_bits=2),), gate="add"),
+        Pool("max", kernel=(1, 2, 2)),                                        # -> (8, 2, 2, 2)
+        LSTM(6),
+        Linear(5),
+    ))
+    conv, fact, res, pool = spec.top_layers()[:4]
+    assert (conv.kernel, conv.stride, conv.padding) == ((1, 3, 3), (1, 2, 2), (0, 1, 1))
+    assert conv.out_shape == (8, 4, 8, 8) and conv.dims == 3
+    assert [c.path for c in fact.children] == ["layers[1].pw1", "layers[1].grouped",
+                                                "layers[1].pw2"]
+    grouped = fact.children[1]
+    assert (grouped.in_shape, grouped.out_shape) == ((16, 4, 8, 8), (16, 2, 4, 4))
+    assert (grouped.kernel, grouped.stride, grouped.padding) == ((3, 3, 3), (2, 2, 2), (1, 1, 1))
+    assert fact.out_shape == (8, 2, 4, 4) and fact.out_bits == 2
+    assert [c.layer for c in res.children] == list(res.layer.body)
+    assert (pool.kernel, pool.stride, pool.padding, pool.out_shape) == \
+        ((1, 2, 2), (1, 2, 2), (0, 0, 0), (8, 2, 2, 2))
+    leaves = [i.path for i in spec.iter_layers()]
+    assert leaves == ["layers[0]", "layers[1].pw1", "layers[1].grouped", "layers[1].pw2",
+                      "layers[2].body[0]", "layers[2]", "layers[3]", "layers[4]", "layers[5]"]
+    # a global pool's window is its whole input
+    g = ArchSpec((1, 6, 4), 2, (Conv(2), Pool("global_avg"), Linear(2))).top_layers()[1]
+    assert (g.kernel, g.stride, g.out_shape) == ((6, 4), (6, 4), (2,))
