@@ -104,6 +104,10 @@ class SearchConfig:
     trial_timeout_s: float | None = None
     max_failures: int | None = None
     early_stopping: bool = True
+    #: feasible points drawn by the cost model that start the sampler (0: none; dse.feasible)
+    warm_start: int = 8
+    #: cap on proposals of every kind (None: 20 per planned trial, dse.search)
+    max_proposals: int | None = None
     accel: str | None = None
     progress: bool = True
 
@@ -172,6 +176,11 @@ class SearchConfig:
                 raise bad(name, "must be an integer >= 1", value)
         if self.max_train_batches is not None and self.max_train_batches < 1:
             raise bad("max_train_batches", "must be an integer >= 1", self.max_train_batches)
+        if self.max_proposals is not None and self.max_proposals < 1:
+            raise bad("max_proposals", "must be an integer >= 1", self.max_proposals)
+        if isinstance(self.warm_start, bool) or not isinstance(self.warm_start, int) \
+                or self.warm_start < 0:
+            raise bad("warm_start", "must be an integer >= 0", self.warm_start)
         if self.max_failures is not None and self.max_failures < 1:
             raise bad("max_failures", "must be an integer >= 1", self.max_failures)
         if not (isinstance(self.lr, int | float) and 0 < self.lr < 10):

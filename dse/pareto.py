@@ -157,6 +157,17 @@ def hypervolume(points: np.ndarray | Sequence[Sequence[float]], directions: Sequ
     return _hv(pts[keep], ref)
 
 
+def budget_bound(name: str, direction: str, budgets: Sequence[tuple[str, str, float]]
+                 ) -> float | None:
+    """The tightest budget that bounds objective ``name`` on its worse side (``<=`` for a
+    minimized one, ``>=`` for a maximized one), or None."""
+    worse_ops = ("<=", "<") if direction == "minimize" else (">=", ">")
+    bounds = [float(v) for m, op, v in budgets if m == name and op in worse_ops]
+    if not bounds:
+        return None
+    return min(bounds) if direction == "minimize" else max(bounds)
+
+
 def reference_point(objectives: Sequence[tuple[str, str]],
                     budgets: Sequence[tuple[str, str, float]],
                     points: np.ndarray | Sequence[Sequence[float]] | None = None,
@@ -175,10 +186,9 @@ def reference_point(objectives: Sequence[tuple[str, str]],
         if direction not in DIRECTIONS:
             raise ValueError(f"objective {name!r}: direction must be 'maximize' or 'minimize', "
                              f"got {direction!r}")
-        worse_ops = ("<=", "<") if direction == "minimize" else (">=", ">")
-        bounds = [float(v) for m, op, v in budgets if m == name and op in worse_ops]
-        if bounds:
-            ref[j] = min(bounds) if direction == "minimize" else max(bounds)
+        bound = budget_bound(name, direction, budgets)
+        if bound is not None:
+            ref[j] = bound
             continue
         col = pts[:, j] if pts is not None and pts.size else np.empty(0)
         col = col[np.isfinite(col)]

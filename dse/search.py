@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from hwmodel.accel import AccelConfig
     from search_spaces.spec import ArchSpec
 
+#: Default cap on proposals (all kinds) per planned trial: ``--trials 12`` stops after 240
+#: proposals even if fewer than 12 of them were new and within the budgets.
+PROPOSALS_PER_TRIAL = 20
 
 # --------------------------------------------------------------------------- hardware first
 def hardware_metrics(spec: ArchSpec, accel: AccelConfig, *, simulate: bool
@@ -82,13 +85,28 @@ class SuccessiveHalving:
     accuracy is in the top ``1/eta`` of the results seen at that rung *in its bucket*, so a
     cheap model is never stopped for losing to an expensive one. A rung decides only after
     ``min_peers`` results in the bucket.
+
+    Like with like: with ``stage_start`` (stage name -> epochs before it, see
+    :meth:`for_stages`) rungs lie only in the named stages, their epochs are counted from the
+    stage's start and results are compared only within one stage, so a full-precision
+    accuracy never competes with a quantized one (nor decides a quantized candidate's fate).
+    Without it, epochs are global and every epoch may be a rung.
     """
 
     eta: int = 3
     grace_epochs: int = 1
     min_peers: int = 3
-    _seen: dict[tuple[int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
+    stage_start: dict[str, int] | None = None
+    _seen: dict[tuple[int, str, int], list[float]] = field(
+        default_factory=lambda: defaultdict(list))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def for_stages(cls, stages: list[Any], **kwargs: Any) -> SuccessiveHalving:
+        """Rungs in the last stage only (the fully quantized one, whose accuracy is the
+        objective), counted from its first epoch."""
+        before = sum(s.epochs for s in stages[:-1])
+        return cls(stage_start={stages[-1].name: before}, **kwargs)
 
     def is_rung(self, epoch: int) -> bool:
         if epoch < self.grace_epochs:
@@ -97,13 +115,19 @@ class SuccessiveHalving:
         return abs(k - round(k)) < 1e-9
 
     def should_stop(self, bucket: int, epoch: int, value: float,
-                    final_epoch: int | None = None) -> bool:
+                    final_epoch: int | None = None, stage: str | None = None) -> bool:
         """Record ``value`` at a rung; True if the trial should stop there. A trial at its
-        ``final_epoch`` has finished: its value counts for its peers, it is never stopped."""
-        if not self.is_rung(epoch) or not math.isfinite(value):
+        ``final_epoch`` has finished: its value counts for its peers, it is never stopped.
+        ``epoch`` is global (1-based); ``stage`` names the stage it belongs to."""
+        local, key = epoch, ""
+        if self.stage_start is not None:
+            if stage not in self.stage_start:
+                return False
+            local, key = epoch - self.stage_start[stage], str(stage)
+        if not self.is_rung(local) or not math.isfinite(value):
             return False
         with self._lock:
-            seen = self._seen[(bucket, epoch)]
+            seen = self._seen[(bucket, key, local)]
             seen.append(value)
             if len(seen) < self.min_peers or (final_epoch is not None
                                               and epoch >= final_epoch):
@@ -165,7 +189,38 @@ class Proposer:
         self.failures = 0
         self.stopped_reason: str | None = None
         self._lock = threading.Lock()
+        #: proposals asked in this study (all kinds) and the cap on them
+        self.asked = 0
+        self.max_proposals = cfg.max_proposals or PROPOSALS_PER_TRIAL * cfg.trials
+        #: proposals that went to training (duplicates and infeasible ones do not count)
         self.proposed = self._reconcile()
+        if not self.study.trials and cfg.warm_start:
+            self._warm_start()
+
+    def _warm_start(self) -> None:
+        """Enqueue up to ``cfg.warm_start`` feasible points drawn by the cost model (see
+        :mod:`dse.feasible`), spread over the first hardware objective, as the sampler's first
+        trials: under a tight budget its random start-up trials would mostly be infeasible."""
+        from dse.feasible import draw, spread
+
+        k = min(self.cfg.warm_start, self.cfg.trials)
+        try:
+            found = draw(self.space, self.cfg.budgets, want=4 * k, seed=self.cfg.seed,
+                         accel=self.accel)
+        except Exception as exc:  # e.g. a user space the batch model cannot score
+            self.on_event("warm_start", {"points": 0, "reason": str(exc)})
+            return
+        key = next((o for o in self.cfg.objectives if o in found.costs.columns), "memory_bits")
+        if not found.feasible or key not in found.costs.columns:
+            self.on_event("warm_start", {"points": 0, "draws": found.draws})
+            return
+        from hwmodel.batch import score_choices
+
+        costs = score_choices(self.space, found.feasible, self.accel)[key].tolist()
+        points = spread(found.feasible, costs, k)
+        for params in points:
+            self.study.enqueue_trial(params, skip_if_exists=True)
+        self.on_event("warm_start", {"points": len(points), "draws": found.draws})
 
     # -- resume ------------------------------------------------------------------------
     def _reconcile(self) -> int:
@@ -182,16 +237,24 @@ class Proposer:
         by_trial = {int(r["trial_number"]): r for _, r in df.iterrows()
                     if r.get("trial_number") is not None and not _isnan(r["trial_number"])}
         counted = 0
+        waiting = optuna.trial.TrialState.WAITING  # enqueued (warm start), not asked yet
         for t in self.study.get_trials(deepcopy=False):
+            if t.state == waiting or t.user_attrs.get("abandoned"):
+                continue
+            self.asked += 1
             if t.state != optuna.trial.TrialState.RUNNING:
-                counted += 0 if t.user_attrs.get("abandoned") else 1
+                counted += 0 if _wasted(t.user_attrs) else 1
                 continue
             row = by_trial.get(t.number)
-            if row is None or t.user_attrs.get("abandoned"):
+            if row is None:
                 # Marked before it is failed, so a crash between the two steps is repaired
                 # on the next start (a finished trial's attributes cannot change).
+                self.asked -= 1
                 self.study._storage.set_trial_user_attr(t._trial_id, "abandoned", True)
                 self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+                continue
+            if _wasted(t.user_attrs) or row["status"] == "infeasible":
+                self._tell_stored(t.number, str(row["status"]), dict(row))
                 continue
             counted += 1
             if row["status"] in UNFINISHED_STATUSES:
@@ -232,8 +295,15 @@ class Proposer:
             if self.pending:
                 return self.pending.pop(0)
             while self.stopped_reason is None and self.proposed < self.cfg.trials:
+                if self.asked >= self.max_proposals:
+                    self.stopped_reason = (
+                        f"the space holds no more feasible new candidates: {self.asked} "
+                        f"proposals gave {self.proposed} to train (cap --max-proposals "
+                        f"{self.max_proposals})")
+                    self.on_event("exhausted", {"reason": self.stopped_reason})
+                    return None
                 trial = self.study.ask()
-                self.proposed += 1
+                self.asked += 1
                 spec = self.space.sample(trial)
                 spec_hash = spec.hash
                 prior = self.store.evaluation_for_hash(self.study_id, spec_hash)
@@ -257,11 +327,13 @@ class Proposer:
                 violated = [str(b) for b in self.cfg.budgets
                             if b.violated_by(metrics.get(b.metric, math.inf))]
                 if violated:
+                    trial.set_user_attr("infeasible", True)
                     self.store.finish_evaluation(eval_id, "infeasible", metrics=metrics,
                                                  violated=", ".join(violated))
                     self._tell_values(trial.number, metrics)
                     self.on_event("infeasible", {"trial": trial.number, **metrics})
                     continue
+                self.proposed += 1
                 return Candidate(trial.number, cand_id, eval_id, spec.to_json(), metrics,
                                  cost_bucket(metrics, self.cfg.objectives))
             return None
@@ -328,6 +400,11 @@ class Proposer:
                                "reason": result.get("reason")})
 
 
+def _wasted(user_attrs: dict[str, Any]) -> bool:
+    """A proposal that trained nothing (a duplicate or over budget): not one of --trials."""
+    return bool(user_attrs.get("duplicate_of") or user_attrs.get("infeasible"))
+
+
 def _isnan(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -340,7 +417,7 @@ def run_local(proposer: Proposer, rule: SuccessiveHalving | None) -> None:
 
         def report(m: dict[str, Any], cand: Candidate = cand) -> bool:
             return bool(rule and rule.should_stop(cand.bucket, m["epoch"], m["monitor"],
-                                                  proposer.cfg.epochs))
+                                                  proposer.cfg.epochs, m.get("stage")))
 
         result = run_trial(proposer.payload(cand), report)
         proposer.complete(cand, result)
@@ -423,7 +500,8 @@ def _tune_classes() -> tuple[type, type]:
             if rule is None or result.get("done_status") or "monitor" not in result:
                 return str(TrialScheduler.CONTINUE)
             stop = rule.should_stop(trial.config["bucket"], int(result["epoch"]),
-                                    float(result["monitor"]), int(trial.config["epochs"]))
+                                    float(result["monitor"]), int(trial.config["epochs"]),
+                                    result.get("stage"))
             return str(TrialScheduler.STOP if stop else TrialScheduler.CONTINUE)
 
     return HardwareFirstSearcher, BucketedScheduler
@@ -576,7 +654,10 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
         load_if_exists=True)
     with DriverLease(study):
         proposer = Proposer(cfg, store, record.id, study, space, accel, on_event)
-        rule = SuccessiveHalving() if cfg.early_stopping else None
+        from dse.train import get_schedule
+
+        rule = SuccessiveHalving.for_stages(get_schedule(cfg.schedule, cfg.epochs)) \
+            if cfg.early_stopping else None
         if cfg.executor == "local":
             run_local(proposer, rule)
         else:

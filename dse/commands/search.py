@@ -50,6 +50,11 @@ from dse.config import DEFAULTS as _D
 @click.option("--max-failures", type=int, default=None, help="Stop after this many failures.")
 @click.option("--no-early-stopping", is_flag=True, default=False,
               help="Train every feasible candidate for all its epochs.")
+@click.option("--warm-start", type=int, default=None,
+              help="Feasible points drawn by the cost model that start the sampler (0: off). [8]")
+@click.option("--max-proposals", type=int, default=None,
+              help="Stop after this many proposals of any kind (duplicates and over-budget "
+                   "ones do not count toward --trials). [20 x trials]")
 @click.option("--accel", default=None, help="Accelerator YAML for the hardware model.")
 @click.option("--quiet", is_flag=True, help="No live progress view.")
 def search(config_file: str | None, budgets: tuple[str, ...], no_early_stopping: bool,
@@ -114,16 +119,22 @@ class ProgressView:
         if self.live is not None:
             self.live.update(self._render())
         elif not self.enabled and kind in ("complete", "failed", "pruned", "infeasible"):
-            done = sum(self.counts.get(k, 0) for k in ("complete", "failed", "pruned",
-                                                       "infeasible", "duplicate"))
+            done = self._trained()
             from dse.tasks import get_task
 
             key = get_task(self.cfg.task).primary
             acc = info.get(key)
             extra = f" {key}={acc:.3f}" if isinstance(acc, float) else ""
             reason = f" ({info['reason']})" if kind == "failed" and info.get("reason") else ""
+            if kind == "infeasible":
+                return  # not one of --trials; counted in the summary
             click.echo(f"[{done}/{self.cfg.trials}] trial {info.get('trial')}: {kind}{extra}"
                        f"{reason}", err=True)
+
+    def _trained(self) -> int:
+        """Trials that went to training: duplicates and infeasible proposals do not count
+        toward --trials."""
+        return sum(self.counts.get(k, 0) for k in ("complete", "failed", "pruned"))
 
     def _hypervolume(self) -> float | None:
         if not self.points:
@@ -144,8 +155,7 @@ class ProgressView:
     def _render(self) -> Any:
         from rich.table import Table
 
-        done = sum(self.counts.get(k, 0) for k in ("complete", "failed", "pruned", "infeasible",
-                                                   "duplicate"))
+        done = self._trained()
         elapsed = time.monotonic() - self.started
         eta = (elapsed / done * (self.cfg.trials - done)) if done else None
         table = Table(title=f"study {self.cfg.study}: {done}/{self.cfg.trials} trials, "

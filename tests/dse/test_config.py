@@ -104,3 +104,22 @@ def test_cost_bucket_is_log4_of_first_hardware_objective() -> None:
     assert cost_bucket({"memory_bits": 4096.0}, ("accuracy", "memory_bits")) == 6
     assert cost_bucket({"memory_bits": 4095.0}, ("accuracy", "memory_bits")) == 5
     assert cost_bucket({"memory_bits": 1.0, "cycles": 64.0}, ("accuracy", "cycles")) == 3
+
+def test_successive_halving_compares_like_with_like_stages() -> None:
+    """two-stage over 6 epochs = float 1..3, quantized 4..6: rungs only in the quantized
+    stage, at its own epochs 1 and 3 (global 4 and 6); float-stage accuracies never count."""
+    from dse.train import get_schedule
+
+    rule = SuccessiveHalving.for_stages(get_schedule("two-stage", 6), eta=3, min_peers=3)
+    assert rule.stage_start == {"quantized": 3}
+    for value in (0.99, 0.98, 0.1):  # float stage: no rung, not recorded
+        assert not rule.should_stop(0, 1, value, 6, "float")
+        assert not rule.should_stop(0, 3, value, 6, "float")
+    assert not rule.should_stop(0, 4, 0.5, 6, "quantized")
+    assert not rule.should_stop(0, 4, 0.4, 6, "quantized")  # 2 peers: no decision
+    # the third quantized result decides against the quantized peers only (the float 0.99s
+    # would have stopped 0.45; among [0.5, 0.45, 0.4] the top third is 0.5)
+    assert rule.should_stop(0, 4, 0.45, 6, "quantized")
+    assert not rule.should_stop(0, 4, 0.6, 6, "quantized")
+    assert not rule.should_stop(0, 5, 0.0, 6, "quantized")  # stage epoch 2: not a rung
+    assert not rule._seen.get((0, "float", 1))

@@ -51,6 +51,12 @@ def counted(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenT
     return [t for t in trials if not t.user_attrs.get("abandoned")]
 
 
+def trained(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """The proposals that count toward --trials: not abandoned, duplicate or over budget."""
+    return [t for t in counted(trials) if not t.user_attrs.get("duplicate_of")
+            and not t.user_attrs.get("infeasible")]
+
+
 def test_search_runs_and_fills_store(tmp_path: Path) -> None:
     url = db_url(tmp_path)
     cfg = build_config(study="t1", db=url, trials=4, seed=1, **QUICK)
@@ -63,7 +69,7 @@ def test_search_runs_and_fills_store(tmp_path: Path) -> None:
     assert len(done) >= 1
     assert ((done["accuracy"] >= 0) & (done["accuracy"] <= 1)).all()
     assert (done["memory_bits"] > 0).all()
-    trials = counted(optuna_trials(url, "t1"))
+    trials = trained(optuna_trials(url, "t1"))
     assert len(trials) == 4
     assert all(t.state.is_finished() for t in trials)
     # per-epoch metrics were streamed: one row per trained epoch
@@ -72,7 +78,9 @@ def test_search_runs_and_fills_store(tmp_path: Path) -> None:
 
 
 def test_infeasible_candidates_are_never_trained(tmp_path: Path, monkeypatch: Any) -> None:
-    """A budget below every candidate: all are recorded infeasible, none reaches training."""
+    """A budget below every candidate: all are recorded infeasible, none reaches training, and
+    the search stops at the proposal cap with a one-line reason (none counts toward
+    --trials)."""
     import dse.search as search
 
     def boom(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -80,13 +88,16 @@ def test_infeasible_candidates_are_never_trained(tmp_path: Path, monkeypatch: An
 
     monkeypatch.setattr(search, "run_trial", boom)
     url = db_url(tmp_path)
-    cfg = build_config(study="t2", db=url, trials=5, budgets=["memory_bits<=10"], **QUICK)
-    run_search(cfg)
+    cfg = build_config(study="t2", db=url, trials=5, budgets=["memory_bits<=10"],
+                       max_proposals=7, **QUICK)
+    outcome = run_search(cfg)
     df = open_store(url).query("t2")
     assert len(df) >= 1 and set(df["status"]) == {"infeasible"}
     assert all("memory_bits<=10" in str(v) for v in df["violated"])
     trials = counted(optuna_trials(url, "t2"))
-    assert len(trials) == 5
+    assert len(trials) == 7 and trained(trials) == []
+    assert outcome.stopped_reason is not None and "\n" not in outcome.stopped_reason
+    assert outcome.stopped_reason.startswith("the space holds no more feasible new candidates")
     assert all(t.values is not None and t.values[0] == 0.0 for t in trials)
 
 
@@ -105,15 +116,16 @@ def test_duplicates_are_not_retrained(tmp_path: Path, monkeypatch: Any) -> None:
     space.write_text(TWO_ARCH_SPACE)
     url = db_url(tmp_path)
     cfg = build_config(study="t3", db=url, trials=6, space=str(space), sampler="random",
-                       **QUICK)
-    run_search(cfg)
+                       max_proposals=9, **QUICK)
+    outcome = run_search(cfg)
     df = open_store(url).query("t3")
-    assert len(df) == len(set(df["spec_hash"])) <= 2
+    assert len(df) == len(set(df["spec_hash"])) == 2  # the warm start found both
     assert len(calls) == len(set(calls)) == len(df)
     trials = counted(optuna_trials(url, "t3"))
-    assert len(trials) == 6
+    assert len(trials) == 9 and len(trained(trials)) == 2
     dups = [t for t in trials if "duplicate_of" in t.user_attrs]
-    assert len(dups) == 6 - len(df)
+    assert len(dups) == 9 - len(df)
+    assert outcome.stopped_reason is not None and "9 proposals gave 2" in outcome.stopped_reason
 
 
 def test_failing_and_nan_trials_are_recorded_and_search_goes_on(tmp_path: Path,
@@ -245,7 +257,7 @@ def test_sigkill_at_several_points_then_resume_runs_each_trial_once(tmp_path: Pa
     assert set(df["status"]) <= {"complete", "infeasible", "failed", "pruned"}
     assert len(df) == len(set(df["spec_hash"]))
     trials_done = counted(optuna_trials(url, "crash"))
-    assert len(trials_done) == trials
+    assert len(trained(trials_done)) == trials
     assert all(t.state.is_finished() for t in trials_done)
     numbers = [int(n) for n in df["trial_number"]]
     assert len(numbers) == len(set(numbers))
@@ -343,7 +355,7 @@ def test_search_on_postgresql_then_resume(pg_database: str) -> None:
     df = store.query("pg")
     assert set(df["status"]) <= {"complete", "infeasible", "pruned", "failed"}
     trials = counted(optuna_trials(pg_database, "pg"))
-    assert len(trials) == 5 and all(t.state.is_finished() for t in trials)
+    assert len(trained(trials)) == 5 and all(t.state.is_finished() for t in trials)
     assert len(df) == len([t for t in trials if "duplicate_of" not in t.user_attrs])
     assert store.study_status("pg")["counts"]["complete"] >= 1
 
@@ -364,7 +376,7 @@ def test_progress_view_counts_best_and_hypervolume() -> None:
     hv = view._hypervolume()
     assert hv is not None and hv > 0
     table = view._render()
-    assert "4/4 trials" in str(table.title)
+    assert "3/4 trials" in str(table.title)  # the infeasible proposal is not a trial
 
 
 @pytest.mark.parametrize("where", ["after_ask", "after_store_finish", "after_start_eval"])
@@ -410,7 +422,7 @@ def test_crash_windows_are_repaired_on_resume(tmp_path: Path, monkeypatch: Any,
     df = open_store(url).query("w")
     trials = optuna_trials(url, "w")
     live = counted(trials)
-    assert len(live) == 4 and all(t.state.is_finished() for t in trials)
+    assert len(trained(trials)) == 4 and all(t.state.is_finished() for t in trials)
     assert set(df["status"]) <= {"complete", "infeasible", "pruned", "failed"}
     non_dup = [t for t in live if "duplicate_of" not in t.user_attrs]
     assert sorted(int(n) for n in df["trial_number"]) == sorted(t.number for t in non_dup)
@@ -427,11 +439,11 @@ def test_trial_timeout_is_recorded_failed_with_reason(tmp_path: Path) -> None:
     run_search(cfg)
     store = open_store(url)
     df = store.query("slow")
-    trained = df[df["status"] != "infeasible"]
-    assert len(trained) >= 1 and set(trained["status"]) == {"failed"}
-    assert all("exceeded --trial-timeout 0.001 s after epoch 1" in e for e in trained["error"])
-    assert all(len(store.epochs(int(c))) == 1 for c in trained["candidate_id"])
-    assert len(counted(optuna_trials(url, "slow"))) == 2
+    done = df[df["status"] != "infeasible"]
+    assert len(done) >= 1 and set(done["status"]) == {"failed"}
+    assert all("exceeded --trial-timeout 0.001 s after epoch 1" in e for e in done["error"])
+    assert all(len(store.epochs(int(c))) == 1 for c in done["candidate_id"])
+    assert len(trained(optuna_trials(url, "slow"))) == 2
 
 
 def test_early_stopping_prunes_within_cost_buckets(tmp_path: Path) -> None:

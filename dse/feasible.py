@@ -1,0 +1,130 @@
+"""Feasible points of a space drawn with the cost model, before anything is trained.
+
+The batch cost model (:func:`hwmodel.batch.score_choices`) scores thousands of candidates per
+second, so a tight hardware budget can be met by rejection sampling: draw uniform choices
+(:meth:`SearchSpace.random_choices`), score them in chunks, keep the distinct specs within
+every budget. The search uses it twice:
+
+* **warm start** -- the sampler's random start-up trials are replaced by feasible points
+  (``Proposer`` enqueues them), so under ``memory_bits<=30000`` on ``heq-resnet`` the first
+  trials train instead of being thrown away (benchmarks/budget_proposals.py);
+* **a fixed hypervolume reference** -- the largest cost seen over the draws bounds the
+  minimized hardware objectives that no budget bounds (:func:`hypervolume_reference`).
+
+Budgets on metrics the batch model does not report are not checked here (the proposer still
+checks every budget); ``cycles`` is checked as the stall-free ``ideal_cycles``, a lower bound
+of the simulated count, so a point rejected here is infeasible for sure.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dse.config import Budget
+    from hwmodel.accel import AccelConfig
+
+#: Budget metric -> the batch model's column that bounds it from below (the simulator's
+#: cycles are at least the stall-free count).
+_LOWER_BOUND_COLUMN = {"cycles": "ideal_cycles"}
+
+
+@dataclass(frozen=True)
+class Draws:
+    """What rejection sampling saw: the feasible distinct points and the cost of every draw."""
+
+    feasible: list[dict[str, Any]]
+    costs: pd.DataFrame
+    draws: int
+
+
+def _column(budget_metric: str, columns: Sequence[str]) -> str | None:
+    col = _LOWER_BOUND_COLUMN.get(budget_metric, budget_metric)
+    return col if col in columns else None
+
+
+def draw(space: Any, budgets: Sequence[Budget], *, want: int, seed: int,
+         accel: AccelConfig | None = None, max_draws: int = 5_000,
+         chunk: int = 1_000) -> Draws:
+    """Draw uniform choices in chunks until ``want`` distinct feasible points are found or
+    ``max_draws`` were drawn. Rows of ``costs`` are every draw's batch-model totals."""
+    import numpy as np
+    import pandas as pd
+
+    from hwmodel.batch import score_choices
+
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    feasible: list[dict[str, Any]] = []
+    frames: list[pd.DataFrame] = []
+    drawn = 0
+    while drawn < max_draws and len(feasible) < want:
+        n = min(chunk, max_draws - drawn)
+        choices = [space.random_choices(rng) for _ in range(n)]
+        drawn += n
+        df = score_choices(space, choices, accel)
+        frames.append(df)
+        ok = np.ones(len(df), dtype=bool)
+        for b in budgets:
+            col = _column(b.metric, list(df.columns))
+            if col is not None:
+                ok &= ~np.array([b.violated_by(float(v)) for v in df[col]])
+        for i in np.flatnonzero(ok):
+            h = str(df["spec_hash"].iat[int(i)])
+            if h not in seen and len(feasible) < want:
+                seen.add(h)
+                feasible.append(choices[i])
+    costs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return Draws(feasible, costs, drawn)
+
+
+def spread(points: Sequence[Mapping[str, Any]], costs: Sequence[float], k: int
+           ) -> list[dict[str, Any]]:
+    """``k`` of ``points`` spread over ``costs`` (the first objective known before training):
+    sorted by cost, then taken at evenly spaced ranks, so a warm start covers cheap and
+    expensive corners of the front alike."""
+    if k >= len(points):
+        return [dict(p) for p in points]
+    order = sorted(range(len(points)), key=lambda i: costs[i])
+    picks = [order[round(j * (len(order) - 1) / max(1, k - 1))] for j in range(k)]
+    return [dict(points[i]) for i in picks]
+
+
+def hypervolume_reference(objectives: Sequence[tuple[str, str]],
+                          budgets: Sequence[tuple[str, str, float]],
+                          worst: Mapping[str, float], largest: Mapping[str, float],
+                          *, margin: float = 0.1) -> list[float]:
+    """A reference point fixed for a study's whole life, so its hypervolume never decreases.
+
+    Per objective: a budget that bounds its worse side; else for a trained objective its worst
+    value (``worst``, e.g. accuracy 0); else the largest value the cost model gave over the
+    space's draws (``largest``) widened by ``margin``. A point beyond the reference adds no
+    volume, so the curve stays monotone even if a later point exceeds an estimated bound.
+    Raises ``ValueError`` when an objective has none of the three.
+    """
+    from dse.pareto import budget_bound
+
+    ref: list[float] = []
+    for name, direction in objectives:
+        bound = budget_bound(name, direction, budgets)
+        if bound is not None:
+            ref.append(bound)
+        elif name in worst:
+            ref.append(float(worst[name]))
+        elif name in largest and math.isfinite(largest[name]):
+            value = float(largest[name])
+            ref.append(value * (1 + margin) if direction == "minimize"
+                       else value * (1 - margin))
+        else:
+            raise ValueError(f"hypervolume reference: objective {name!r} has no budget, no "
+                             "worst trained value and no cost-model bound")
+    return ref
+
+
+__all__ = ["Draws", "draw", "hypervolume_reference", "spread"]

@@ -1,0 +1,76 @@
+"""Feasible points drawn with the cost model (dse.feasible) and the warm start of a search."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import optuna
+
+from dse.config import Budget, build_config
+from dse.feasible import draw, hypervolume_reference, spread
+from dse.search import run_search
+from dse.store import open_store
+from hwmodel.cost import cost_report
+from search_spaces.spaces import get_space
+
+QUICK = {"epochs": 1, "schedule": "qat", "max_train_batches": 2, "batch_size": 32,
+         "executor": "local", "progress": False, "early_stopping": False}
+
+
+def test_draw_keeps_distinct_points_within_every_budget_by_the_single_spec_model() -> None:
+    space = get_space("heq-resnet", input_shape=(1, 8, 8), num_classes=10)
+    budget = Budget("memory_bits", "<=", 30000)
+    found = draw(space, [budget], want=5, seed=3, chunk=500)
+    assert len(found.feasible) == 5 and found.draws >= 500
+    specs = [space.from_choices(c) for c in found.feasible]
+    assert len({s.hash for s in specs}) == 5
+    # the reference implementation (one spec at a time) agrees that each is within budget
+    assert all(cost_report(s).to_dict()["totals"]["memory_bits"] <= 30000 for s in specs)
+    # and rejection sampling is needed here: most uniform draws are over this budget
+    assert (found.costs["memory_bits"] > 30000).mean() > 0.5
+
+
+def test_draw_is_seeded_and_gives_up_after_max_draws() -> None:
+    space = get_space("tiny", input_shape=(1, 8, 8), num_classes=10)
+    a = draw(space, [], want=4, seed=1, chunk=50)
+    b = draw(space, [], want=4, seed=1, chunk=50)
+    assert a.feasible == b.feasible and a.draws == 50
+    # the same draws as the space's own uniform sampler
+    rng = random.Random(1)
+    assert a.feasible[0] == space.random_choices(rng)
+    none = draw(space, [Budget("memory_bits", "<=", 10)], want=4, seed=1, max_draws=120,
+                chunk=50)
+    assert none.feasible == [] and none.draws == 120 and len(none.costs) == 120
+
+
+def test_spread_takes_evenly_spaced_ranks_of_the_cost() -> None:
+    points = [{"i": i} for i in range(7)]
+    costs = [70.0, 10.0, 60.0, 20.0, 50.0, 30.0, 40.0]
+    # sorted by cost: i = 1, 3, 5, 6, 4, 2, 0; ranks 0, 3, 6 -> i = 1, 6, 0
+    assert spread(points, costs, 3) == [{"i": 1}, {"i": 6}, {"i": 0}]
+    assert spread(points, costs, 10) == points
+
+
+def test_hypervolume_reference_from_budget_worst_and_bound() -> None:
+    objectives = [("accuracy", "maximize"), ("memory_bits", "minimize"), ("cycles", "minimize")]
+    ref = hypervolume_reference(objectives, [("memory_bits", "<=", 6e4)],
+                                worst={"accuracy": 0.0}, largest={"cycles": 1000.0,
+                                                                  "memory_bits": 1e9})
+    assert ref == [0.0, 6e4, 1100.0]
+
+
+def test_warm_start_trains_feasible_points_first(tmp_path: Path) -> None:
+    """Under a budget that most uniform draws violate, the warm-started search's first trials
+    are the enqueued feasible points: all of them are trained, none is infeasible."""
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    cfg = build_config(study="warm", db=url, trials=3, sampler="random", seed=0,
+                       space="heq-resnet", budgets=["memory_bits<=30000"], warm_start=3,
+                       **QUICK)
+    outcome = run_search(cfg)
+    df = open_store(url).query("warm")
+    assert outcome.counts.get("infeasible", 0) == 0
+    assert len(df) == 3 and (df["memory_bits"] <= 30000).all()
+    study = optuna.load_study(study_name="dse:warm", storage=url)
+    first = study.get_trials()[:3]
+    assert all(t.system_attrs.get("fixed_params") for t in first)  # enqueued by the warm start
