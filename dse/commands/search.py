@@ -51,7 +51,8 @@ from dse.config import DEFAULTS as _D
 @click.option("--no-early-stopping", is_flag=True, default=False,
               help="Train every feasible candidate for all its epochs.")
 @click.option("--warm-start", type=int, default=None,
-              help="Feasible points drawn by the cost model that start the sampler (0: off). [8]")
+              help="Feasible points drawn by the cost model that start the sampler (0: off). "
+                   f"[{_D.warm_start}]")
 @click.option("--max-proposals", type=int, default=None,
               help="Stop after this many proposals of any kind (duplicates and over-budget "
                    "ones do not count toward --trials). [20 x trials]")

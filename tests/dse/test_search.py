@@ -451,7 +451,7 @@ def test_early_stopping_prunes_within_cost_buckets(tmp_path: Path) -> None:
     they ran (fewer than planned) and told to Optuna as PRUNED; finished trials keep all."""
     url = db_url(tmp_path)
     cfg = build_config(study="asha", db=url, trials=12, seed=1,  # seed 1 prunes (deterministic)
-                       **{**QUICK, "epochs": 3, "early_stopping": True})
+                       **{**QUICK, "epochs": 3, "early_stopping": True, "warm_start": 0})
     run_search(cfg)
     store = open_store(url)
     df = store.query("asha")
