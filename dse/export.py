@@ -32,7 +32,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -359,7 +359,7 @@ def build_bundle(spec: ArchSpec, image: Any, x_codes: np.ndarray, *,
         "vectors": {
             "count": int(len(x_codes)), "output": output_kind,
             "labels": None if labels is None else [int(v) for v in labels],
-            "predictions": [int(v) for v in np.asarray(result.logits).argmax(axis=1)]
+            "predictions": [int(v) for v in result.predict()]
             if output_kind == "logits" else None,
             "macs": {k: int(v) for k, v in dict(result.macs).items()},
             "tensors": [t.to_dict() for t in tensors],
@@ -550,14 +550,9 @@ def export_candidate(store: Store, study: str, candidate_id: int,
     return Path(out)
 
 
-def file_summary(bundle: Bundle) -> Iterable[tuple[str, int]]:
-    """(path, bytes) of every file of a bundle, sorted."""
-    return sorted((k, len(v)) for k, v in bundle.files.items())
-
-
 __all__ = [
     "Bundle", "DEFAULT_VECTORS", "DEFAULT_WORD_BITS", "MODEL_ARTIFACT", "PackedImage",
     "ParamEntry", "build_bundle", "candidate_bundle", "export_candidate", "load_trained_model",
     "model_checkpoint", "pack_bits", "pack_image", "readmemh", "store_trained_model",
-    "stream_bytes", "unpack", "write_bundle",
+    "staged_folder", "stream_bytes", "tensor_formats", "unpack", "write_bundle",
 ]
