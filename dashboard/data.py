@@ -62,6 +62,9 @@ class CandidateInfo:
     hardware: Mapping[str, Any]
     #: names of the candidate's stored artifacts (e.g. ``reconstruction``: a PNG)
     artifacts: tuple[str, ...] = ()
+    #: co-search: the pair's accelerator (every field) and the fields the space searched
+    accel: Mapping[str, Any] | None = None
+    accel_searched: tuple[str, ...] = ()
 
 
 def _objectives(raw: Any) -> tuple[tuple[str, str], ...]:
@@ -332,10 +335,17 @@ class DashboardData:
             frame = self.candidates(study)
             if int(candidate_id) in frame.index:
                 row = {str(k): v for k, v in frame.loc[int(candidate_id)].items()}
+        accel, searched = None, ()
+        pair = raw.get("network_hash") not in (None, raw.get("spec_hash"))
+        if pair and isinstance(hw, Mapping) and hw.get("accel"):
+            accel = dict(hw["accel"])
+            searched = tuple(k.removeprefix("accel_") for k in raw.get("choices") or {}
+                             if k.startswith("accel_"))
         return CandidateInfo(candidate_id=int(candidate_id), study=study, row=row,
                              spec_json=spec_json, per_layer=layers,
                              hardware=hw.get("metrics", {}) if isinstance(hw, Mapping) else {},
-                             artifacts=tuple(raw.get("artifacts") or ()))
+                             artifacts=tuple(raw.get("artifacts") or ()), accel=accel,
+                             accel_searched=searched)
 
     def artifact(self, candidate_id: int, name: str) -> tuple[str, bytes] | None:
         """(mime, bytes) of a candidate's artifact, or None when it has none of that name."""

@@ -2,10 +2,11 @@
 "Metric catalogue").
 
 Entries come from three places and nowhere else: the hardware model declares its totals
-(:data:`hwmodel.metrics.HARDWARE_METRICS`), each task of :data:`dse.tasks.TASKS` declares the
-metrics its training yields (``Task.metrics``), and :data:`TRIAL_METRICS` holds what every
-trial records (training time, epochs run). :func:`register_metric` adds one more (a plug-in,
-a test). From the catalogue alone follow:
+(:data:`hwmodel.metrics.HARDWARE_METRICS`, the simulator's ``SIMULATOR_METRICS``, a
+co-search's :data:`dse.cosearch.COSEARCH_METRICS`), each task of :data:`dse.tasks.TASKS`
+declares the metrics its training yields (``Task.metrics``), and :data:`TRIAL_METRICS` holds
+what every trial records (training time, epochs run). :func:`register_metric` adds one more (a
+plug-in, a test). From the catalogue alone follow:
 
 * the objectives a study of a task may use (:meth:`Catalogue.objectives`, with directions);
 * the metrics a hard budget may constrain: every directed metric known before training
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from hwmodel.metrics import HARDWARE_METRICS, Direction, Known, Metric
+from hwmodel.metrics import HARDWARE_METRICS, SIMULATOR_METRICS, Direction, Known, Metric
 from search_spaces.registry import Registry, UnknownNameError
 
 #: Comparison operators of a hard budget (``memory_bits<=1e6``).
@@ -161,7 +162,10 @@ def catalogue() -> Catalogue:
     key = tuple(id(obj) for _, obj in (*tasks, *extras))
     cached = _CACHE.get(key)
     if cached is None:
-        common = (*HARDWARE_METRICS, *TRIAL_METRICS, *(m for _, m in extras))
+        from dse.cosearch import COSEARCH_METRICS
+
+        common = (*HARDWARE_METRICS, *SIMULATOR_METRICS, *COSEARCH_METRICS, *TRIAL_METRICS,
+                  *(m for _, m in extras))
         cached = Catalogue(common, ((name, m) for name, task in tasks for m in task.metrics))
         _CACHE.clear()
         _CACHE[key] = cached

@@ -109,6 +109,9 @@ class SearchConfig:
     #: cap on proposals of every kind (None: 20 per planned trial, dse.search)
     max_proposals: int | None = None
     accel: str | None = None
+    #: co-search: after each network trains, this many more accelerators for it (drawn at
+    #: random from the space's accelerator dimensions) are proposed; they cost no training
+    accels_per_network: int = 0
     progress: bool = True
 
     @property
@@ -181,6 +184,9 @@ class SearchConfig:
         if isinstance(self.warm_start, bool) or not isinstance(self.warm_start, int) \
                 or self.warm_start < 0:
             raise bad("warm_start", "must be an integer >= 0", self.warm_start)
+        if not isinstance(self.accels_per_network, int) or isinstance(
+                self.accels_per_network, bool) or self.accels_per_network < 0:
+            raise bad("accels_per_network", "must be an integer >= 0", self.accels_per_network)
         if self.max_failures is not None and self.max_failures < 1:
             raise bad("max_failures", "must be an integer >= 1", self.max_failures)
         if not (isinstance(self.lr, int | float) and 0 < self.lr < 10):

@@ -9,6 +9,10 @@ Flow of one proposal (docs/design.md, "Flow of one trial"):
 3. The analytical cost model (and the simulator where ``cycles`` is needed) scores it. One
    over a hard budget is recorded ``infeasible`` with the violated budget and told to the
    sampler as such (worst accuracy plus Optuna constraint values > 0); it is never trained.
+   A co-search (a space with accelerator dimensions, :mod:`dse.cosearch`) proposes the pair
+   (network, accelerator): the pair must fit its accelerator's SRAMs, its cycles, energy and
+   area come from the simulator on that accelerator, and a network already trained (or
+   training) for another accelerator is not trained again: its result is reused.
 4. Feasible candidates train as Ray Tune trials (or in-process with ``executor="local"``),
    streaming per-epoch metrics to the store; a bucketed successive-halving rule stops the
    weak ones, comparing accuracy only among candidates of similar hardware cost.
@@ -35,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dse.config import SearchConfig
+from dse.cosearch import FIT_CONSTRAINT, pair_hardware, pair_hash
 from dse.errors import UserError
 from dse.samplers import create_sampler
 from dse.status import UNFINISHED_STATUSES
@@ -156,6 +161,8 @@ class Candidate:
     spec_json: str
     metrics: dict[str, float]
     bucket: int
+    #: the network's ArchSpec.hash (training depends on it only)
+    network_hash: str = ""
 
 
 def run_trial(payload: dict[str, Any], report: Callable[[dict[str, Any]], bool | None]
@@ -185,7 +192,12 @@ class Proposer:
         self.catalogue = catalogue()
         self.simulate = self.catalogue.needs_simulator(
             [*cfg.objectives, *(b.metric for b in cfg.budgets)])
+        #: co-search: the accelerator fields are searched (dse.cosearch)
+        self.cosearch = bool(getattr(space, "accel_fields", ()))
         self.pending: list[Candidate] = []
+        #: co-search: networks training now, and the pairs waiting for each one's result
+        self.training: set[str] = set()
+        self.waiting: dict[str, list[Candidate]] = defaultdict(list)
         self.failures = 0
         self.stopped_reason: str | None = None
         self._lock = threading.Lock()
@@ -268,7 +280,8 @@ class Proposer:
                 eval_id = self.store.start_evaluation(int(row["candidate_id"]), t.number)
                 self.pending.append(Candidate(t.number, int(row["candidate_id"]), eval_id,
                                               spec_json, metrics,
-                                              cost_bucket(metrics, self.cfg.objectives)))
+                                              cost_bucket(metrics, self.cfg.objectives),
+                                              str(row.get("network_hash") or "")))
             else:
                 self._tell_stored(t.number, str(row["status"]), dict(row))
         return counted
@@ -292,8 +305,10 @@ class Proposer:
         import optuna
 
         with self._lock:
-            if self.pending:
-                return self.pending.pop(0)
+            while self.pending:
+                cand = self.pending.pop(0)
+                if self._needs_training(cand):
+                    return cand
             while self.stopped_reason is None and self.proposed < self.cfg.trials:
                 if self.asked >= self.max_proposals:
                     self.stopped_reason = (
@@ -304,8 +319,9 @@ class Proposer:
                     return None
                 trial = self.study.ask()
                 self.asked += 1
-                spec = self.space.sample(trial)
-                spec_hash = spec.hash
+                spec, fields = self.space.sample_design(trial)
+                accel: AccelConfig = self.accel.with_(**fields) if self.cosearch else self.accel
+                spec_hash = pair_hash(spec.hash, accel if self.cosearch else None)
                 prior = self.store.evaluation_for_hash(self.study_id, spec_hash)
                 if prior is not None and prior.status not in UNFINISHED_STATUSES:
                     trial.set_user_attr("duplicate_of", spec_hash)
@@ -317,26 +333,54 @@ class Proposer:
                     self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
                     self.on_event("duplicate", {"trial": trial.number})
                     continue
-                metrics, layers = hardware_metrics(spec, self.accel, simulate=self.simulate)
+                # a pair is simulated only once it fits (pair_hardware)
+                metrics, layers = hardware_metrics(spec, accel, simulate=self.simulate
+                                                   and not self.cosearch)
+                misfit = pair_hardware(spec, accel, metrics) if self.cosearch else []
                 metrics.update(self.task.spec_metrics(spec))
                 choices = dict(trial.params)
                 cand_id, _ = self.store.add_candidate(self.study_id, spec.to_json(), spec_hash,
-                                                      choices)
-                self.store.record_hardware(cand_id, metrics, layers, self.accel.to_dict())
+                                                      choices, network_hash=spec.hash)
+                self.store.record_hardware(cand_id, metrics, layers, accel.to_dict())
                 eval_id = self.store.start_evaluation(cand_id, trial.number)
                 violated = [str(b) for b in self.cfg.budgets
                             if b.violated_by(metrics.get(b.metric, math.inf))]
-                if violated:
+                if violated or misfit:
                     trial.set_user_attr("infeasible", True)
                     self.store.finish_evaluation(eval_id, "infeasible", metrics=metrics,
-                                                 violated=", ".join(violated))
+                                                 violated=", ".join([*violated, *misfit]))
                     self._tell_values(trial.number, metrics)
                     self.on_event("infeasible", {"trial": trial.number, **metrics})
                     continue
                 self.proposed += 1
-                return Candidate(trial.number, cand_id, eval_id, spec.to_json(), metrics,
-                                 cost_bucket(metrics, self.cfg.objectives))
+                cand = Candidate(trial.number, cand_id, eval_id, spec.to_json(), metrics,
+                                 cost_bucket(metrics, self.cfg.objectives), spec.hash)
+                if self._needs_training(cand):
+                    return cand
             return None
+
+    def _needs_training(self, cand: Candidate) -> bool:
+        """Co-search: False when the pair's network was trained for another pair (the result
+        is reused now) or is training in this search (the pair waits for it); True, and the
+        network counts as training, otherwise."""
+        if not self.cosearch or not cand.network_hash:
+            return True
+        if cand.network_hash in self.training:
+            self.waiting[cand.network_hash].append(cand)
+            return False
+        trained = self.store.trained_evaluation_for_network(self.study_id, cand.network_hash)
+        if trained is not None:
+            self._finish_reused(cand, trained.status, trained.metrics)
+            return False
+        self.training.add(cand.network_hash)
+        return True
+
+    def _finish_reused(self, cand: Candidate, status: str, trained: dict[str, Any]) -> None:
+        """Give a pair the training result of its network (trained for another pair): the
+        trained metrics, this pair's own hardware metrics, no training time of its own."""
+        result = {"status": status, "metrics": {**trained, **cand.metrics},
+                  "train_seconds": 0.0, "epochs_run": trained.get("epochs_run")}
+        self._record(cand, result, reused=True)
 
     def payload(self, cand: Candidate) -> dict[str, Any]:
         cfg = self.cfg
@@ -351,7 +395,13 @@ class Proposer:
 
     # -- tell --------------------------------------------------------------------------
     def _constraints(self, metrics: dict[str, float]) -> list[float]:
-        return [b.excess(metrics.get(b.metric, math.inf)) for b in self.cfg.budgets]
+        out = [b.excess(metrics.get(b.metric, math.inf)) for b in self.cfg.budgets]
+        if self.cosearch:
+            out.append(metrics.get("fit_excess", math.inf))
+        return out
+
+    def _constraint_names(self) -> list[str]:
+        return [str(b) for b in self.cfg.budgets] + ([FIT_CONSTRAINT] if self.cosearch else [])
 
     def _tell_values(self, number: int, metrics: dict[str, float]) -> None:
         """Tell Optuna the objective values, with one constraint per budget (<= 0: within)."""
@@ -359,18 +409,64 @@ class Proposer:
 
         values = [metrics[o] if o in metrics and not _isnan(metrics[o]) else self.task.worst(o)
                   for o in self.cfg.objectives]
-        if self.cfg.budgets:
+        names = self._constraint_names()
+        if names:
             trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(
                 self.study._study_id, number)
             trial = optuna.trial.Trial(self.study, trial_id)
-            for budget, excess in zip(self.cfg.budgets, self._constraints(metrics),
-                                      strict=True):
-                trial.set_constraint(str(budget), excess if math.isfinite(excess) else 1e9)
+            for name, excess in zip(names, self._constraints(metrics), strict=True):
+                trial.set_constraint(name, excess if math.isfinite(excess) else 1e9)
         self.study.tell(number, values)
 
     def complete(self, cand: Candidate, result: dict[str, Any]) -> None:
         """Record a finished training (store first, then Optuna: a crash between the two is
-        repaired by :meth:`_reconcile`)."""
+        repaired by :meth:`_reconcile`); co-search: then the pairs waiting for the network,
+        and ``accels_per_network`` more pairs of it queued for the sampler."""
+        with self._lock:
+            self._record(cand, result)
+            if self.cosearch and result.get("status") == "complete":
+                self._enqueue_accels(cand)
+            self.training.discard(cand.network_hash)
+            waiting = self.waiting.pop(cand.network_hash, []) if cand.network_hash else []
+            if waiting:
+                trained = dict(self.store.evaluation(cand.eval_id).metrics)
+                for other in waiting:
+                    self._finish_reused(other, str(result.get("status", "failed")), trained)
+
+    def _enqueue_accels(self, cand: Candidate) -> None:
+        """Queue the trained network on ``accels_per_network`` more accelerators of the space
+        that it fits and that differ from each other and from its own (Optuna's enqueued
+        trials: the next proposals). Our choice: uniform draws, seeded by the study seed and
+        the trial number, keeping those that pass the fit check (at most 20 draws per
+        accelerator wanted)."""
+        import random
+
+        from search_spaces.spaces.accel import ACCEL_PREFIX
+
+        k = self.cfg.accels_per_network
+        if k <= 0:
+            return
+        choices = self.store.candidate(cand.candidate_id)["choices"]
+        network = {n: v for n, v in choices.items() if not n.startswith(ACCEL_PREFIX)}
+        weights = cand.metrics["weight_memory_bits"] + cand.metrics.get("norm_memory_bits", 0)
+        rng = random.Random(self.cfg.seed * 1_000_003 + cand.trial_number)
+        seen = {tuple(sorted((n, v) for n, v in choices.items() if n.startswith(ACCEL_PREFIX)))}
+        queued = 0
+        for _ in range(20 * k):
+            draw = self.space.random_accel_choices(rng)
+            key = tuple(sorted(draw.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            accel = self.accel.with_(**self.space.design_from_choices({**network, **draw})[1])
+            if accel.fit_problems(weights, cand.metrics["act_buffer_bits"]):
+                continue
+            self.study.enqueue_trial({**network, **draw})
+            queued += 1
+            if queued == k:
+                return
+
+    def _record(self, cand: Candidate, result: dict[str, Any], reused: bool = False) -> None:
         import optuna
 
         status = result.get("status", "failed")
@@ -380,23 +476,23 @@ class Proposer:
         for key in ("train_seconds", "epochs_run"):
             if result.get(key) is not None:
                 metrics[key] = float(result[key])
-        with self._lock:
-            self.store.finish_evaluation(cand.eval_id, status, metrics=metrics,
-                                         error=result.get("reason") if status == "failed"
-                                         else None)
-            if status == "failed":
+        self.store.finish_evaluation(cand.eval_id, status, metrics=metrics,
+                                     error=result.get("reason") if status == "failed"
+                                     else None)
+        if status == "failed":
+            self.study.tell(cand.trial_number, state=optuna.trial.TrialState.FAIL)
+            if not reused:
                 self.failures += 1
-                self.study.tell(cand.trial_number, state=optuna.trial.TrialState.FAIL)
-                if self.cfg.max_failures is not None and self.failures >= self.cfg.max_failures:
-                    self.stopped_reason = (f"stopped after {self.failures} failed trials "
-                                           f"(--max-failures {self.cfg.max_failures})")
-            elif status == "pruned":
-                # Stopped early: its partial accuracy (maybe from a full-precision stage) is not
-                # comparable with finished trials', so the sampler learns nothing from it.
-                self.study.tell(cand.trial_number, state=optuna.trial.TrialState.PRUNED)
-            else:
-                self._tell_values(cand.trial_number, metrics)
-        self.on_event(status, {"trial": cand.trial_number, **metrics,
+            if self.cfg.max_failures is not None and self.failures >= self.cfg.max_failures:
+                self.stopped_reason = (f"stopped after {self.failures} failed trials "
+                                       f"(--max-failures {self.cfg.max_failures})")
+        elif status == "pruned":
+            # Stopped early: its partial accuracy (maybe from a full-precision stage) is not
+            # comparable with finished trials', so the sampler learns nothing from it.
+            self.study.tell(cand.trial_number, state=optuna.trial.TrialState.PRUNED)
+        else:
+            self._tell_values(cand.trial_number, metrics)
+        self.on_event(status, {"trial": cand.trial_number, **metrics, "reused": reused,
                                "reason": result.get("reason")})
 
 

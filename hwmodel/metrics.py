@@ -126,4 +126,12 @@ HARDWARE_METRICS: tuple[Metric, ...] = (
     _cost("flip_flops", "cells", "flip-flops", log=False),
 )
 
-__all__ = ["COST_MODEL_VERSION", "HARDWARE_METRICS", "Direction", "Known", "Metric"]
+#: What the simulator adds for one accelerator beside ``cycles`` (``dse simulate --sweep``'s
+#: columns; a co-search stores them per pair).
+SIMULATOR_METRICS: tuple[Metric, ...] = (
+    Metric("latency_us", "µs", "minimize", Known.SIMULATOR, "latency (µs)"),
+    Metric("utilization", "fraction", "maximize", Known.SIMULATOR, "PE utilization"),
+)
+
+__all__ = ["COST_MODEL_VERSION", "HARDWARE_METRICS", "SIMULATOR_METRICS", "Direction", "Known",
+           "Metric"]

@@ -1,5 +1,6 @@
-"""Candidate: the ArchSpec as a layer table, per-layer memory/logic/cycle bars from the stored
-hardware report, the learning curve per stage, and a download of the spec JSON."""
+"""Candidate: the ArchSpec as a layer table, the accelerator of a co-searched pair, per-layer
+memory/logic/cycle bars from the stored hardware report, the learning curve per stage, and a
+download of the spec JSON."""
 
 from __future__ import annotations
 
@@ -95,6 +96,24 @@ def layer_table(rows: list[dict[str, Any]]) -> html.Table:
     ], id="candidate-layers-table", className="table mono")
 
 
+def accel_view(accel: dict[str, Any] | None, searched: tuple[str, ...]) -> list[Any]:
+    """Co-search: the pair's accelerator as a small field | value table (the searched fields
+    marked); nothing for a network-only candidate."""
+    if not accel:
+        return []
+    from dse.cosearch import accel_table
+
+    rows = accel_table(accel, searched)
+    return [html.H3("Accelerator"),
+            html.Table([
+                html.Thead(html.Tr([html.Th("field"), html.Th("value"), html.Th("")])),
+                html.Tbody([html.Tr([html.Td(r["field"]), html.Td(str(r["value"]),
+                                                                  className="num"),
+                                     html.Td("searched" if r["searched"] else "")],
+                                    className="candidate-accel-row") for r in rows]),
+            ], id="candidate-accel-table", className="table mono")]
+
+
 def layout(candidate_id: str | None = None, **_query: Any) -> html.Div:
     cid = parse_id(candidate_id)
     src = data.get_data()
@@ -120,6 +139,7 @@ def layout(candidate_id: str | None = None, **_query: Any) -> html.Div:
         dcc.Download(id="candidate-download"),
         *export_view(cand.artifacts),
         *reconstruction_view(cand.candidate_id, cand.artifacts),
+        *accel_view(dict(cand.accel) if cand.accel else None, cand.accel_searched),
         html.H3("Layers"),
         layer_table(table),
         html.H3("Per-layer cost"),

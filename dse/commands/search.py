@@ -56,7 +56,11 @@ from dse.config import DEFAULTS as _D
 @click.option("--max-proposals", type=int, default=None,
               help="Stop after this many proposals of any kind (duplicates and over-budget "
                    "ones do not count toward --trials). [20 x trials]")
-@click.option("--accel", default=None, help="Accelerator YAML for the hardware model.")
+@click.option("--accel", default=None, help="Accelerator YAML for the hardware model (a "
+              "co-search's base accelerator).")
+@click.option("--accels-per-network", type=int, default=None,
+              help="Co-search: after each network trains, propose it on this many more "
+                   f"accelerators (no training). [{_D.accels_per_network}]")
 @click.option("--quiet", is_flag=True, help="No live progress view.")
 def search(config_file: str | None, budgets: tuple[str, ...], no_early_stopping: bool,
            quiet: bool, **flags: Any) -> None:
@@ -190,6 +194,8 @@ def _summary(cfg: Any, outcome: Any) -> None:
 
     test_col = f"test_{get_task(cfg.task).primary}"
     cols = [c for c in ("candidate_id", *cfg.objectives, test_col) if c in front.columns]
+    # a co-search's front: the accelerator fields that differ along it
+    cols += [c for c in front.columns if c.startswith("accel_") and front[c].nunique() > 1]
     click.echo("Pareto front:")
     click.echo(front[cols].to_string(index=False))
     click.echo(f"more: dse query {cfg.study} --db {cfg.db} --pareto")

@@ -25,7 +25,7 @@ from sqlalchemy import func, select, text, true, update
 from sqlalchemy.orm import Session
 
 from dse.catalog import BUDGET_OPS
-from dse.status import FINAL_STATUSES
+from dse.status import FINAL_STATUSES, Status
 from dse.store.engine import (
     PG_LOCK_NAMESPACE,
     SessionFactory,
@@ -333,14 +333,18 @@ class Store:
             return _study_record(row)
 
     def add_candidate(self, study_id: int, spec_json: str, spec_hash: str,
-                      choices: Mapping[str, Any] | None = None) -> tuple[int, bool]:
-        """(candidate id, created) — idempotent on (study, spec_hash)."""
+                      choices: Mapping[str, Any] | None = None, *,
+                      network_hash: str | None = None) -> tuple[int, bool]:
+        """(candidate id, created) — idempotent on (study, spec_hash). ``network_hash``: the
+        network's ArchSpec.hash when ``spec_hash`` keys a (network, accelerator) pair
+        (default: ``spec_hash`` itself)."""
         if not spec_hash:
             raise ValueError("spec_hash: must be non-empty")
         with self._write() as session:
             insert = _dialect_insert(session)
             stmt = insert(Candidate).values(
                 study_id=study_id, spec=spec_json, spec_hash=spec_hash,
+                network_hash=network_hash or spec_hash,
                 choices=_json_safe(dict(choices or {})), created_at=utcnow(),
             ).on_conflict_do_nothing(index_elements=["study_id", "spec_hash"]
                                      ).returning(Candidate.id)
@@ -604,6 +608,20 @@ class Store:
                 Candidate.study_id == study_id, Candidate.spec_hash == spec_hash)
             ).scalar_one_or_none()
             return None if ev is None else _eval_record(ev)
+
+    def trained_evaluation_for_network(self, study_id: int, network_hash: str
+                                       ) -> EvaluationRecord | None:
+        """Co-search: the evaluation that trained this network for some pair of the study
+        (complete first, then pruned, then failed; the earliest of each), or None."""
+        rank = {Status.COMPLETE.value: 0, Status.PRUNED.value: 1, Status.FAILED.value: 2}
+        with self._read() as session:
+            evs = session.execute(select(Evaluation).join(
+                Candidate, Candidate.id == Evaluation.candidate_id).where(
+                Candidate.study_id == study_id, Candidate.network_hash == network_hash,
+                Evaluation.status.in_(list(rank)))).scalars().all()
+            if not evs:
+                return None
+            return _eval_record(min(evs, key=lambda ev: (rank[ev.status], ev.id)))
 
     def evaluation(self, eval_id: int) -> EvaluationRecord:
         with self._read() as session:

@@ -60,13 +60,15 @@ QUERY_COLUMNS: dict[str, Any] = {
     "violated": Evaluation.violated,
     "error": Evaluation.error,
     "spec_hash": Candidate.spec_hash,
+    "network_hash": Candidate.network_hash,
     "created_at": Candidate.created_at,
     "started_at": Evaluation.started_at,
     "finished_at": Evaluation.finished_at,
 }
 #: Columns the --where language may compare (numbers, the status string, the pareto flag).
 FILTERABLE = [c for c in QUERY_COLUMNS
-              if c not in ("violated", "error", "spec_hash", "created_at", "started_at",
+              if c not in ("violated", "error", "spec_hash", "network_hash", "created_at",
+                           "started_at",
                            "finished_at")]
 _NUMERIC = [c for c in FILTERABLE if c not in STRING_COLUMNS and c != "pareto"]
 
@@ -99,6 +101,9 @@ def query(store: Store, study: str | int, *, pareto_only: bool = False, where: s
         sel = [c.label(n) for n, c in cols.items()] + [Evaluation.metrics.label("_metrics")]
         if include_choices:
             sel.append(Candidate.choices.label("_choices"))
+        pairs = _is_cosearch(session, srow.id)
+        if pairs:
+            sel.append(HardwareReport.accel.label("_accel"))
         if pareto_only:  # drive from the (study_id, pareto) index: reads only the front
             stmt = (select(*sel).select_from(Evaluation)
                     .join(Candidate, Candidate.id == Evaluation.candidate_id)
@@ -107,14 +112,19 @@ def query(store: Store, study: str | int, *, pareto_only: bool = False, where: s
             stmt = (select(*sel).select_from(Candidate)
                     .outerjoin(Evaluation, Evaluation.candidate_id == Candidate.id)
                     .where(Candidate.study_id == srow.id))
+        if pairs:
+            stmt = stmt.outerjoin(HardwareReport, HardwareReport.candidate_id == Candidate.id)
         if since_id is not None:
             stmt = stmt.where(Candidate.id > int(since_id))
         if node is not None and pushdown:
             stmt = stmt.where(to_sqlalchemy(node, cols))
         rows = session.execute(stmt.order_by(Candidate.id)).all()
-    names = list(cols) + ["_metrics"] + (["_choices"] if include_choices else [])
+    names = list(cols) + ["_metrics"] + (["_choices"] if include_choices else []) + (
+        ["_accel"] if pairs else [])
     frame = pd.DataFrame.from_records(rows, columns=names)
     frame = _expand(frame, include_choices)
+    if pairs:
+        frame = _expand_accel(frame)
     if node is not None and not pushdown:
         valid = [c for c in frame.columns if c in FILTERABLE or c not in QUERY_COLUMNS
                  and c != "choices"]
@@ -145,7 +155,7 @@ class _AnyName(list[str]):
 def _expand(frame: pd.DataFrame, include_choices: bool) -> pd.DataFrame:
     """Typed columns, JSON metrics as columns, choices as a JSON string."""
     for name in QUERY_COLUMNS:
-        if name in ("status", "violated", "error", "spec_hash"):
+        if name in ("status", "violated", "error", "spec_hash", "network_hash"):
             continue
         if name in ("created_at", "started_at", "finished_at"):
             frame[name] = pd.to_datetime(frame[name])
@@ -169,6 +179,28 @@ def _expand(frame: pd.DataFrame, include_choices: bool) -> pd.DataFrame:
         choices = frame.pop("_choices")
         frame["choices"] = [json.dumps(c, sort_keys=True) if c is not None else None
                             for c in choices]
+    return frame
+
+
+def _is_cosearch(session: Any, study_id: int) -> bool:
+    """Whether the study's candidates are (network, accelerator) pairs (dse.cosearch)."""
+    return session.execute(select(Candidate.id).where(
+        Candidate.study_id == study_id, Candidate.network_hash != Candidate.spec_hash)
+        .limit(1)).first() is not None
+
+
+def _expand_accel(frame: pd.DataFrame) -> pd.DataFrame:
+    """Co-search: the pair's accelerator as ``accel_<field>`` columns (template order)."""
+    from hwmodel.accel import field_types
+    from search_spaces.spaces.accel import ACCEL_PREFIX
+
+    accels = [a if isinstance(a, dict) else {} for a in frame.pop("_accel")]
+    for name in field_types():
+        values = [a.get(name) for a in accels]
+        numeric = all(v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+                      for v in values)
+        frame[ACCEL_PREFIX + name] = pd.Series(values, index=frame.index,
+                                           dtype="float64" if numeric else object)
     return frame
 
 
@@ -323,7 +355,8 @@ def candidate(store: Store, candidate_id: int) -> dict[str, Any]:
             Artifact.candidate_id == candidate_id).order_by(Artifact.name)).scalars())
         return {
             "id": cand.id, "study": study_name, "study_id": cand.study_id, "spec": cand.spec,
-            "spec_hash": cand.spec_hash, "choices": dict(cand.choices or {}),
+            "spec_hash": cand.spec_hash, "network_hash": cand.network_hash,
+            "choices": dict(cand.choices or {}),
             "created_at": cand.created_at,
             "evaluation": None if ev is None else asdict(_eval_record(ev)),
             "hardware": None if hw is None else {"metrics": dict(hw.metrics or {}),

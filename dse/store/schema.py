@@ -86,16 +86,21 @@ class Study(Base):
 
 
 class Candidate(Base):
-    """One architecture proposed in a study; ``spec_hash`` (ArchSpec.hash) is unique per study."""
+    """One architecture proposed in a study; ``spec_hash`` is unique per study: the
+    ArchSpec.hash, or in a co-search the key of the (network, accelerator) pair, whose network
+    alone is ``network_hash`` (the accelerator is the hardware report's ``accel``)."""
 
     __tablename__ = "dse_candidates"
-    __table_args__ = (UniqueConstraint("study_id", "spec_hash"),)
+    __table_args__ = (UniqueConstraint("study_id", "spec_hash"),
+                      Index("ix_dse_candidates_study_id_network_hash", "study_id",
+                            "network_hash"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("dse_studies.id", ondelete="CASCADE"),
                                           index=True)
     spec: Mapped[str] = mapped_column(Text)  # ArchSpec.to_json(), verbatim
     spec_hash: Mapped[str] = mapped_column(String(128))
+    network_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
     choices: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

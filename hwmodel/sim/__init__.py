@@ -107,13 +107,18 @@ def simulate(spec: ArchSpec, accel: AccelConfig = STALL_FREE, engine: str = "fas
                      engine=engine, accel=accel.to_dict())
 
 
+# The submodule is loaded here, before the function of the same name is defined: loading it
+# later (``from hwmodel.sim.sweep import ...`` anywhere) would rebind ``hwmodel.sim.sweep``
+# to the module and shadow the function.
+from hwmodel.sim import sweep as _sweep_module  # noqa: E402
+
+
 def sweep(spec: ArchSpec, base_accel: AccelConfig, grid: dict[str, list[Any]],
           progress: Any = None, tech: Any = None, engine: str = "fast") -> pd.DataFrame:
     """One row per grid point with cycles, energy, area and Pareto membership (see
     :func:`hwmodel.sim.sweep.sweep`)."""
-    from hwmodel.sim.sweep import sweep as _sweep
-
-    return _sweep(spec, base_accel, grid, progress=progress, tech=tech, engine=engine)
+    return _sweep_module.sweep(spec, base_accel, grid, progress=progress, tech=tech,
+                               engine=engine)
 
 
 __all__ = ["DEFAULT_SRAM_PJ_PER_BIT", "ENGINES", "Counters", "LayerReport", "SimReport",

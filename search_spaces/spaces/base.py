@@ -353,6 +353,11 @@ class SearchSpace(ABC):
 
         return tuple(d.name.removeprefix(ACCEL_PREFIX) for d in self._accel_dims)
 
+    def random_accel_choices(self, rng: random.Random) -> dict[str, Any]:
+        """A uniform draw of the accelerator dimensions (by dimension name; fixed ones
+        omitted), e.g. to pair a network with more accelerators."""
+        return {d.name: d.draw(rng) for d in self._accel_dims if not d.fixed}
+
     def dimensions(self) -> tuple[Dim, ...]:
         if self._dims is None:
             dims = (*self._dimensions(), *self._accel_dims)
