@@ -116,14 +116,15 @@ def _list(input_shape: str | None, num_classes: int | None, as_json: bool) -> No
 
 def _show(space: SearchSpace, seed: int, as_json: bool) -> None:
     choices = space.random_choices(random.Random(seed))
-    spec = space.from_choices(choices)
+    spec, accel = space.design_from_choices(choices)
     if as_json:
         click.echo(json.dumps({
             "name": space.name, "description": space.description, "video": space.video,
             "input_shape": list(space.input_shape), "num_classes": space.num_classes,
             "size": space.size(), "size_is_exact": space.size_is_exact,
             "dimensions": space.describe_dimensions(),
-            "sample": {"seed": seed, "choices": choices, "spec": spec.to_dict()},
+            "sample": {"seed": seed, "choices": choices, "spec": spec.to_dict(),
+                       **({"accel": accel} if accel else {})},
         }, indent=2))
         return
     from rich.markup import escape
@@ -141,6 +142,8 @@ def _show(space: SearchSpace, seed: int, as_json: bool) -> None:
         dims.add_row(escape(d["name"]), escape(d["domain"]), escape(d["when"]))
     console.print(dims)
     _print_spec(console, spec, f"sample (seed {seed})")
+    if accel:  # a co-search space: the sample is a (network, accelerator) pair
+        console.print("accelerator: " + escape(", ".join(f"{k}={v}" for k, v in accel.items())))
 
 
 def _print_spec(console: Any, spec: ArchSpec, title: str) -> None:

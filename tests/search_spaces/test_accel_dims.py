@@ -130,3 +130,19 @@ def test_fit_problems_name_the_memory_and_sizes() -> None:
     assert accel.fit_problems(10, 1025) == [
         "activation peak 1025 bits > act_sram_kbits=1 (1024 bits)"]
     assert len(accel.fit_problems(4096, 4096)) == 2
+
+
+def test_dse_spaces_show_lists_the_accelerator_of_the_sample(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["spaces", "--show", EXAMPLE, "--json", "--seed", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    space = get_space(EXAMPLE, input_shape=SHAPE, num_classes=10)
+    want = space.design_from_choices(space.random_choices(random.Random(2)))[1]
+    assert out["sample"]["accel"] == want
+    assert [d["name"] for d in out["dimensions"]][-6:] == [
+        f"accel_{f}" for f in space.accel_fields]
+    assert main(["spaces", "--show", EXAMPLE, "--seed", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "accelerator: " + ", ".join(f"{k}={v}" for k, v in want.items()) in text
