@@ -201,7 +201,12 @@ def parcoords_figure(df: pd.DataFrame, axes: Sequence[str], *, color: str | None
     for col in axes:
         enc = encode(df, col)
         label = axis_label(col) + (" (log10)" if enc.log else "")
-        dim: dict[str, Any] = {"label": label, "name": col, "values": enc.values}
+        # compact binary arrays for the browser (a 10k-line figure ships with the page):
+        # category codes as bytes, metrics as float32 (drawing precision; the brush's mask is
+        # computed here on float64 by :func:`brushed`)
+        small = enc.categories is not None and len(enc.categories) <= 255
+        shipped = enc.values.astype(np.uint8 if small else np.float32)
+        dim: dict[str, Any] = {"label": label, "name": col, "values": shipped}
         if enc.tickvals is not None:
             dim.update(tickvals=list(enc.tickvals), ticktext=list(enc.ticktext or ()))
         finite = enc.values[np.isfinite(enc.values)]

@@ -196,7 +196,10 @@ def layout(study: str | None = None, compare: str | None = None, x: str | None =
         ], className="controls"),
         dcc.Store(id="pareto-brush", data={}),
         html.Div(brush_status(frame, {}), id="pareto-brush-summary", className="summary"),
-        dcc.Graph(id="pareto-parcoords", figure=parcoords(frame, pc_axes, pc_color, {}),
+        # drawn by its callback right after the page: a WebGL parcoords can take seconds
+        # where the browser has no GPU, and the scatter and the front must not wait for it
+        dcc.Graph(id="pareto-parcoords", figure=empty_figure("drawing the parallel "
+                                                             "coordinates…"),
                   config={"displaylogo": False}, style={"height": "460px"}),
         html.H3("Which choices matter"),
         html.Div([
@@ -394,11 +397,11 @@ dash.clientside_callback(
           Input("pareto-pc-axes", "value"), Input("pareto-pc-color", "value"),
           Input("pareto-pc-clear", "n_clicks"), Input("pareto-token", "data"),
           State("pareto-brush", "data"), State("pareto-study", "data"),
-          prevent_initial_call=True)
+          prevent_initial_call="initial_duplicate")  # drawn once after the page, then on change
 def update_parcoords(axes: list[str] | None, color: str | None, _clear: int, _token: str,
                      brush: dict[str, Any] | None, study: str) -> tuple[Any, Any]:
-    """Redraw the parallel coordinates for new axes, colour or data, keeping the brush on
-    the axes still shown; the clear button drops it."""
+    """Draw the parallel coordinates (after the page, then for new axes, colour or data),
+    keeping the brush on the axes still shown; the clear button drops it."""
     frame = data.get_data().candidates(study)
     axes = list(axes or [])
     if ctx.triggered_id == "pareto-pc-clear":

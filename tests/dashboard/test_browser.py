@@ -5,6 +5,7 @@ store, with no error in the browser console or the server log."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -267,4 +268,133 @@ def test_live_refresh_without_reload(dash_duo: Any, tmp_path: Path) -> None:
     dash_duo.wait_for_text_to_equal("#pareto-count-front", str(len(expected_front(after))),
                                     timeout=TIMEOUT)
     assert dash_duo.driver.execute_script("return window.__still_here === true;")
+    no_console_errors(dash_duo)
+
+
+OBJ4 = (("accuracy", "maximize"), ("memory_bits", "minimize"), ("cycles", "minimize"),
+        ("energy_pj", "minimize"))
+
+
+def brush_axis(dash_duo: Any, column: str, ranges: Any) -> None:
+    """Brush one axis of the parallel coordinates as a drag does: Plotly sets the
+    dimension's constraint range and emits ``plotly_restyle``, which the page listens to."""
+    dash_duo.driver.execute_script("""
+        const gd = document.querySelector('#pareto-parcoords .js-plotly-plot');
+        const i = gd.data[0].dimensions.findIndex(d => d.name === arguments[0]);
+        if (i < 0) { throw new Error('no axis ' + arguments[0]); }
+        Plotly.restyle(gd, {[`dimensions[${i}].constraintrange`]: [arguments[1]]});""",
+        column, ranges)
+
+
+def shown_front(dash_duo: Any) -> tuple[set[int], set[int]]:
+    """(front points drawn on the scatter, candidates linked in the front table)."""
+    traces = plotted(dash_duo)
+    drawn = set(next(t for t in traces if t["role"] == "front")["ids"])
+    links = {int(a.text.lstrip("#")) for a in dash_duo.find_elements(".pareto-front-link")}
+    return drawn, links
+
+
+def test_brush_parallel_coordinates_filters_front_and_table(dash_duo: Any,
+                                                            tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'n4.db'}"
+    fill_study(url, "n4", 40, seed=3, objectives=OBJ4, memory_budget_bits=None,
+               optuna_study=True)
+    df = stored(url, "n4")
+    done = df[df["status"] == "complete"].reset_index(drop=True)
+    dirs = [d for _, d in OBJ4]
+
+    def front_of(rows: pd.DataFrame) -> set[int]:
+        rows = rows.reset_index(drop=True)
+        idx = brute_front(rows[[m for m, _ in OBJ4]].to_numpy(float), dirs)
+        return {int(rows["candidate_id"].iloc[i]) for i in idx}
+
+    dash_duo.start_server(make_app(url))
+    dash_duo.driver.get(dash_duo.server_url + "/study/n4/pareto")
+    full = front_of(done)
+    assert full == set(df.loc[df["pareto"], "candidate_id"])
+    dash_duo.wait_for_text_to_equal("#pareto-count-front", str(len(full)), timeout=TIMEOUT)
+    dash_duo.wait_for_text_to_equal("#pareto-count-selected", str(len(done)), timeout=TIMEOUT)
+    axes = WebDriverWait(dash_duo.driver, 4 * TIMEOUT).until(lambda d: d.execute_script(
+        "const gd = document.querySelector('#pareto-parcoords .js-plotly-plot');"
+        "const t = gd && gd._fullData && gd._fullData[0];"
+        "return t && t.type === 'parcoords' ? t.dimensions.map(d => d.name) : null"),
+        "the parallel coordinates were not drawn")  # WebGL without a GPU: slow
+    assert axes[:4] == [m for m, _ in OBJ4] and "choice:gate" in axes
+
+    # --- brush accuracy to its middle half: 4-objective front of what is left
+    lo, hi = (float(q) for q in done["accuracy"].quantile([0.25, 0.75]))
+    brush_axis(dash_duo, "accuracy", [lo, hi])
+    inside = done[(done["accuracy"] >= lo) & (done["accuracy"] <= hi)]
+    expected = front_of(inside)
+    assert 0 < len(inside) < len(done) and expected != full
+    dash_duo.wait_for_text_to_equal("#pareto-count-selected", str(len(inside)),
+                                    timeout=TIMEOUT)
+    dash_duo.wait_for_text_to_equal("#pareto-count-front", str(len(expected)), timeout=TIMEOUT)
+    dash_duo.wait_for_text_to_equal("#pareto-count-shown", str(len(inside)), timeout=TIMEOUT)
+    wait_for(dash_duo, lambda: shown_front(dash_duo) == (expected, expected),
+             "the scatter's front and the front table do not follow the brush")
+
+    # --- and a choice axis (categories in sorted order: add, mux, or): only 'or' gates
+    gates = sorted(set(done["choices"].map(lambda c: json.loads(c)["gate"])))
+    code = gates.index("or")
+    brush_axis(dash_duo, "choice:gate", [code - 0.3, code + 0.3])
+    both = inside[inside["choices"].map(lambda c: json.loads(c)["gate"] == "or")]
+    expected = front_of(both)
+    dash_duo.wait_for_text_to_equal("#pareto-count-selected", str(len(both)), timeout=TIMEOUT)
+    wait_for(dash_duo, lambda: shown_front(dash_duo) == (expected, expected),
+             "the front does not follow the second brush")
+    assert "gate in {or}" in dash_duo.find_element("#pareto-brush-summary").text
+    # the importances are over the brushed trained candidates
+    wait_for(dash_duo, lambda: f"over {len(both)} trained candidates, brushed" in
+             dash_duo.find_element("#pareto-imp-note").text, "importances not recomputed")
+    bars = dash_duo.driver.execute_script(
+        "return document.querySelector('#pareto-importance .js-plotly-plot')"
+        "._fullData.map(t => Array.from(t.y))")
+    from tests.dashboard.filler import CHOICES
+
+    assert bars and all(set(b) <= set(CHOICES) for b in bars)
+
+    # --- clear: everything back
+    dash_duo.find_element("#pareto-pc-clear").click()
+    dash_duo.wait_for_text_to_equal("#pareto-count-selected", str(len(done)), timeout=TIMEOUT)
+    wait_for(dash_duo, lambda: shown_front(dash_duo) == (full, full), "front not restored")
+    assert dash_duo.driver.execute_script(
+        "return document.querySelector('#pareto-parcoords .js-plotly-plot')"
+        "._fullData[0].dimensions.every(d => !d.constraintrange)")
+    no_console_errors(dash_duo)
+
+
+def test_budget_slider_end_labels_do_not_overlap(dash_duo: Any, tmp_path: Path) -> None:
+    """Long budgets (memory up to 1,064,636 bits beside a latency slider up to 2.7M cycles)
+    get compact end labels that stay clear of the neighbouring slider's."""
+    from tests.dashboard.filler import spec_variants
+
+    url = f"sqlite:///{tmp_path / 'long.db'}"
+    with open_store(url) as store:
+        study = store.create_or_get_study(
+            "long", space="digits-variants", dataset="digits", task="classification",
+            config={}, objectives=[("accuracy", "maximize"), ("memory_bits", "minimize"),
+                                   ("cycles", "minimize")], budgets=[])
+        numbers = ((12_345, 1_234, 0.7), (456_789, 99_999, 0.8), (1_064_636, 2_718_281, 0.9))
+        for trial, (spec, (mem, cycles, acc)) in enumerate(zip(spec_variants(3), numbers,
+                                                               strict=True)):
+            cid, _ = store.add_candidate(study.id, spec.to_json(), spec.hash, {})
+            store.record_hardware(cid, {"memory_bits": mem, "cycles": cycles}, [], {})
+            eid = store.start_evaluation(cid, trial)
+            store.finish_evaluation(eid, "complete", metrics={"accuracy": acc})
+    dash_duo.start_server(make_app(url))
+    dash_duo.driver.set_window_size(900, 900)  # two slider columns, each ~400 px
+    dash_duo.driver.get(dash_duo.server_url + "/study/long/pareto")
+    dash_duo.wait_for_text_to_equal("#pareto-count-shown", "3", timeout=TIMEOUT)
+    marks = dash_duo.driver.execute_script("""
+        return Array.from(document.querySelectorAll('#pareto-budgets .pareto-budget'))
+            .flatMap(b => Array.from(b.querySelectorAll('*'))
+                .filter(e => e.children.length === 0 && /^[0-9.]+[kMG]?$/.test(e.textContent))
+                .map(e => { const r = e.getBoundingClientRect();
+                            return [e.textContent, r.left, r.right, r.top, r.bottom]; }));""")
+    assert [m[0] for m in marks] == ["12.3k", "1.06M", "1.23k", "2.72M"]
+    for i, a in enumerate(marks):
+        for b in marks[i + 1:]:
+            apart = a[2] <= b[1] or b[2] <= a[1] or a[4] <= b[3] or b[4] <= a[3]
+            assert apart, f"end labels {a[0]} and {b[0]} overlap: {a} {b}"
     no_console_errors(dash_duo)

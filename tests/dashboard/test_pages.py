@@ -238,3 +238,48 @@ def test_live_refresh_reads_only_what_changed(tmp_path: Any) -> None:
     # one incremental read from just below the running candidate, one read of the front
     assert calls[0] == {"since_id": running - 1}
     assert calls[1] == {"pareto_only": True, "columns": ["candidate_id"]}
+
+
+def test_brush_narrows_the_front_and_the_table(app: Any, filled_db: FilledDB) -> None:
+    pareto = page("pareto")
+    df = stored(filled_db.url, "s1")
+    done = df[df["status"] == "complete"].reset_index(drop=True)
+    gate = done["choices"].map(lambda c: json.loads(c)["gate"])
+    code = sorted(set(gate)).index("mux")  # categories in sorted order: add, mux, or
+    brush = {"choice:gate": [code - 0.4, code + 0.4]}
+    fig, summary, table = pareto.render("s1", [], "memory_bits", "accuracy", None, [],
+                                        "objectives", {}, brush)
+    kept = done[gate == "mux"].reset_index(drop=True)
+    expected = {int(kept["candidate_id"].iloc[i]) for i in brute_front(
+        kept[["accuracy", "memory_bits"]].to_numpy(float), ["maximize", "minimize"])}
+    assert 0 < len(kept) < len(done)
+    assert {int(c[0]) for c in trace(fig, "front").customdata} == expected
+    assert {int(c[0]) for c in trace(fig, "dominated").customdata} == set(
+        kept["candidate_id"]) - expected
+    assert summary[0].children == str(len(kept))  # points shown: only the brushed ones
+    head = [th.children for th in table.children[0].children.children]
+    assert head[:5] == ["study", "candidate", "trial", "memory (bits)", "accuracy"]
+    rows = [[td.children for td in tr.children] for tr in table.children[1].children]
+    assert {int(r[1].children.lstrip("#")) for r in rows} == expected
+    # the table carries each front row's choices: all of them with a mux gate
+    assert {r[head.index("gate")] for r in rows} == {"mux"}
+    by_id = done.set_index("candidate_id")
+    for r in rows:
+        choices = json.loads(by_id.loc[int(r[1].children.lstrip("#")), "choices"])
+        assert r[head.index("width_1")] == str(choices["width_1"])
+
+
+def test_parcoords_callback_keeps_and_clears_the_brush(app: Any, filled_db: FilledDB) -> None:
+    pareto = page("pareto")
+    brush = {"accuracy": [0.5, 0.9], "choice:gate": [0, 1]}
+    fig, kept = triggered("pareto-pc-axes.value", pareto.update_parcoords,
+                          ["accuracy", "memory_bits"], "accuracy", 0, "t", brush, "s1")
+    assert kept == {"accuracy": [0.5, 0.9]}  # the gate axis is gone: its brush with it
+    dims = {d.name: d for d in fig.data[0].dimensions}
+    assert list(dims) == ["accuracy", "memory_bits"]
+    assert dims["accuracy"].constraintrange == (0.5, 0.9)
+    fig, kept = triggered("pareto-pc-clear.n_clicks", pareto.update_parcoords,
+                          ["accuracy", "memory_bits"], "accuracy", 1, "t", brush, "s1")
+    assert kept == {} and all(d.constraintrange is None for d in fig.data[0].dimensions)
+    note = pareto.update_importance("ped-anova", {}, "s1")[1]
+    assert note.startswith("Importances need the Optuna study")  # filled without a search

@@ -147,7 +147,7 @@ def test_parcoords_figure(frame: pd.DataFrame) -> None:
     (trace,) = fig.data
     dims = {d.name: d for d in trace.dimensions}
     assert list(dims) == axes
-    assert list(dims["accuracy"].values) == list(done["accuracy"])
+    assert list(dims["accuracy"].values) == pytest.approx(list(done["accuracy"]))  # float32
     assert dims["accuracy"].constraintrange == (0.8, 0.9)
     assert dims["choice:gate"].constraintrange == ((-0.2, 0.3), (2.6, 3.4))
     assert dims["choice:gate"].ticktext == ("add", "mux", "or", P.ABSENT)

@@ -91,3 +91,31 @@ def test_browse_a_real_search(dash_duo: Any, search_db: str) -> None:
     dash_duo.wait_for_element("#pareto-link-progress", timeout=20).click()
     dash_duo.wait_for_text_to_equal("#progress-count-total", str(len(df)), timeout=20)
     assert dash_duo.get_logs() == []
+
+
+def test_choice_importance_on_a_real_search(search_db: str) -> None:
+    """The Optuna study the search kept: its trials' parameters are the store's choices, and
+    the page's importances are over those names."""
+    import json
+
+    from dashboard import importance as imp
+
+    df, status = stored(search_db)
+    with open_store(search_db, read_only=True) as store:
+        loaded = imp.load_trials(store, STUDY)
+    assert loaded is not None
+    directions, trials = loaded
+    assert directions == [d for _, d in status["objectives"]]
+    params = {t.number: t.params for t in trials}
+    done = df[df["status"] == "complete"]
+    assert len(done) > 0
+    for _, row in done.iterrows():
+        assert json.loads(row["choices"]) == params[int(row["trial_number"])]
+    make_app(search_db)
+    fig, note = page("pareto").update_importance("ped-anova", {}, STUDY)
+    names = {k for p in params.values() for k in p}
+    if len(done) >= imp.MIN_TRIALS:
+        assert note.startswith("most important: ")
+        assert all(set(t.y) <= names for t in fig.data)
+    else:
+        assert "importances need at least" in note
