@@ -31,6 +31,7 @@ With ``--write-docs`` the ``dashboard_load`` section of docs/benchmarks.md is re
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -68,7 +69,9 @@ def browser() -> Any:
                  "--window-size=1400,1000"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})
-    return webdriver.Chrome(options=options)
+    driver = webdriver.Chrome(options=options)
+    driver.set_script_timeout(300)  # a busy page (SVG 10k, WebGL without GPU) answers late
+    return driver
 
 
 DRAWN = """
@@ -87,9 +90,9 @@ FOUR = (("accuracy", "maximize"), ("memory_bits", "minimize"), ("cycles", "minim
         ("energy_pj", "minimize"))
 
 
-def load_once(driver: Any, url: str, expected: int) -> tuple[float, float]:
-    """Seconds from navigation until the scatter and the front count are drawn, and until
-    the parallel coordinates are too."""
+def load_once(driver: Any, url: str, expected: int, lines: bool) -> tuple[float, float]:
+    """Seconds from navigation until the scatter and the front count are drawn, and (with
+    ``lines``; else NaN) until the parallel coordinates are too."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get("about:blank")
@@ -98,6 +101,8 @@ def load_once(driver: Any, url: str, expected: int) -> tuple[float, float]:
     WebDriverWait(driver, 300, poll_frequency=0.02).until(
         lambda d: d.execute_script(DRAWN) == expected)
     page = time.perf_counter() - t0
+    if not lines:
+        return page, math.nan
     WebDriverWait(driver, 300, poll_frequency=0.02).until(
         lambda d: d.execute_script(LINES) == expected)
     return page, time.perf_counter() - t0
@@ -112,11 +117,11 @@ return e ? [e.encodedBodySize, e.responseEnd - e.requestStart] : [0, 0];
 """
 
 
-def measure(driver: Any, base: str, study: str, expected: int, repeats: int
-            ) -> dict[str, float]:
+def measure(driver: Any, base: str, study: str, expected: int, repeats: int,
+            lines: bool = False) -> dict[str, float]:
     url = f"{base}/study/{study}/pareto"
-    cold, cold_pc = load_once(driver, url, expected)
-    warm = [load_once(driver, url, expected) for _ in range(repeats)]
+    cold, cold_pc = load_once(driver, url, expected, lines)
+    warm = [load_once(driver, url, expected, lines) for _ in range(repeats)]
     size, request_ms = driver.execute_script(PAYLOAD)
     errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
     if errors:
@@ -132,6 +137,9 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument("--db", type=Path, default=None,
+                    help="keep the filled store in this SQLite file and reuse it when it "
+                         "exists (filling 2 x 10k real cost reports takes minutes)")
     args = ap.parse_args()
 
     from dashboard import figures
@@ -139,13 +147,15 @@ def main() -> None:
     from tests.dashboard.filler import bulk_fill
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'load.db'}"
+        path = args.db or Path(tmp) / "load.db"
+        url = f"sqlite:///{path}"
         t = time.perf_counter()
-        bulk_fill(url, "big", args.n, seed=0)
-        bulk_fill(url, "small", args.small, seed=1)
-        bulk_fill(url, "big4", args.n, seed=0, objectives=FOUR)
-        bulk_fill(url, "small4", args.small, seed=1, objectives=FOUR)
-        bulk_fill(url, "warmup", 10, seed=2)
+        if not path.exists():
+            bulk_fill(url, "big", args.n, seed=0)
+            bulk_fill(url, "small", args.small, seed=1)
+            bulk_fill(url, "big4", args.n, seed=0, objectives=FOUR)
+            bulk_fill(url, "small4", args.small, seed=1, objectives=FOUR)
+            bulk_fill(url, "warmup", 10, seed=2)
         fill_s = time.perf_counter() - t
         with open_store(url, read_only=True) as store:
             n_big = len(store.query("big", columns=["candidate_id"]))
@@ -160,7 +170,7 @@ def main() -> None:
         try:
             driver.get(base + "/")  # the browser caches Dash's and Plotly's scripts once
             time.sleep(1.0)
-            load_once(driver, base + "/study/warmup/pareto", 10)
+            load_once(driver, base + "/study/warmup/pareto", 10, True)
             time.sleep(1.0)
             results["small"] = measure(driver, base, "small", n_small, args.repeats)
             results["big"] = measure(driver, base, "big", n_big, args.repeats)
@@ -170,14 +180,14 @@ def main() -> None:
                 results["big-svg"] = measure(driver, base, "big", n_big, args.repeats)
             finally:
                 figures.WEBGL_ABOVE = saved
-            results["small4"] = measure(driver, base, "small4", n_small, args.repeats)
-            results["big4"] = measure(driver, base, "big4", n_big, args.repeats)
+            results["small4"] = measure(driver, base, "small4", n_small, args.repeats, True)
+            results["big4"] = measure(driver, base, "big4", n_big, args.repeats, True)
         finally:
             driver.quit()
             server.shutdown()
     for name, r in results.items():
         print(f"{name:8s} cold {r['cold_s']:.2f} s  warm {r['warm_s']:.2f} s  parallel "
-              f"coordinates cold {r['cold_pc_s']:.2f} s warm {r['warm_pc_s']:.2f} s  largest "
+              f"coordinates cold {_s(r['cold_pc_s'])} s warm {_s(r['warm_pc_s'])} s  largest "
               f"response {r['payload_mb']:.2f} MB in {r['request_ms']:.0f} ms", flush=True)
     big, small, svg = results["big"], results["small"], results["big-svg"]
     ratio_small = big["warm_s"] / small["warm_s"]
@@ -192,6 +202,10 @@ def main() -> None:
                    ratio_svg, ratio_four, verdict)
 
 
+def _s(seconds: float) -> str:
+    return "–" if math.isnan(seconds) else f"{seconds:.2f}"
+
+
 def write_docs(args: Any, results: dict[str, dict[str, float]], n_big: int, n_small: int,
                front_big: int, front_big4: int, ratio_small: float, ratio_svg: float,
                ratio_four: float, verdict: str) -> None:
@@ -200,15 +214,17 @@ def write_docs(args: Any, results: dict[str, dict[str, float]], n_big: int, n_sm
     chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True,
                               text=True).stdout.strip()
     rows = "\n".join(f"| {name} | {n:,} | {r['cold_s']:.2f} | {r['warm_s']:.2f} | "
-                     f"{r['cold_pc_s']:.2f} | {r['warm_pc_s']:.2f} | "
+                     f"{_s(r['cold_pc_s'])} | {_s(r['warm_pc_s'])} | "
                      f"{r['payload_mb']:.2f} MB, {r['request_ms']:.0f} ms |"
                      for (name, r), n in zip(results.items(),
                                              (n_small, n_big, n_big, n_small, n_big),
                                              strict=True))
+    command = (f"`.venv/bin/python benchmarks/dashboard_load.py --n {args.n} --repeats "
+               f"{args.repeats} --write-docs" + (f" --db {args.db}`" if args.db else "`"))
     section = f"""## Dashboard load (`dashboard_load`)
 
 Command:
-`.venv/bin/python benchmarks/dashboard_load.py --n {args.n} --repeats {args.repeats} --write-docs`
+{command}
 
 Time from navigation to the Pareto page until Plotly has drawn every point of the scatter and
 the front count is shown (cold, warm), and until the parallel coordinates (objectives and six

@@ -240,7 +240,8 @@ def test_live_refresh_reads_only_what_changed(tmp_path: Any) -> None:
     assert calls[1] == {"pareto_only": True, "columns": ["candidate_id"]}
 
 
-def test_brush_narrows_the_front_and_the_table(app: Any, filled_db: FilledDB) -> None:
+def test_brush_narrows_the_front_and_the_table(filled_db: FilledDB) -> None:
+    make_app(filled_db.url)  # not the module's app: a test above served another database
     pareto = page("pareto")
     df = stored(filled_db.url, "s1")
     done = df[df["status"] == "complete"].reset_index(drop=True)
@@ -269,7 +270,8 @@ def test_brush_narrows_the_front_and_the_table(app: Any, filled_db: FilledDB) ->
         assert r[head.index("width_1")] == str(choices["width_1"])
 
 
-def test_parcoords_callback_keeps_and_clears_the_brush(app: Any, filled_db: FilledDB) -> None:
+def test_parcoords_callback_keeps_and_clears_the_brush(filled_db: FilledDB) -> None:
+    make_app(filled_db.url)
     pareto = page("pareto")
     brush = {"accuracy": [0.5, 0.9], "choice:gate": [0, 1]}
     fig, kept = triggered("pareto-pc-axes.value", pareto.update_parcoords,
