@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dse.errors import UserError
+from dse.status import Status
 
 if TYPE_CHECKING:
     import numpy as np
@@ -510,10 +511,12 @@ def candidate_bundle(store: Store, study: str, candidate_id: int, *,
         raise UserError(f"candidate {candidate_id} belongs to study {cand['study']!r}, "
                         f"not {rec.name!r}")
     status = (cand["evaluation"] or {}).get("status", "not evaluated")
-    if status != "complete":
+    if status != Status.COMPLETE:
         raise UserError(f"candidate {candidate_id} of study {rec.name!r} is {status!r}: only a "
                         "complete candidate has a trained model to export")
-    if MODEL_ARTIFACT not in cand["artifacts"]:
+    spec = ArchSpec.from_json(cand["spec"])
+    source = _model_source(store, rec.id, int(candidate_id), spec.hash, cand["artifacts"])
+    if source is None:
         raise UserError(f"candidate {candidate_id} of study {rec.name!r} has no stored model "
                         "(it was trained by a tinydse that did not keep trained models; "
                         "train it again in a new study)")
@@ -521,8 +524,7 @@ def candidate_bundle(store: Store, study: str, candidate_id: int, *,
 
     from hwmodel.golden import input_codes
 
-    spec = ArchSpec.from_json(cand["spec"])
-    _mime, blob = store.artifact(int(candidate_id), MODEL_ARTIFACT)
+    _mime, blob = store.artifact(source, MODEL_ARTIFACT)
     model = load_trained_model(spec, blob)
     try:
         image = integer_image(model, spec)
@@ -535,6 +537,19 @@ def candidate_bundle(store: Store, study: str, candidate_id: int, *,
             "candidate_id": int(candidate_id), "split": "test"}
     return build_bundle(spec, image, codes, word_bits=word_bits, output_kind=kind,
                         labels=labels, meta=meta)
+
+
+def _model_source(store: Store, study_id: int, candidate_id: int, network_hash: str,
+                  artifacts: Sequence[str]) -> int | None:
+    """The candidate whose ``model`` artifact holds this candidate's trained network: itself,
+    or (co-search: one training per network) the pair that trained the same network."""
+    if MODEL_ARTIFACT in artifacts:
+        return candidate_id
+    trained = store.trained_evaluation_for_network(study_id, network_hash)
+    if trained is None or trained.status != Status.COMPLETE:
+        return None
+    other = trained.candidate_id
+    return other if MODEL_ARTIFACT in store.candidate(other)["artifacts"] else None
 
 
 def export_candidate(store: Store, study: str, candidate_id: int,

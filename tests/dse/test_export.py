@@ -205,8 +205,9 @@ def test_a_completed_trial_keeps_its_trained_model(study: tuple[str, Any]) -> No
         _mime, blob = store.artifact(cid, MODEL_ARTIFACT)
         model = load_trained_model(ArchSpec.from_json(cand["spec"]), blob)
         # the stored model is the one the trial measured: same test accuracy, to the sample
+        # (one sample of the test split is 1/364; the store may hold a float32 mean)
         _loss, acc = evaluate(model, data.test)
-        assert acc == pytest.approx(cand["evaluation"]["metrics"]["test_accuracy"], abs=0)
+        assert acc == pytest.approx(cand["evaluation"]["metrics"]["test_accuracy"], abs=1e-6)
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
