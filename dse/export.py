@@ -520,9 +520,8 @@ def candidate_bundle(store: Store, study: str, candidate_id: int, *,
         raise UserError(f"candidate {candidate_id} of study {rec.name!r} has no stored model "
                         "(it was trained by a tinydse that did not keep trained models; "
                         "train it again in a new study)")
-    from search_spaces.deploy import integer_image
-
     from hwmodel.golden import input_codes
+    from search_spaces.deploy import integer_image
 
     _mime, blob = store.artifact(source, MODEL_ARTIFACT)
     model = load_trained_model(spec, blob)

@@ -45,7 +45,7 @@ import pickle
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from dse.status import TRAINING_OUTCOMES
@@ -66,7 +66,9 @@ LR_SCHEDULES = ("cosine", "constant")
 class Stage:
     """One phase of training: what is quantized, for how many epochs, at which learning rate.
 
-    ``lr=None`` uses the run's ``lr``. ``epochs`` must be >= 1.
+    ``lr=None`` uses the run's ``lr``. ``epochs`` must be >= 1. ``deployed``: the stage trains
+    the integer machine itself, in code space (``search_spaces.deploy.set_deployed``; every
+    part quantized, whatever the three flags say); see :func:`deployable`.
     """
 
     name: str
@@ -75,6 +77,7 @@ class Stage:
     activations: bool
     lstm_gates: bool
     lr: float | None = None
+    deployed: bool = False
 
     def __post_init__(self) -> None:
         where = f"stage {self.name!r}"
@@ -82,7 +85,7 @@ class Stage:
             raise ValueError(f"stage: name={self.name!r} must be a non-empty string")
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"{where}: epochs={self.epochs!r} must be an integer >= 1")
-        for flag in ("weights", "activations", "lstm_gates"):
+        for flag in ("weights", "activations", "lstm_gates", "deployed"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{where}: {flag}={getattr(self, flag)!r} must be a boolean")
         lr = self.lr
@@ -148,6 +151,14 @@ def _billnet(epochs: int) -> list[Stage]:
             Stage("weights", b, weights=True, activations=False, lstm_gates=False),
             Stage("activations", c, weights=True, activations=True, lstm_gates=False),
             Stage("gates", d, weights=True, activations=True, lstm_gates=True)]
+
+
+def deployable(stages: Sequence[Stage]) -> list[Stage]:
+    """The schedule with its last stage deployed: it trains the integer machine the cost model
+    charges, so the accuracy measured after it is the chip's (docs/design.md, "Integer
+    semantics")."""
+    stages = list(stages)
+    return [*stages[:-1], replace(stages[-1], deployed=True)] if stages else stages
 
 
 def get_schedule(name: str, epochs: int) -> list[Stage]:
@@ -342,6 +353,12 @@ def apply_stage(model: nn.Module, stage: Stage, previous: Stage | None) -> None:
     if (fold_bsn is not None and previous is not None and stage.activations
             and not previous.activations):
         fold_bsn(model)
+    if stage.deployed or (previous is not None and previous.deployed):
+        from search_spaces.deploy import set_deployed
+
+        set_deployed(model, stage.deployed)  # type: ignore[arg-type]
+        if stage.deployed:
+            return
     if set_quantization is None:
         if _has_quantizers(model):
             raise RuntimeError("search_spaces.build.set_quantization is not available but the "
@@ -662,6 +679,6 @@ def train(
 
 __all__ = [
     "SCHEDULES", "Checkpoint", "Classification", "EpochMetrics", "Objective", "Stage",
-    "TrainResult", "apply_stage", "evaluate", "get_schedule", "load_checkpoint",
+    "TrainResult", "apply_stage", "deployable", "evaluate", "get_schedule", "load_checkpoint",
     "parse_schedule", "save_checkpoint", "split_epochs", "train",
 ]

@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from functools import lru_cache
 from typing import Any, cast
 
@@ -53,6 +52,7 @@ from search_spaces.spec import (
     Pool,
     Residual,
     Shape,
+    tgap_threshold,
     weight_bits_of,
 )
 
@@ -370,12 +370,6 @@ def pool_requant(total: np.ndarray, count: int, in_bits: int, out_bits: int) -> 
     ``count L_in`` is a power of two and ``L_out = L_in``)."""
     l_in, l_out = (1 << in_bits) - 1, (1 << out_bits) - 1
     return (2 * total * l_out + count * l_in) // (2 * count * l_in)
-
-
-def tgap_threshold(threshold: float, count: int, bits: int) -> int:
-    """Integer TGAP threshold: ``GAP(x/L) >= theta`` <=> ``sum(codes) >= ceil(theta n L)``
-    (exact, from the spec's threshold as a binary fraction)."""
-    return math.ceil(Fraction(threshold) * count * ((1 << bits) - 1))
 
 
 @lru_cache(maxsize=256)

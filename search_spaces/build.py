@@ -37,12 +37,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from search_spaces.layers.activations import ActQuant
+from search_spaces.layers.activations import ActQuant, act_steps
 from search_spaces.layers.conv import CAPointwise, QConv, QLinear, QuantWeightModule
+from search_spaces.layers.deployed import bn_deployed, exact_ste, pool_codes
 from search_spaces.layers.lstm import BinaryLSTM
 from search_spaces.layers.norm import BitShiftNorm
 from search_spaces.layers.residual import RESIDUAL_GATES, GatedResidual
 from search_spaces.spec import (
+    FLOAT_BITS,
     LSTM,
     ArchSpec,
     Conv,
@@ -69,31 +71,64 @@ def make_norm(kind: str, channels: int, dims: int, bsn_offset_frac_bits: int = 4
 
 
 class ConvBlock(nn.Module):
-    """conv (or factorized conv) -> norm -> activation."""
+    """conv (or factorized conv) -> norm -> activation.
+
+    Deployed (:func:`search_spaces.deploy.set_deployed`): the conv gives the integer
+    accumulator and the norm re-quantizes it to codes exactly as the chip does (BSN: shift +
+    offsets; BN: multi-thresholds; none: clamp), see :mod:`search_spaces.layers.deployed`.
+    """
 
     def __init__(self, conv: nn.Module, norm: nn.Module, act: ActQuant) -> None:
         super().__init__()
         self.conv = conv
         self.norm = norm
         self.act = act
+        self.deployed = False
+
+    def set_deployed(self, on: bool) -> None:
+        self.deployed = on
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.deployed:
+            return self.requantize(self.conv(x))
         return self.act(self.norm(self.conv(x)))  # type: ignore[no-any-return]
+
+    def requantize(self, acc: Tensor) -> Tensor:
+        """Deployed: accumulator -> output codes (unquantized outputs stay accumulators)."""
+        bits = self.act.bits
+        if isinstance(self.norm, nn.Identity):
+            if bits >= FLOAT_BITS:
+                return acc
+            steps = float(act_steps(bits))
+            return exact_ste(acc, acc.detach().clamp(0.0, steps), 0.0, steps)
+        if bits >= FLOAT_BITS:
+            raise ValueError("a deployed norm needs a quantized activation (act_bits < 32)")
+        if isinstance(self.norm, BitShiftNorm):
+            return self.norm.deployed_codes(acc, bits)
+        assert isinstance(self.norm, nn.modules.batchnorm._BatchNorm)
+        return bn_deployed(self.norm, acc, bits)
 
 
 class PoolBlock(nn.Module):
     """Max / avg pooling (2-D or 3-D) or global average pooling, then re-quantization."""
 
     def __init__(self, op: str, kernel: tuple[int, ...], stride: tuple[int, ...], dims: int,
-                 bits: int) -> None:
+                 bits: int, in_bits: int = FLOAT_BITS) -> None:
         super().__init__()
         self.op = op
         self.kernel = kernel
         self.stride = stride
         self.dims = dims
         self.act = ActQuant(bits)
+        self.in_bits = in_bits
+        self.deployed = False
+
+    def set_deployed(self, on: bool) -> None:
+        self.deployed = on
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.deployed:
+            return self.deployed_forward(x)
         if self.op == "global_avg":
             y = x.mean(dim=tuple(range(2, x.dim())))
         elif self.op == "max":
@@ -104,6 +139,26 @@ class PoolBlock(nn.Module):
             y = avg(x, self.kernel, self.stride)
         return self.act(y)  # type: ignore[no-any-return]
 
+    def deployed_forward(self, x: Tensor) -> Tensor:
+        """Codes in, codes out: max of codes, or the integer sum re-quantized
+        (:func:`search_spaces.layers.deployed.pool_codes`)."""
+        bits, in_bits = self.act.bits, self.in_bits
+        if self.op == "max":
+            pool = F.max_pool2d if self.dims == 2 else F.max_pool3d
+            y = pool(x, self.kernel, self.stride)
+            if bits == in_bits:
+                return y
+            total, count = y, 1
+        elif self.op == "global_avg":
+            total = x.sum(dim=tuple(range(2, x.dim())))
+            count = math.prod(x.shape[2:])
+        else:
+            avg = F.avg_pool2d if self.dims == 2 else F.avg_pool3d
+            total = avg(x, self.kernel, self.stride, divisor_override=1)  # the window sum
+            count = math.prod(self.kernel)
+        surrogate = total * (act_steps(bits) / (count * act_steps(in_bits)))
+        return exact_ste(surrogate, pool_codes(total, count, in_bits, bits))
+
     def extra_repr(self) -> str:
         return f"op={self.op}, kernel={self.kernel}, stride={self.stride}"
 
@@ -111,19 +166,34 @@ class PoolBlock(nn.Module):
 class TinyNet(nn.Module):
     """The model built from an ArchSpec; ``spec`` is kept for reference."""
 
+    logit_scale: Tensor
+
     def __init__(self, spec: ArchSpec, input_act: nn.Module, layers: list[nn.Module]) -> None:
         super().__init__()
         self.spec = spec
         self.input_act = input_act
         self.layers = nn.ModuleList(layers)
+        self.deployed = False
+        # deployed: integer logits times a power of two (set on deployment) for the loss;
+        # the argmax, hence the class, is the integer one
+        self.register_buffer("logit_scale", torch.ones(()))
+
+    def set_deployed(self, on: bool) -> None:
+        self.deployed = on
 
     def forward(self, x: Tensor) -> Tensor:
         if tuple(x.shape[1:]) != self.spec.input_shape:
             raise ValueError(f"input shape {tuple(x.shape[1:])} != spec input_shape "
                              f"{self.spec.input_shape} (batch axis first)")
-        x = self.input_act(x)
+        if self.deployed:
+            bits = self.spec.input_bits  # the integer pixel codes (hwmodel.golden.input_codes)
+            x = x.clamp(0.0, 1.0).mul(act_steps(bits)).add_(0.5).floor_()
+        else:
+            x = self.input_act(x)
         for layer in self.layers:
             x = layer(x)
+        if self.deployed and self.spec.top_layers()[-1].out_bits >= FLOAT_BITS:
+            x = x * self.logit_scale
         return x
 
     def stored_weight_bits(self) -> int:
@@ -165,7 +235,8 @@ class _Builder:
                              make_norm(layer.norm, layer.out_channels, dims, self.frac_bits),
                              ActQuant(layer.act_bits))
         if isinstance(layer, Pool):
-            return PoolBlock(layer.op, info.kernel, info.stride, dims, info.out_bits)
+            return PoolBlock(layer.op, info.kernel, info.stride, dims, info.out_bits,
+                             info.in_bits)
         if isinstance(layer, Linear):
             return ConvBlock(QLinear(math.prod(in_shape), layer.out_features, layer.weight_quant,
                                      layer.weight_levels, self.qkw(layer.weight_quant)),
@@ -174,7 +245,9 @@ class _Builder:
         if isinstance(layer, LSTM):
             return BinaryLSTM(layer.features(in_shape), layer.hidden, layer.weight_quant,
                               layer.weight_levels, layer.binary_gates,
-                              self.qkw(layer.weight_quant))
+                              self.qkw(layer.weight_quant),
+                              input_steps=act_steps(info.in_bits)
+                              if info.in_bits < FLOAT_BITS else 1)
         if isinstance(layer, Residual):
             body = nn.Sequential(*(self.layer(c) for c in info.children))
             gate = RESIDUAL_GATES.get(layer.gate)(in_shape[0], info.out_bits, layer.shift,

@@ -27,6 +27,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from typing import Any, ClassVar, cast
 
 from search_spaces.quantizers import FLOAT_BITS, QUANTIZERS, weight_bits_of
@@ -505,6 +506,13 @@ class Residual(_LayerBase):
         return out
 
 
+def tgap_threshold(threshold: float, count: int, bits: int) -> int:
+    """The integer meaning of a MUX gate's select threshold: ``GAP(x)_c >= threshold`` on
+    ``bits``-bit codes ``x = k / L`` over ``count`` positions is ``sum_c(k) >=
+    ceil(threshold * count * L)`` (computed exactly from the binary value of ``threshold``)."""
+    return math.ceil(Fraction(threshold) * count * ((1 << bits) - 1))
+
+
 Layer = Conv | Factorized | Pool | Linear | LSTM | Residual
 LAYER_KINDS: dict[str, type[_LayerBase]] = {
     cls.kind: cls for cls in (Conv, Factorized, Pool, Linear, LSTM, Residual)
@@ -779,5 +787,5 @@ def load_spec(path: str) -> ArchSpec:
 __all__ = [
     "ArchSpec", "CAGen", "Conv", "Factorized", "Layer", "LayerInfo", "LSTM", "Linear", "Pool",
     "Residual", "SpecError", "canonical_json", "hash_frame", "hash_of", "layer_json",
-    "load_spec", "weight_bits_of",
+    "load_spec", "tgap_threshold", "weight_bits_of",
 ]

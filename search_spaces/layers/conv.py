@@ -44,12 +44,19 @@ class QuantWeightModule(nn.Module):
         self.quantizer: WeightQuantizer = QUANTIZERS.get(weight_quant).build(
             weight_levels, **(quant_kwargs or {}))
         self.quantize_weights = True
+        self.deployed = False
 
     def set_quantization(self, *, weights: bool, activations: bool, lstm_gates: bool) -> None:
         self.quantize_weights = weights
 
+    def set_deployed(self, on: bool) -> None:
+        self.deployed = on
+
     def effective_weight(self) -> Tensor:
-        """The weight the forward pass uses: quantized (``alpha q``) or float."""
+        """The weight the forward pass uses: quantized (``alpha q``), float, or in the
+        deployed stage the integer codes (:meth:`WeightQuantizer.int_codes`)."""
+        if self.deployed:
+            return self.quantizer.int_codes(self.weight)
         if self.quantize_weights:
             return self.quantizer(self.weight)  # type: ignore[no-any-return]
         return self.weight
@@ -162,6 +169,11 @@ class CAPointwise(nn.Module):
         matrix = ca_weight_matrix_torch(ca, out_channels, in_channels)
         self.register_buffer("weight", matrix.view(out_channels, in_channels, *([1] * dims)))
         self.scale = 1.0 / math.sqrt(in_channels)
+        self.deployed = False
+
+    def set_deployed(self, on: bool) -> None:
+        """Deployed: the integer product, the scale folded into what follows."""
+        self.deployed = on
 
     def stored_weight_bits(self) -> int:
         """``seed + rule`` bits (:attr:`spec.CAGen.stored_bits`); the matrix is not stored."""
@@ -169,7 +181,8 @@ class CAPointwise(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         conv = F.conv2d if self.dims == 2 else F.conv3d
-        return conv(x, self.weight.to(x.dtype)) * self.scale
+        y = conv(x, self.weight.to(x.dtype))
+        return y if self.deployed else y * self.scale
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, rule={self.ca.rule}, "

@@ -13,6 +13,11 @@ by the layer's weight quantizer (``sign`` by default). Gate pre-activations
 
 With binary gates ``h_t = o sign(c_t)`` lies in {-1, 0, +1}: the output gate bit and the sign
 bit (the spec counts it as 1-bit). The layer returns the last ``h`` (N, hidden).
+
+Deployed stage (integer codes, docs/design.md "Integer semantics"): the input is its integer
+codes ``0..L`` (``L = input_steps``) and the weights their integer codes, so the float form's
+``W [x_t / L, h]`` becomes ``W_x x_t + L W_h h`` (the same signs, hence the same Heaviside and
+sign gates, times the positive ``alpha / L``); gates are binary.
 """
 
 from __future__ import annotations
@@ -70,7 +75,7 @@ class BinaryLSTM(QuantWeightModule):
 
     def __init__(self, features: int, hidden: int, weight_quant: str = "sign",
                  weight_levels: int = 2, binary_gates: bool = True,
-                 quant_kwargs: dict[str, Any] | None = None) -> None:
+                 quant_kwargs: dict[str, Any] | None = None, input_steps: int = 1) -> None:
         if features < 1 or hidden < 1:
             raise ValueError(f"features={features} and hidden={hidden} must be >= 1")
         super().__init__((4 * hidden, features + hidden), weight_quant, weight_levels,
@@ -79,6 +84,7 @@ class BinaryLSTM(QuantWeightModule):
         self.hidden = hidden
         self.binary_gates = binary_gates
         self.gates_quantized = True
+        self.input_steps = input_steps
 
     def set_quantization(self, *, weights: bool, activations: bool, lstm_gates: bool) -> None:
         self.quantize_weights = weights
@@ -94,13 +100,14 @@ class BinaryLSTM(QuantWeightModule):
         w = self.effective_weight()
         w_x, w_h = w[:, : self.features], w[:, self.features:]
         pre_x = seq @ w_x.t()  # (N, T, 4H), all steps at once
-        binary = self.binary_gates and self.gates_quantized
+        binary = self.binary_gates and (self.gates_quantized or self.deployed)
+        h_scale = float(self.input_steps) if self.deployed else 1.0
         sig = binary_sigmoid if binary else torch.sigmoid
         tanh = binary_tanh if binary else torch.tanh
         h = x.new_zeros(n, self.hidden)
         c = x.new_zeros(n, self.hidden)
         for t in range(steps):
-            pre = pre_x[:, t] + h @ w_h.t()
+            pre = pre_x[:, t] + (h @ w_h.t()) * h_scale
             i, f, g, o = pre.chunk(4, dim=1)
             c = sig(f) * c + sig(i) * tanh(g)
             h = sig(o) * tanh(c)

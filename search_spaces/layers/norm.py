@@ -29,6 +29,11 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from search_spaces.layers.activations import act_steps
+from search_spaces.layers.deployed import bsn_codes, exact_ste, round_ste
+
+
+def _channel(t: Tensor, like: Tensor) -> Tensor:
+    return t.view(1, -1, *([1] * (like.dim() - 2)))
 
 
 def fold_shift(gamma: Tensor, var: Tensor, eps: float) -> int:
@@ -56,6 +61,9 @@ class BitShiftNorm(nn.Module):
     shift: Tensor
     offset_int: Tensor
     folded: Tensor
+    d_shift: Tensor
+    d_frac: Tensor
+    d_ready: Tensor
 
     def __init__(self, channels: int, offset_frac_bits: int = 4, momentum: float = 0.1,
                  eps: float = 1e-5) -> None:
@@ -75,6 +83,14 @@ class BitShiftNorm(nn.Module):
         self.register_buffer("shift", torch.zeros((), dtype=torch.long))
         self.register_buffer("offset_int", torch.zeros(channels))
         self.register_buffer("folded", torch.zeros((), dtype=torch.bool))
+        # the deployed stage (see deployed_codes): shift k, offset binary point f, offsets
+        # in code units (trained; stored as round(o 2^f) in offset_bits bits)
+        self.register_buffer("d_shift", torch.zeros((), dtype=torch.long))
+        self.register_buffer("d_frac", torch.zeros((), dtype=torch.long))
+        self.register_buffer("d_ready", torch.zeros((), dtype=torch.bool))
+        self.d_offset = nn.Parameter(torch.zeros(channels))
+        self.offset_bits = 8
+        self.max_shift = 15
 
     @property
     def is_folded(self) -> bool:
@@ -102,6 +118,50 @@ class BitShiftNorm(nn.Module):
                                 self.training, self.momentum, self.eps)
         scale = 2.0 ** -int(self.shift)
         return (x + self._bcast(self.offsets().to(x.dtype), x)) * scale
+
+    # ------------------------------------------------------------------ deployed stage
+    def offset_codes(self) -> Tensor:
+        """The stored integer offsets ``O_c = clamp(round(o_c 2^f))`` (STE gradient)."""
+        lim = 1 << (self.offset_bits - 1)
+        scaled = self.d_offset * float(1 << int(self.d_frac))
+        return round_ste(scaled).clamp(-lim, lim - 1)
+
+    @torch.no_grad()
+    def deploy_init(self, acc: Tensor, bits: int) -> None:
+        """Fit the deployed shift and offsets to a batch of accumulators.
+
+        As BN with the trained ``gamma, beta`` would map them onto codes (``z L``,
+        ``z = gamma (acc - mu) / sigma + beta``): ``k = round(-mean_c log2(|gamma_c| L /
+        sigma_c))`` clamped to ``0..max_shift``, ``o_c = beta_c L - mu_c 2^-k`` (code units);
+        the binary point ``f`` is the largest ``<= offset_frac_bits`` at which every offset
+        fits ``offset_bits`` bits.
+        """
+        steps = (1 << bits) - 1
+        dims = [d for d in range(acc.dim()) if d != 1]
+        mu = acc.double().mean(dim=dims)
+        sigma = acc.double().std(dim=dims).clamp_min(1e-6)
+        scale = (self.weight.double().abs().clamp_min(1e-12) * steps) / sigma
+        k = int(torch.round(-torch.log2(scale).mean()).clamp(0, self.max_shift))
+        o = self.bias.double() * steps - mu * 2.0 ** -k
+        lim = (1 << (self.offset_bits - 1)) - 1
+        frac = self.offset_frac_bits
+        while frac > 0 and float(o.abs().max()) * (1 << frac) > lim:
+            frac -= 1
+        self.d_shift.fill_(k)
+        self.d_frac.fill_(frac)
+        self.d_offset.copy_(o.to(self.d_offset.dtype))
+        self.d_ready.fill_(True)
+
+    def deployed_codes(self, acc: Tensor, bits: int) -> Tensor:
+        """``clamp(floor(acc 2^-k + O 2^-f + 1/2), 0, L)``, exact (int64), clipped STE."""
+        if not bool(self.d_ready):
+            self.deploy_init(acc, bits)
+        k, f = int(self.d_shift), int(self.d_frac)
+        o_int = self.offset_codes()
+        y = acc * 2.0 ** -k + _channel(o_int, acc) * 2.0 ** -f
+        code = bsn_codes(acc, k, o_int, f, bits)
+        steps = float((1 << bits) - 1)
+        return exact_ste(y, code, -0.5, steps + 0.5)
 
     def extra_repr(self) -> str:
         mode = f"folded, shift={int(self.shift)}" if self.is_folded else "bn"

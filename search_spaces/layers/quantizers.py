@@ -347,6 +347,16 @@ class WeightQuantizer(nn.Module):
         """The normalized codes ``q`` (values on :meth:`code_values`)."""
         raise NotImplementedError
 
+    @property
+    def code_factor(self) -> float:
+        """``q * code_factor`` is the small signed integer the chip stores (1: ``q`` is one)."""
+        return 1.0
+
+    def int_codes(self, w: Tensor) -> Tensor:
+        """The integer weight codes ``round(q * code_factor)`` with the STE of ``q`` (the
+        deployed stage's weights: no ``alpha``, see :mod:`search_spaces.layers.deployed`)."""
+        return _RoundSTE.apply(self.codes(w) * self.code_factor)  # type: ignore[no-any-return]
+
     def quantize(self, w: Tensor) -> tuple[Tensor, Tensor]:
         q = self.codes(w)
         if self.scaling == "none":
@@ -483,6 +493,12 @@ class HEQQuantizer(WeightQuantizer):
 
     def code_values(self) -> tuple[float, ...]:
         return heq_code_values(self.levels)
+
+    @property
+    def code_factor(self) -> float:
+        """Odd n: ``(n-1)/2`` (codes ``-(n-1)/2..(n-1)/2``); even n: ``n-1`` (odd codes)."""
+        n = self.levels
+        return (n - 1) / 2 if n % 2 else float(n - 1)
 
     @torch.no_grad()
     def refit(self, w: Tensor) -> Tensor:

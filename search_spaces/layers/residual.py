@@ -21,14 +21,16 @@ float proxies: the shift is the multiplication by ``2^-k``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from search_spaces.layers.activations import ActQuant, act_steps
+from search_spaces.layers.deployed import exact_ste
 from search_spaces.registry import Registry
-from search_spaces.spec import FLOAT_BITS
+from search_spaces.spec import FLOAT_BITS, tgap_threshold
 
 
 class ShiftSTE(torch.autograd.Function):
@@ -107,10 +109,27 @@ class ResidualGate(nn.Module):
         self.bits = bits
         self.shift = shift
         self.quantized = True
+        self.deployed = False
+        self.threshold_value = float(threshold)  # the spec's: its integer form in deployment
         self.register_buffer("threshold", torch.full((channels,), float(threshold)))
 
     def set_quantization(self, *, weights: bool, activations: bool, lstm_gates: bool) -> None:
         self.quantized = activations
+
+    def set_deployed(self, on: bool) -> None:
+        """Deployed: ``x`` and ``f`` are integer codes and the gate computes on them exactly."""
+        self.deployed = on
+
+    def select(self, x: Tensor) -> Tensor:
+        """The MUX select ``S`` (N, C, 1, ...): thresholded GAP; deployed, the integer form
+        ``sum_c(codes) >= tgap_threshold(...)`` (:func:`spec.tgap_threshold`)."""
+        if not self.deployed:
+            return tgap_select(x, self.threshold)
+        count = math.prod(x.shape[2:])
+        t = tgap_threshold(self.threshold_value, count, self.bits)
+        total = x.detach().round().to(torch.long).sum(dim=tuple(range(2, x.dim())),
+                                                      keepdim=True)
+        return (total >= t).to(x.dtype)
 
     def forward(self, x: Tensor, f: Tensor) -> Tensor:
         raise NotImplementedError
@@ -128,6 +147,12 @@ class AddGate(ResidualGate):
         self.act = ActQuant(bits)
 
     def forward(self, x: Tensor, f: Tensor) -> Tensor:
+        if self.deployed:  # saturating add of codes
+            total = x + f
+            if self.bits >= FLOAT_BITS:
+                return total
+            steps = float(act_steps(self.bits))
+            return exact_ste(total, total.detach().clamp(max=steps), -math.inf, steps)
         return self.act(x + f)  # type: ignore[no-any-return]
 
 
@@ -144,8 +169,12 @@ class MuxGate(ResidualGate):
     """``S_c ? f_c : (x_c >> shift)`` with the thresholded-GAP select."""
 
     def forward(self, x: Tensor, f: Tensor) -> Tensor:
-        s = tgap_select(x, self.threshold)
-        skip = shift_codes(x, self.bits, self.shift, self.quantized)
+        s = self.select(x)
+        if self.deployed:
+            scaled = x * 2.0 ** -self.shift
+            skip = exact_ste(scaled, torch.floor(scaled.detach()))  # x >> shift on codes
+        else:
+            skip = shift_codes(x, self.bits, self.shift, self.quantized)
         return s * f + (1.0 - s) * skip
 
 
@@ -154,7 +183,7 @@ class MuxOrGate(ResidualGate):
     """``S_c ? (x_c OR f_c) : x_c`` (BILLNET, our reading)."""
 
     def forward(self, x: Tensor, f: Tensor) -> Tensor:
-        s = tgap_select(x, self.threshold)
+        s = self.select(x)
         return s * or_gate(x, f) + (1.0 - s) * x
 
 
