@@ -272,6 +272,16 @@ def _batches(ds: SplitDataset, batch_size: int, *, shuffle: bool,
         yield x, y
 
 
+def split_tensors(ds: SplitDataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """The whole split as one (inputs, labels) pair of tensors."""
+    import torch
+
+    if len(ds) == 0:
+        raise ValueError("split_tensors: the split is empty")
+    x, y = next(_batches(ds, len(ds), shuffle=False))
+    return x, torch.as_tensor(y)
+
+
 def evaluate(model: nn.Module, ds: SplitDataset, *, batch_size: int = 512,
              device: str = "cpu") -> tuple[float, float]:
     """``(mean cross-entropy, accuracy)`` of ``model`` on ``ds`` in eval mode."""
@@ -679,6 +689,7 @@ def train(
 
 __all__ = [
     "SCHEDULES", "Checkpoint", "Classification", "EpochMetrics", "Objective", "Stage",
-    "TrainResult", "apply_stage", "deployable", "evaluate", "get_schedule", "load_checkpoint",
+    "TrainResult", "apply_stage", "deployable", "evaluate",
+    "split_tensors", "get_schedule", "load_checkpoint",
     "parse_schedule", "save_checkpoint", "split_epochs", "train",
 ]

@@ -351,17 +351,17 @@ def bsn_requant(acc: np.ndarray, shift: int, offset: np.ndarray, frac_bits: int,
 def threshold_requant(acc: np.ndarray, thresholds: np.ndarray,
                       direction: np.ndarray) -> np.ndarray:
     """Multi-threshold: ``code = #{j : acc >= T_cj}``, or ``#{j : acc <= T_cj}`` where the
-    channel's direction bit is set (a negative BN gamma)."""
-    c = thresholds.shape[0]
-    shape = (1, c, *([1] * (acc.ndim - 2)))
-    up = np.zeros(acc.shape, dtype=np.int64)
-    down = np.zeros(acc.shape, dtype=np.int64)
-    for j in range(thresholds.shape[1]):
-        t = thresholds[:, j].reshape(shape)
-        up += acc >= t
-        down += acc <= t
-    rev = direction.reshape(shape).astype(bool)
-    return np.where(rev, down, up)
+    channel's direction bit is set (a negative BN gamma); channels on axis 1."""
+    out = np.empty(acc.shape, dtype=np.int64)
+    levels = thresholds.shape[1]
+    for c in range(thresholds.shape[0]):
+        t = np.sort(thresholds[c])
+        a = acc[:, c]
+        if direction[c]:
+            out[:, c] = levels - np.searchsorted(t, a, side="left")  # #{T >= acc}
+        else:
+            out[:, c] = np.searchsorted(t, a, side="right")  # #{T <= acc}
+    return out
 
 
 def pool_requant(total: np.ndarray, count: int, in_bits: int, out_bits: int) -> np.ndarray:
@@ -391,27 +391,37 @@ def _matmul_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def conv_acc(x: np.ndarray, w: np.ndarray, stride: Shape, padding: Shape,
-             groups: int) -> np.ndarray:
-    """Integer convolution (N, Cin, *S) x (Cout, Cin/g, *k) -> (N, Cout, *O), zero padding."""
+             groups: int, acc_bits: int = _EXACT_BITS) -> np.ndarray:
+    """Integer convolution (N, Cin, *S) x (Cout, Cin/g, *k) -> (N, Cout, *O), zero padding.
+
+    Exact: the products run in float32 BLAS when the accumulator is at most 24 bits wide (every
+    partial sum is then an integer float32 holds exactly), else in float64 (up to 52 bits)."""
     dims = w.ndim - 2
     k = tuple(w.shape[2:])
-    pad = [(0, 0), (0, 0), *((p, p) for p in padding)]
-    xp = np.pad(x, pad) if any(padding) else x
-    win = _windows(xp, k, stride)  # (N, Cin, *O, *K)
     n, cin = x.shape[:2]
+    ftype: Any = np.float32 if acc_bits <= 24 else np.float64
+    xf = x.astype(ftype)  # one copy
+    if groups == 1 and all(v == 1 for v in k) and not any(padding):
+        # pointwise: a product over the channel axis, no window copy
+        xs = xf[(slice(None), slice(None), *(slice(None, None, st) for st in stride))]
+        y = np.tensordot(w.reshape(w.shape[0], cin).astype(ftype), xs, axes=([1], [1]))
+        return np.moveaxis(np.rint(y), 0, 1).astype(np.int64)
+    pad = [(0, 0), (0, 0), *((p, p) for p in padding)]
+    xp = np.pad(xf, pad) if any(padding) else xf
+    win = _windows(xp, k, stride)  # (N, Cin, *O, *K)
     out_sp = win.shape[2:2 + dims]
     cg, og = cin // groups, w.shape[0] // groups
+    wf = w.astype(ftype)
     outs = []
+    perm = (0, *range(2, 2 + dims), 1, *range(2 + dims, 2 + 2 * dims))
     for g in range(groups):
         part = win[:, g * cg:(g + 1) * cg]  # (N, cg, *O, *K)
         # (N, *O, cg, *K) -> rows of the reduction
-        perm = (0, *range(2, 2 + dims), 1, *range(2 + dims, 2 + 2 * dims))
         cols = part.transpose(perm).reshape(n * math.prod(out_sp), cg * math.prod(k))
-        wg = w[g * og:(g + 1) * og].reshape(og, -1)
-        y = _matmul_exact(cols, wg.T)  # (N*O, og)
+        y = cols @ wf[g * og:(g + 1) * og].reshape(og, -1).T  # (N*O, og)
         outs.append(y.reshape(n, *out_sp, og))
     y = np.concatenate(outs, axis=-1) if groups > 1 else outs[0]
-    return np.moveaxis(y, -1, 1)
+    return np.moveaxis(np.rint(y), -1, 1).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------- the executor
@@ -447,6 +457,7 @@ class _Run:
         self.image = image
         self.keep = keep_codes
         self.codes: dict[str, np.ndarray] = {}
+        self.acc_bits = _acc_bits(image.spec)
         self.macs: dict[str, int] = {}
 
     def arr(self, path: str, name: str) -> ParamArray:
@@ -480,7 +491,7 @@ class _Run:
             w = w.reshape(conv.out_channels, in_shape[0], *([1] * dims))
         else:
             w = self.arr(path, "weight").values
-        acc = conv_acc(x, w, s, p, conv.groups)
+        acc = conv_acc(x, w, s, p, conv.groups, self.acc_bits[path])
         self.macs[path] = int(math.prod(acc.shape[1:]) * math.prod(w.shape[1:]))
         return self.record(path, self.requant(path, conv.norm, acc, out_bits))
 
@@ -596,9 +607,29 @@ def execute(spec: ArchSpec, image: IntegerImage, x_codes: np.ndarray, *,
     return ExecResult(x, run.codes, run.macs)
 
 
+def not_deployable_reason(spec: ArchSpec) -> str | None:
+    """Why ``spec`` has no integer form (e.g. float weights), or None when it has one."""
+    try:
+        layout(spec)
+        _check_exact(spec)
+        for info in spec.iter_layers():
+            if isinstance(info.layer, LSTM) and not info.layer.binary_gates:
+                raise NotDeployable(f"{info.path}: an LSTM with float gates")
+            if isinstance(info.layer, Pool) and info.in_bits >= FLOAT_BITS:
+                raise NotDeployable(f"{info.path}: pooling of an unquantized tensor")
+    except NotDeployable as exc:
+        return str(exc)
+    return None
+
+
 def predict(spec: ArchSpec, image: IntegerImage, x_codes: np.ndarray) -> np.ndarray:
     """The classes the chip outputs: argmax of the integer logits."""
     return execute(spec, image, x_codes).predict()
+
+
+@lru_cache(maxsize=1024)
+def _acc_bits(spec: ArchSpec) -> dict[str, int]:
+    return {op.path: op.acc_bits for op in lower(spec) if op.is_matrix}
 
 
 @lru_cache(maxsize=1024)
@@ -623,7 +654,8 @@ def layer_stored_bits(image_layout: Mapping[str, Mapping[str, ArraySpec]]) -> di
 __all__ = [
     "ENCODINGS", "MEMORIES", "ArraySpec", "ExecResult", "IntegerImage", "NotDeployable",
     "ParamArray", "bsn_requant", "ca_param_values", "conv_acc", "execute", "input_codes",
-    "layer_stored_bits", "layout", "leaf_paths", "pool_requant", "predict", "random_image",
+    "layer_stored_bits", "layout", "leaf_paths", "not_deployable_reason", "pool_requant",
+    "predict", "random_image",
     "round_half_up_shift", "tgap_threshold", "threshold_requant", "weight_code_range",
     "weight_encoding", "weight_shape",
 ]

@@ -185,14 +185,20 @@ class TinyNet(nn.Module):
         if tuple(x.shape[1:]) != self.spec.input_shape:
             raise ValueError(f"input shape {tuple(x.shape[1:])} != spec input_shape "
                              f"{self.spec.input_shape} (batch axis first)")
-        if self.deployed:
-            bits = self.spec.input_bits  # the integer pixel codes (hwmodel.golden.input_codes)
-            x = x.clamp(0.0, 1.0).mul(act_steps(bits)).add_(0.5).floor_()
-        else:
+        if not self.deployed:
             x = self.input_act(x)
-        for layer in self.layers:
-            x = layer(x)
-        if self.deployed and self.spec.top_layers()[-1].out_bits >= FLOAT_BITS:
+            for layer in self.layers:
+                x = layer(x)
+            return x
+        bits = self.spec.input_bits  # the integer pixel codes (hwmodel.golden.input_codes)
+        x = x.clamp(0.0, 1.0).mul(act_steps(bits)).add_(0.5).floor_()
+        # TF32 convolutions round integer operands above 11 bits: off while deployed
+        cudnn = torch.backends.cudnn
+        with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark,
+                         deterministic=cudnn.deterministic, allow_tf32=False):
+            for layer in self.layers:
+                x = layer(x)
+        if self.spec.top_layers()[-1].out_bits >= FLOAT_BITS:
             x = x * self.logit_scale
         return x
 

@@ -133,6 +133,7 @@ def set_deployed(model: TinyNet, on: bool = True, params: CostParams | None = No
             module.offset_bits = params.bsn_offset_bits
             module.max_shift = params.bsn_max_shift
             module.d_ready.fill_(False)
+            module.add_offsets()
     if fresh:
         model.logit_scale.fill_(_logit_scale(model))
 
@@ -282,4 +283,26 @@ def _reach(spec_in_bits: int, hw_in_bits: int, channels: int,
     return int(per_out.max() * x_max)
 
 
-__all__ = ["LeafModules", "integer_image", "leaf_modules", "set_deployed", "torch_codes"]
+def predictions(model: nn.Module, x: Tensor, image: IntegerImage | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(the chip's classes, the torch model's classes) on ``x`` (N, *input_shape) in [0, 1]:
+    argmax of :func:`hwmodel.golden.execute`'s integer logits and of the deployed torch
+    model's logits (eval mode). Equal, unless the torch forward left the integers."""
+    from hwmodel.golden import execute, input_codes
+
+    if not isinstance(model, TinyNet):
+        raise TypeError(f"model must be a TinyNet (build_model), got {type(model).__name__}")
+    image = image if image is not None else integer_image(model)
+    chip = execute(model.spec, image, input_codes(model.spec, x.numpy())).predict()
+    was = model.training
+    model.eval()
+    device = next(model.buffers()).device
+    with torch.no_grad():
+        ours = np.concatenate([model(x[lo:lo + 1024].to(device)).argmax(dim=1).cpu().numpy()
+                               for lo in range(0, len(x), 1024)])
+    model.train(was)
+    return chip, ours
+
+
+__all__ = ["LeafModules", "integer_image", "leaf_modules", "predictions", "set_deployed",
+           "torch_codes"]

@@ -40,7 +40,8 @@ class TrialContext:
         import torch
 
         from dse.store import open_store
-        from dse.train import get_schedule
+        from dse.train import deployable, get_schedule
+        from hwmodel.golden import not_deployable_reason
         from search_spaces.spec import ArchSpec
 
         self.started = time.monotonic()
@@ -59,6 +60,11 @@ class TrialContext:
             else "cpu"
         torch.manual_seed(self.seed)
         self.stages = get_schedule(payload["schedule"], payload["epochs"])
+        # A spec with an integer form trains its last stage as that machine (docs/design.md,
+        # "Integer semantics"), so the accuracy a trial records is the chip's.
+        self.deployable = not_deployable_reason(self.spec) is None
+        if self.deployable:
+            self.stages = deployable(self.stages)
 
     def epoch(self, stage: str, epoch: int, monitor: float, row: dict[str, Any]) -> bool:
         self.store.add_epoch(self.payload["eval_id"], stage, epoch, **row)

@@ -38,16 +38,38 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
         if status == "complete" and (accuracy is None or not math.isfinite(accuracy)):
             status, reason = "failed", f"validation accuracy is {accuracy}"
         metrics: dict[str, float] = {}
+        test_accuracy = result.test_accuracy
+        if status == "complete" and ctx.deployable:
+            accuracy, test_accuracy, metrics["deploy_mismatches"] = chip_accuracy(model, ctx.data)
         if accuracy is not None:
             metrics.update(accuracy=accuracy, val_accuracy=accuracy)
-        if result.test_accuracy is not None:
-            metrics["test_accuracy"] = result.test_accuracy
+        if test_accuracy is not None:
+            metrics["test_accuracy"] = test_accuracy
         if status == "complete":
             ctx.keep_model(model)
         return {"status": status, "reason": reason, "metrics": metrics, "monitor": accuracy,
                 "epochs_run": result.epochs_run, "train_seconds": ctx.seconds()}
     except Exception as exc:  # a trial that raises is recorded failed; the search goes on
         return failure(exc, started)
+
+
+def chip_accuracy(model: Any, data: Any) -> tuple[float, float, int]:
+    """(validation accuracy, test accuracy) of the integer machine (:mod:`hwmodel.golden`) the
+    trained model deploys to, and the number of validation and test predictions where the
+    torch model disagrees with it (0 unless the torch forward left the integers)."""
+    import torch
+
+    from dse.train import split_tensors
+    from search_spaces.deploy import integer_image, predictions
+
+    image = integer_image(model)
+    accuracies, mismatches = [], 0
+    for split in (data.val, data.test):
+        x, y = split_tensors(split)
+        chip, ours = predictions(model, x, image)
+        accuracies.append(float((torch.from_numpy(chip) == y).float().mean()))
+        mismatches += int((chip != ours).sum())
+    return accuracies[0], accuracies[1], mismatches
 
 
 _run: RunFn = run
@@ -60,6 +82,9 @@ CLASSIFICATION = register_task(Task(
                column=True, objective=False),
         Metric("test_accuracy", "fraction", "maximize", Known.TRAINING, "test accuracy",
                column=True, objective=False),
+        Metric("deploy_mismatches", "predictions", "minimize", Known.TRAINING,
+               "predictions where the fake-quantized model and the integer chip disagree",
+               objective=False),
     ),
     monitor="val_accuracy",
     primary="accuracy",

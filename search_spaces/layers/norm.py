@@ -88,7 +88,7 @@ class BitShiftNorm(nn.Module):
         self.register_buffer("d_shift", torch.zeros((), dtype=torch.long))
         self.register_buffer("d_frac", torch.zeros((), dtype=torch.long))
         self.register_buffer("d_ready", torch.zeros((), dtype=torch.bool))
-        self.d_offset = nn.Parameter(torch.zeros(channels))
+        self.d_offset: nn.Parameter | None = None  # created on deployment (add_offsets)
         self.offset_bits = 8
         self.max_shift = 15
 
@@ -120,10 +120,17 @@ class BitShiftNorm(nn.Module):
         return (x + self._bcast(self.offsets().to(x.dtype), x)) * scale
 
     # ------------------------------------------------------------------ deployed stage
+    def add_offsets(self) -> nn.Parameter:
+        """The deployed stage's trainable offsets (created once, before its optimizer)."""
+        if self.d_offset is None:
+            self.d_offset = nn.Parameter(torch.zeros(self.channels,
+                                                     device=self.running_mean.device))
+        return self.d_offset
+
     def offset_codes(self) -> Tensor:
         """The stored integer offsets ``O_c = clamp(round(o_c 2^f))`` (STE gradient)."""
         lim = 1 << (self.offset_bits - 1)
-        scaled = self.d_offset * float(1 << int(self.d_frac))
+        scaled = self.add_offsets() * float(1 << int(self.d_frac))
         return round_ste(scaled).clamp(-lim, lim - 1)
 
     @torch.no_grad()
@@ -149,7 +156,8 @@ class BitShiftNorm(nn.Module):
             frac -= 1
         self.d_shift.fill_(k)
         self.d_frac.fill_(frac)
-        self.d_offset.copy_(o.to(self.d_offset.dtype))
+        offsets = self.add_offsets()
+        offsets.copy_(o.to(offsets.dtype))
         self.d_ready.fill_(True)
 
     def deployed_codes(self, acc: Tensor, bits: int) -> Tensor:

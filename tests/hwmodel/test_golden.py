@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 
+from hwmodel.cost import cost_report
 from hwmodel.golden import (
     IntegerImage,
     NotDeployable,
@@ -23,6 +24,8 @@ from hwmodel.golden import (
 )
 from hwmodel.ir import lower
 from hwmodel.randspec import random_spec
+from search_spaces.spaces import SPACES, get_space, is_video_space
+from search_spaces.spaces.references import REFERENCES, build_reference
 from search_spaces.spec import ArchSpec, Conv, Linear, Pool
 
 
@@ -139,3 +142,53 @@ def test_macs_equal_ir_on_random_specs(seed: int) -> None:
     res = execute(spec, image, input_codes(spec, x), keep_codes=True)
     assert res.macs == {op.path: op.macs for op in lower(spec) if op.is_matrix}
     assert set(res.codes) == {"input", *(i.path for i in spec.iter_layers())}
+
+
+def _cost_bits(spec: ArchSpec) -> dict[str, int]:
+    """Stored-parameter bits per layer path as the cost model charges them (weights, CA seed
+    and rule, normalization/thresholds), the norm op's bits under its layer's path."""
+    out: dict[str, int] = {}
+    for lc in cost_report(spec).layers:
+        path = lc.path.removesuffix(".norm")
+        bits = lc.weight_memory_bits + lc.norm_memory_bits
+        if bits:
+            out[path] = out.get(path, 0) + bits
+    return out
+
+
+def _check_image_is_cost_model(spec: ArchSpec, *, run: bool, seed: int = 0) -> None:
+    image = random_image(spec, np.random.default_rng(seed))
+    assert {p: image.layer_bits(p) for p in image.layers} == _cost_bits(spec)
+    totals = cost_report(spec).totals
+    assert image.bits() == totals["weight_memory_bits"] + totals["norm_memory_bits"]
+    if run:
+        x = np.random.default_rng(seed).random((1, *spec.input_shape))
+        res = execute(spec, image, input_codes(spec, x))
+        assert res.macs == {op.path: op.macs for op in lower(spec) if op.is_matrix}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_reference_image_bits_equal_cost_model(name: str) -> None:
+    _check_image_is_cost_model(build_reference(name), run=REFERENCES[name].cpu)
+
+
+@pytest.mark.parametrize("space", SPACES.names())
+def test_space_image_bits_and_macs_equal_cost_model(space: str) -> None:
+    """100 random specs per shipped space (on the embedded datasets' shapes): image bits per
+    layer equal the cost model's; the executor's MACs equal the IR's on the first 20 (5 of
+    the video space, whose clips are large for a CI run)."""
+    video = is_video_space(space)
+    sp = get_space(space, input_shape=(1, 8, 32, 32) if video else (1, 8, 8),
+                   num_classes=8 if video else 10)
+    rng = random.Random(1)
+    for i in range(100):
+        _check_image_is_cost_model(sp.from_choices(sp.random_choices(rng)),
+                                   run=i < (5 if video else 20), seed=i)
+
+
+def test_randspec_image_bits_equal_cost_model() -> None:
+    """100 random specs over every layer kind (hwmodel.randspec), 2-D and 3-D."""
+    rng = random.Random(7)
+    for i in range(100):
+        _check_image_is_cost_model(random_spec(rng, n_layers=8, video=i % 4 == 0),
+                                   run=i < 10, seed=i)

@@ -1,0 +1,204 @@
+"""The price of deployability, and the integer executor's speed.
+
+1. Accuracy: every CPU reference and a front of random ``tiny``-space candidates on digits
+   (the non-dominated ones of ``--candidates`` samples by float-scale accuracy and memory),
+   trained twice with the same seed and epochs: the current float-scale schedule
+   (``two-stage``) and the deployable one (the same, its last stage in code space). For the
+   deployable run, the accuracy is the integer executor's on the test split, and the number
+   of test predictions where the torch model disagrees with it is printed (must be 0).
+2. Cost of BN thresholds against BSN: for every reference and front point, the spec as is
+   and the same spec with every BN replaced by BSN: normalization memory bits and logic area.
+3. Speed: the ``digits`` test split through ``mognet-digits`` (deployed, trained) by
+   :func:`hwmodel.golden.execute` against the torch model's forward, one core each, best of
+   ``--repeats``; claim: the executor takes < 1 s.
+
+    python benchmarks/deploy_exactness.py --write-docs
+
+Writes the ``deploy_exactness`` section of docs/benchmarks.md with ``--write-docs``.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one core: set before numpy loads its BLAS
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import platform  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from dse.data import get_dataset  # noqa: E402
+from dse.pareto import non_dominated  # noqa: E402
+from dse.train import deployable, get_schedule, split_tensors, train  # noqa: E402
+from hwmodel.cost import cost_report  # noqa: E402
+from hwmodel.golden import execute, input_codes  # noqa: E402
+from search_spaces.build import build_model  # noqa: E402
+from search_spaces.deploy import integer_image, predictions  # noqa: E402
+from search_spaces.spaces import get_space  # noqa: E402
+from search_spaces.spaces.references import REFERENCES, build_reference  # noqa: E402
+from search_spaces.spec import ArchSpec, Conv, Factorized, Layer, Linear, Residual  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._docs import write_section as write_docs_section  # noqa: E402
+
+SECTION = "deploy_exactness"
+
+
+def with_bsn(spec: ArchSpec) -> ArchSpec:
+    """The same network with every BN replaced by BSN."""
+    def swap(layer: Layer) -> Layer:
+        if isinstance(layer, Conv | Factorized | Linear) and layer.norm == "bn":
+            return dataclasses.replace(layer, norm="bsn")
+        if isinstance(layer, Residual):
+            return dataclasses.replace(layer, body=tuple(swap(b) for b in layer.body))
+        return layer
+    return ArchSpec(spec.input_shape, spec.num_classes, tuple(swap(x) for x in spec.layers),
+                    spec.input_bits, spec.name)
+
+
+def train_both(spec: ArchSpec, epochs: int, seed: int) -> dict[str, Any]:
+    data = get_dataset("synthetic-gestures" if spec.is_video else "digits")
+    out: dict[str, Any] = {}
+    for mode in ("float", "deployed"):
+        torch.manual_seed(seed)
+        model = build_model(spec)
+        stages = get_schedule("two-stage", epochs)
+        if mode == "deployed":
+            stages = deployable(stages)
+        t0 = time.perf_counter()
+        res = train(model, data, stages, seed=seed, progress=False, num_threads=1)
+        out[f"{mode}_seconds"] = time.perf_counter() - t0
+        if mode == "float":
+            out["float"] = res.test_accuracy
+            continue
+        x, y = split_tensors(data.test)
+        chip, ours = predictions(model, x)
+        out["deployed"] = float((chip == y.numpy()).mean())
+        out["torch_deployed"] = res.test_accuracy
+        out["mismatches"] = int((chip != ours).sum())
+    return out
+
+
+def norm_cost(spec: ArchSpec) -> dict[str, float]:
+    a, b = cost_report(spec), cost_report(with_bsn(spec))
+    return {"norm_bits": a.totals["norm_memory_bits"],
+            "bsn_norm_bits": b.totals["norm_memory_bits"],
+            "logic_um2": a.totals["logic_area_um2"], "bsn_logic_um2": b.totals["logic_area_um2"]}
+
+
+def front_specs(candidates: int, epochs: int, seed: int) -> list[ArchSpec]:
+    """Non-dominated (float-scale accuracy, memory) points among random ``tiny`` candidates."""
+    space = get_space("tiny", input_shape=(1, 8, 8), num_classes=10)
+    rng = random.Random(seed)
+    specs = [space.from_choices(space.random_choices(rng)).with_name(f"tiny-{i}")
+             for i in range(candidates)]
+    data = get_dataset("digits")
+    scores = []
+    for spec in specs:
+        torch.manual_seed(seed)
+        res = train(build_model(spec), data, get_schedule("two-stage", epochs), seed=seed,
+                    progress=False, num_threads=1)
+        scores.append((res.test_accuracy or 0.0, cost_report(spec).totals["memory_bits"]))
+    keep = non_dominated(np.asarray(scores, dtype=float), ["maximize", "minimize"])
+    return [specs[i] for i in np.flatnonzero(keep)]
+
+
+def speed(repeats: int, epochs: int) -> dict[str, float]:
+    torch.set_num_threads(1)
+    spec = build_reference("mognet-digits")
+    data = get_dataset("digits")
+    torch.manual_seed(0)
+    model = build_model(spec)
+    train(model, data, deployable(get_schedule("two-stage", epochs)), progress=False,
+          num_threads=1)
+    x, _ = split_tensors(data.test)
+    image = integer_image(model)
+    codes = input_codes(spec, x.numpy())
+    model.eval()
+
+    def run_exec() -> Any:
+        return execute(spec, image, codes).logits
+
+    def run_torch() -> Any:
+        with torch.no_grad():
+            return model(x)
+
+    best = {}
+    for name, fn in (("executor", run_exec), ("torch", run_torch)):
+        fn()  # warm
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        best[name] = min(times)
+    return {"n": len(x), "executor_s": best["executor"], "torch_s": best["torch"],
+            "ratio": best["executor"] / best["torch"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--candidates", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--write-docs", action="store_true")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    t_all = time.perf_counter()
+    sp = speed(args.repeats, 2)
+    print(f"speed: {sp['n']} digits through mognet-digits: executor {sp['executor_s']:.3f} s, "
+          f"torch {sp['torch_s']:.3f} s, ratio {sp['ratio']:.2f}", flush=True)
+    rows = []
+    cpu_refs = [n for n, r in sorted(REFERENCES.items()) if r.cpu]
+    specs = [build_reference(n) for n in cpu_refs]
+    specs += front_specs(args.candidates, args.epochs, args.seed)
+    for spec in specs:
+        acc = train_both(spec, args.epochs, args.seed)
+        row = {"name": spec.name, **acc, **norm_cost(spec)}
+        rows.append(row)
+        print(row, flush=True)
+    for name, ref in sorted(REFERENCES.items()):
+        if not ref.cpu:
+            rows.append({"name": name, **norm_cost(build_reference(name))})
+    lines = [
+        f"Command: `python benchmarks/deploy_exactness.py --epochs {args.epochs} --candidates "
+        f"{args.candidates} --write-docs` ({platform.machine()}, torch {torch.__version__}, "
+        f"one thread; {time.perf_counter() - t_all:.0f} s in all). Schedule `two-stage` "
+        f"({args.epochs} epochs), seed {args.seed}; 'deployed' = the same with its last stage "
+        "in code space, accuracy of the integer executor on the test split. Norm bits / logic: "
+        "the spec as is against every BN replaced by BSN (paper-sized references: cost only).",
+        "",
+        f"Speed: the digits test split ({sp['n']} images) through `mognet-digits`: executor "
+        f"**{sp['executor_s'] * 1e3:.0f} ms**, torch forward {sp['torch_s'] * 1e3:.0f} ms "
+        f"(ratio executor/torch {sp['ratio']:.2f}; claim: < 1 s on one core).",
+        "",
+        "| network | float-scale test acc | deployed (chip) test acc | torch/chip mismatches "
+        "| norm bits (BN thresholds) | norm bits (all BSN) | logic um2 | logic um2 (all BSN) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        f = f"{r['float'] * 100:.1f} %" if "float" in r else "-"
+        d = f"{r['deployed'] * 100:.1f} %" if "deployed" in r else "-"
+        m = str(r["mismatches"]) if "mismatches" in r else "-"
+        lines.append(f"| {r['name']} | {f} | {d} | {m} | {r['norm_bits']:,} | "
+                     f"{r['bsn_norm_bits']:,} | {r['logic_um2']:,.0f} | "
+                     f"{r['bsn_logic_um2']:,.0f} |")
+    body = "\n".join(lines)
+    print(body)
+    if args.write_docs:
+        write_docs_section(SECTION, "## Deployability: accuracy, threshold cost, executor speed\n\n"
+                           + body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
