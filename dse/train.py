@@ -366,7 +366,7 @@ def apply_stage(model: nn.Module, stage: Stage, previous: Stage | None) -> None:
     if stage.deployed or (previous is not None and previous.deployed):
         from search_spaces.deploy import set_deployed
 
-        set_deployed(model, stage.deployed)  # type: ignore[arg-type]
+        set_deployed(model, stage.deployed)
         if stage.deployed:
             return
     if set_quantization is None:

@@ -105,17 +105,26 @@ def _logit_scale(model: TinyNet) -> float:
     return 2.0 ** round(math.log2(ratio)) if ratio > 0 and math.isfinite(ratio) else 1.0
 
 
-def set_deployed(model: TinyNet, on: bool = True, params: CostParams | None = None) -> None:
+def set_deployed(model: nn.Module, on: bool = True, params: CostParams | None = None) -> None:
     """Switch ``model`` into (``on``) or out of its deployed, integer form.
+
+    ``model`` is a built :class:`TinyNet` or a module holding them (a codec's on-chip encoder
+    beside its off-chip decoder: only the TinyNets deploy).
 
     Raises :class:`hwmodel.golden.NotDeployable` when the spec has no integer form. Switching
     on quantizes everything, restarts the BN running statistics (they move to accumulator
     units) and lets each BSN fit its shift and offsets to the first batch it sees. The BSN
     offset width and the largest shift are the cost model's (:class:`CostParams`).
     """
-    if not isinstance(model, TinyNet):
-        raise TypeError(f"model must be a TinyNet (build_model), got {type(model).__name__}")
-    params = params if params is not None else CostParams()
+    nets = [m for m in model.modules() if isinstance(m, TinyNet)]
+    if not nets:
+        raise TypeError(f"model must be or hold a TinyNet (build_model), got "
+                        f"{type(model).__name__}")
+    for net in nets:
+        _set_deployed(net, on, params if params is not None else CostParams())
+
+
+def _set_deployed(model: TinyNet, on: bool, params: CostParams) -> None:
     if on:
         layout(model.spec, params)  # NotDeployable names the part
         set_quantization(model, weights=True, activations=True, lstm_gates=True)
