@@ -25,7 +25,7 @@ from tests.dashboard.filler import brute_front, fill_study
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("need_browser"),
               pytest.mark.filterwarnings("ignore::DeprecationWarning:selenium")]
-TIMEOUT = 20
+TIMEOUT = 60  # the parallel coordinates (WebGL without a GPU) can block a busy page for seconds
 
 
 @pytest.fixture(autouse=True)
