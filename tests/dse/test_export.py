@@ -452,3 +452,132 @@ def test_a_bundle_rereads_to_the_codes_it_claims(which: str, tmp_path: Path) -> 
         assert manifest["vectors"]["predictions"] is None
     else:
         assert (last["name"], last["signed"]) == ("logits", True)
+# --------------------------------------------------------------------------- a trained candidate
+def test_export_of_a_trained_candidate_is_the_trained_network(
+        study: tuple[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``dse export`` of a real trained candidate: the folder re-reads to its codes, and they
+    are the trained torch model's (deployed form), layer by layer, on the same test inputs."""
+    import torch
+
+    from dse.data import get_dataset
+    from search_spaces.deploy import torch_codes
+    from search_spaces.spec import ArchSpec
+
+    url, store = study
+    cid = _complete(store)[0]
+    code, err = _cli(capsys, "export", "exp", str(cid), "--out", str(tmp_path / "b"),
+                     "--vectors", "12", "--db", url)
+    assert code == 0, err
+    manifest = assert_self_consistent(tmp_path / "b")
+    _manifest, _image, tensors = reread(tmp_path / "b")
+    assert manifest["candidate_id"] == cid and manifest["vectors"]["count"] == 12
+    test = get_dataset("digits", seed=0).test
+    assert manifest["vectors"]["labels"] == [int(test[i][1]) for i in range(12)]
+    cand = store.candidate(cid)
+    _mime, blob = store.artifact(cid, MODEL_ARTIFACT)
+    model = load_trained_model(ArchSpec.from_json(cand["spec"]), blob)
+    logits, codes = torch_codes(model, torch.stack([test[i][0] for i in range(12)]))
+    assert np.array_equal(tensors["logits"], logits)
+    for t in manifest["vectors"]["tensors"][1:-1]:
+        assert np.array_equal(tensors[t["name"]], codes[t["layer"]]), t["layer"]
+
+
+def test_export_refuses_too_many_vectors_and_an_undeployed_model(
+        study: tuple[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dse.data import get_dataset
+    from dse.export import store_trained_model
+    from dse.train import get_schedule
+    from search_spaces.build import build_model
+    from search_spaces.spec import ArchSpec
+
+    url, store = study
+    good = _complete(store)[0]
+    out = tmp_path / "b"
+    code, err = _cli(capsys, "export", "exp", str(good), "--out", str(out), "--vectors",
+                     "100000", "--db", url)
+    assert code == 2 and err.strip().count("\n") == 0
+    n_test = len(get_dataset("digits", seed=0).test)
+    assert f"--vectors=100000 must be <= {n_test}, the inputs of the test split of 'digits'" \
+        in err
+    assert list(tmp_path.iterdir()) == []
+    # a model trained without the deployed stage has no integer image
+    cid = _add_candidate(store, "complete")
+    spec = ArchSpec.from_json(store.candidate(cid)["spec"])
+    store_trained_model(store, cid, build_model(spec), get_schedule("qat", 2))
+    code, err = _cli(capsys, "export", "exp", str(cid), "--out", str(out), "--db", url)
+    assert code == 2 and err.strip().count("\n") == 0
+    assert f"candidate {cid} of study 'exp' cannot be exported: model: not deployed" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_of_a_patch_encoder_ends_in_the_decoders_patch_codes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A compression candidate exports its on-chip encoder: the inputs are the test images'
+    patches in the codec's order and the vectors end in the M bits per patch the torch
+    encoder sends to the decoder."""
+    import torch
+
+    from dse.codec import PatchEncoder, split_images
+    from dse.data import get_dataset
+    from dse.export import store_trained_model
+    from dse.store import open_store
+    from dse.train import deployable, get_schedule
+    from search_spaces.build import build_model
+    from search_spaces.deploy import set_deployed
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    params = {"n_train": 16, "n_val": 8, "n_test": 2, "crop_size": 16}
+    store = open_store(url)
+    rec = store.create_or_get_study("codec", space="asic-encoder-codec", dataset="sample-images",
+                                    task="compression", config={"dataset_params": params,
+                                                                "seed": 0},
+                                    objectives=[("psnr_db", "maximize")])
+    spec = _codec_spec()
+    cid, _ = store.add_candidate(rec.id, spec.to_json(), spec.hash)
+    store.finish_evaluation(store.start_evaluation(cid, 0), "complete", metrics={"psnr_db": 9.0})
+    images = split_images(get_dataset("sample-images", seed=0, **params).test)
+    torch.manual_seed(0)
+    model = build_model(spec)
+    set_deployed(model)
+    model.train()
+    with torch.no_grad():  # the deployed BSN layers fit their shifts and offsets to a batch
+        model(torch.rand(64, *spec.input_shape))
+    model.eval()
+    store_trained_model(store, cid, model, deployable(get_schedule("qat", 2)))
+    code, err = _cli(capsys, "export", "codec", str(cid), "--out", str(tmp_path / "b"),
+                     "--vectors", "5", "--db", url)
+    assert code == 0, err
+    manifest = assert_self_consistent(tmp_path / "b")
+    _m, _image, tensors = reread(tmp_path / "b")
+    assert manifest["vectors"]["output"] == "patch_codes" and manifest["vectors"]["labels"] is None
+    # (N, M, H/P, W/P) codes of the torch encoder -> patches in raster order, image by image
+    with torch.no_grad():
+        sent = PatchEncoder(model, 8)(images).permute(0, 2, 3, 1).reshape(-1, 8)
+    assert np.array_equal(tensors["patch_codes"], sent[:5].numpy().astype(np.int64))
+    assert set(np.unique(tensors["patch_codes"]).tolist()) <= {0, 1}
+
+
+def test_a_cosearch_pair_exports_the_network_its_sibling_trained(
+        study: tuple[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Co-search trains a network once for all its accelerators: a pair that reused the
+    training exports the model its sibling kept."""
+    from search_spaces.spec import ArchSpec
+
+    url, store = study
+    trained = _complete(store)[0]
+    cand = store.candidate(trained)
+    rec = store.get_study("exp")
+    network = ArchSpec.from_json(cand["spec"]).hash
+    pair, _ = store.add_candidate(rec.id, cand["spec"], f"{network}+accel", network_hash=network)
+    store.finish_evaluation(store.start_evaluation(pair, None), "complete",
+                            metrics=cand["evaluation"]["metrics"])
+    assert MODEL_ARTIFACT not in store.candidate(pair)["artifacts"]
+    for cid, out in ((pair, "a"), (trained, "b")):
+        code, err = _cli(capsys, "export", "exp", str(cid), "--out", str(tmp_path / out),
+                         "--db", url)
+        assert code == 0, err
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
+    assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.*"))
+    for rel in files:
+        if rel.name != "manifest.json":
+            assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
