@@ -179,7 +179,7 @@ class Scorer:
             frame = frames.get(key)
             if frame is None:
                 frame = frames[key] = hash_frame(*key)
-            out.append(hash_of(frame[0], list(map(frag, rows[s0:s1])), frame[1]))
+            out.append(hash_of(frame[0], map(frag, rows[s0:s1]), frame[1]))
         return out
 
     def score(self, specs: Iterable[ArchSpec], *, with_hash: bool = True) -> pd.DataFrame:

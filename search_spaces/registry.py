@@ -90,6 +90,11 @@ class Registry(Generic[T]):
                 f"(known: {', '.join(sorted(self._entries)) or 'none'}"
                 f"{'; ' + self.hint if self.hint else ''})") from None
 
+    def find(self, name: str) -> T | None:
+        """The object registered under ``name``, or None (for validation with its own message)."""
+        self._load()
+        return self._entries.get(name)
+
     def names(self) -> list[str]:
         """Registered names, sorted."""
         self._load()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Any, ClassVar, cast
@@ -77,10 +77,11 @@ def _check_int(value: Any, where: str, fieldname: str, minimum: int) -> None:
 
 
 def _check_weight_quant(quant: str, levels: int, where: str) -> None:
-    _check(quant in QUANTIZERS, where, "weight_quant",
-           f"must be one of {QUANTIZERS.names()}", quant)
-    info = QUANTIZERS.get(quant)
-    _check(levels in info.levels, where, "weight_levels", info.levels_rule(), levels)
+    info = QUANTIZERS.find(quant)
+    if info is None:
+        _check(False, where, "weight_quant", f"must be one of {QUANTIZERS.names()}", quant)
+    elif levels not in info.levels:
+        _check(False, where, "weight_levels", info.levels_rule(), levels)
 
 
 def _check_act_bits(bits: Any, where: str, fieldname: str = "act_bits") -> None:
@@ -246,6 +247,11 @@ class Conv(_LayerBase):
         return k, s, p
 
     def infer(self, in_shape: Shape, in_bits: int, where: str) -> tuple[Shape, int]:
+        info = self.resolve(where, in_shape, in_bits)
+        return info.out_shape, info.out_bits
+
+    def resolve(self, path: str, in_shape: Shape, in_bits: int) -> LayerInfo:
+        where = path
         dims = _spatial_dims(in_shape, where, "conv")
         _check_int(self.out_channels, where, "out_channels", 1)
         _check_int(self.groups, where, "groups", 1)
@@ -271,12 +277,8 @@ class Conv(_LayerBase):
             self.ca.validate(where, cin)
         out = tuple(_conv_out(sz, kk, ss, pp) for sz, kk, ss, pp in zip(spatial, k, s, p,
                                                                           strict=True))
-        return (self.out_channels, *out), self.act_bits
-
-    def resolve(self, path: str, in_shape: Shape, in_bits: int) -> LayerInfo:
-        out_shape, out_bits = self.infer(in_shape, in_bits, path)
-        k, s, p = self._geom(len(in_shape) - 1)
-        return LayerInfo(path, self, in_shape, out_shape, in_bits, out_bits, k, s, p)
+        return LayerInfo(path, self, in_shape, (self.out_channels, *out), in_bits, self.act_bits,
+                         k, s, p)
 
     def params(self, in_shape: Shape) -> int:
         k, _, _ = self._geom(len(in_shape) - 1)
@@ -676,8 +678,9 @@ class ArchSpec:
     @property
     def hash(self) -> str:
         """SHA-256 of the canonical JSON, without the name: the dedupe key in the store."""
-        head, tail = hash_frame(self.input_shape, self.input_bits, self.num_classes)
-        return hash_of(head, [layer_json(layer) for layer in self.layers], tail)
+        data = _spec_dict(self.input_shape, self.input_bits, self.num_classes,
+                          [layer.to_dict() for layer in self.layers], None)
+        return hashlib.sha256(canonical_json(data)).hexdigest()
 
     def with_name(self, name: str) -> ArchSpec:
         return ArchSpec(self.input_shape, self.num_classes, self.layers, self.input_bits, name)
@@ -716,8 +719,9 @@ def hash_frame(input_shape: Shape, input_bits: int, num_classes: int) -> tuple[b
     return head, tail
 
 
-def hash_of(head: bytes, layers: list[bytes], tail: bytes) -> str:
-    """SHA-256 of a spec's canonical JSON assembled from :func:`hash_frame` and layers."""
+def hash_of(head: bytes, layers: Iterable[bytes], tail: bytes) -> str:
+    """SHA-256 of a spec's canonical JSON assembled from :func:`hash_frame` and layers: the same
+    value as ``ArchSpec.hash`` (tested), from cached pieces."""
     return hashlib.sha256(head + b",".join(layers) + tail).hexdigest()
 
 
