@@ -127,21 +127,9 @@ class TrainingCache:
             self.train_seconds += float(result.get("train_seconds") or 0.0)
         else:
             self.hits += 1
-            _store_epochs(payload, entry.epochs)
+        # the replayed epochs reach the driver's report, which stores them as it does a
+        # training's
         return replay(entry, report)
-
-
-def _store_epochs(payload: dict[str, Any], epochs: Sequence[dict[str, Any]]) -> None:
-    """Write a cached curve's epochs to this run's store, as the training would have."""
-    from dse.store import open_store
-
-    store = open_store(payload["db"])
-    try:
-        for m in epochs:
-            row = {k: v for k, v in m.items() if k not in ("epoch", "stage", "monitor")}
-            store.add_epoch(payload["eval_id"], m["stage"], m["epoch"], **row)
-    finally:
-        store.close()
 
 
 def replay(entry: CachedTraining, report: Report) -> dict[str, Any]:

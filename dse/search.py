@@ -14,17 +14,22 @@ Flow of one proposal (docs/design.md, "Flow of one trial"):
    area come from the simulator on that accelerator, and a network already trained (or
    training) for another accelerator is not trained again: its result is reused.
 4. Feasible candidates train as Ray Tune trials (or in-process with ``executor="local"``),
-   streaming per-epoch metrics to the store; a bucketed successive-halving rule stops the
-   weak ones, comparing accuracy only among candidates of similar hardware cost.
+   reporting per-epoch metrics to the driver, which alone writes them (and every result and
+   artifact) to the store: Ray workers need no database access; a bucketed
+   successive-halving rule stops the weak ones, comparing accuracy only among candidates of
+   similar hardware cost.
 
 The state lives in the database: our tables plus Optuna's RDB storage in the same database.
 Re-running the same command continues: a trial that was running when the process died is
-re-run under the same Optuna trial number, never duplicated or lost.
+re-run under the same Optuna trial number, never duplicated or lost. A trial whose Ray worker
+(or node) died is re-run the same way by the live driver (``MAX_ATTEMPTS`` in all).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -54,6 +59,10 @@ if TYPE_CHECKING:
 #: Default cap on proposals (all kinds) per planned trial: ``--trials 12`` stops after 240
 #: proposals even if fewer than 12 of them were new and within the budgets.
 PROPOSALS_PER_TRIAL = 20
+
+#: Attempts of one candidate whose worker process (or node) died before it is recorded failed.
+MAX_ATTEMPTS = 3
+
 
 # --------------------------------------------------------------------------- hardware first
 def hardware_metrics(spec: ArchSpec, accel: AccelConfig, *, simulate: bool
@@ -163,6 +172,9 @@ class Candidate:
     bucket: int
     #: the network's ArchSpec.hash (training depends on it only)
     network_hash: str = ""
+    #: attempts of this candidate started by this driver (a dead worker starts another)
+    attempts: int = 1
+    host: str | None = None
 
 
 def run_trial(payload: dict[str, Any], report: Callable[[dict[str, Any]], bool | None]
@@ -384,7 +396,7 @@ class Proposer:
 
     def payload(self, cand: Candidate) -> dict[str, Any]:
         cfg = self.cfg
-        return {"spec_json": cand.spec_json, "eval_id": cand.eval_id, "db": cfg.db,
+        return {"spec_json": cand.spec_json, "eval_id": cand.eval_id,
                 "trial_number": cand.trial_number, "bucket": cand.bucket, "task": cfg.task,
                 "dataset": cfg.dataset, "dataset_params": dict(cfg.dataset_params),
                 "data_root": cfg.data_root, "schedule": cfg.schedule, "epochs": cfg.epochs,
@@ -392,6 +404,29 @@ class Proposer:
                 "max_train_batches": cfg.max_train_batches,
                 "trial_timeout_s": cfg.trial_timeout_s,
                 "threads": max(1, int(cfg.cpus_per_trial)), "gpus": cfg.gpus_per_trial}
+
+    # -- what trials report ------------------------------------------------------------
+    def record_epoch(self, cand: Candidate, report: dict[str, Any], host: str | None) -> None:
+        """Store one reported epoch of ``cand`` (and, on its first, the host it trains on)."""
+        if host and cand.host != host:
+            self.store.set_host(cand.eval_id, host)
+            cand.host = host
+        self.store.add_epoch(cand.eval_id, report["stage"], int(report["epoch"]),
+                             **dict(report.get("row") or {}))
+
+    def worker_lost(self, cand: Candidate, reason: str) -> None:
+        """The process training ``cand`` died (its node failed, it was killed): start the
+        candidate again (a new attempt, its partial epochs cleared) for the next free worker,
+        or record it failed after ``MAX_ATTEMPTS``."""
+        if cand.attempts >= MAX_ATTEMPTS:
+            self.complete(cand, {"status": "failed",
+                                 "reason": f"{reason} ({cand.attempts} attempts)"})
+            return
+        with self._lock:
+            eval_id = self.store.start_evaluation(cand.candidate_id, cand.trial_number)
+            self.pending.insert(0, dataclasses.replace(cand, eval_id=eval_id, host=None,
+                                                       attempts=cand.attempts + 1))
+        self.on_event("retry", {"trial": cand.trial_number, "reason": reason})
 
     # -- tell --------------------------------------------------------------------------
     def _constraints(self, metrics: dict[str, float]) -> list[float]:
@@ -476,6 +511,8 @@ class Proposer:
         for key in ("train_seconds", "epochs_run"):
             if result.get(key) is not None:
                 metrics[key] = float(result[key])
+        for name, (mime, data) in (result.get("artifacts") or {}).items():
+            self.store.add_artifact(cand.candidate_id, name, mime, data)
         self.store.finish_evaluation(cand.eval_id, status, metrics=metrics,
                                      error=result.get("reason") if status == "failed"
                                      else None)
@@ -512,6 +549,7 @@ def run_local(proposer: Proposer, rule: SuccessiveHalving | None) -> None:
         proposer.on_event("running", {"trial": cand.trial_number})
 
         def report(m: dict[str, Any], cand: Candidate = cand) -> bool:
+            proposer.record_epoch(cand, m, socket.gethostname())
             return bool(rule and rule.should_stop(cand.bucket, m["epoch"], m["monitor"],
                                                   proposer.cfg.epochs, m.get("stage")))
 
@@ -522,16 +560,41 @@ def run_local(proposer: Proposer, rule: SuccessiveHalving | None) -> None:
 def _tune_trainable(config: dict[str, Any]) -> None:
     from ray import tune
 
+    host = socket.gethostname()
+
     def report(m: dict[str, Any]) -> bool:
-        tune.report({**m, "done_status": ""})
+        # Tune flattens nested results: the epoch's row travels as flat ``row_*`` keys.
+        row = {f"row_{k}": v for k, v in (m.get("row") or {}).items()}
+        tune.report({"epoch": m["epoch"], "stage": m["stage"], "monitor": m["monitor"],
+                     "host": host, **row, "done_status": ""})
         return False
 
     result = run_trial(config, report)
-    # Tune flattens nested results: the outcome travels as flat ``done_*`` keys.
-    flat = {k: v for k, v in result.items() if k != "metrics"}
+    # The outcome travels as flat ``done_*`` keys; an artifact as "mime;base64".
+    flat = {k: v for k, v in result.items() if k not in ("metrics", "artifacts")}
     flat.update({f"metric_{k}": v for k, v in (result.get("metrics") or {}).items()})
+    flat.update({f"artifact_{k}": f"{mime};{base64.b64encode(data).decode()}"
+                 for k, (mime, data) in (result.get("artifacts") or {}).items()})
     tune.report({"epoch": result.get("epochs_run", 0), "monitor": result.get("monitor") or 0.0,
+                 "host": host,
                  **{f"done_{k}": ("" if v is None else v) for k, v in flat.items()}})
+
+
+def _tune_outcome(result: dict[str, Any]) -> dict[str, Any]:
+    """The trial's result from its last Tune report (the ``done_*`` keys)."""
+    final: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    artifacts: dict[str, tuple[str, bytes]] = {}
+    for key, value in result.items():
+        if key.startswith("done_metric_"):
+            if value != "":
+                metrics[key[len("done_metric_"):]] = value
+        elif key.startswith("done_artifact_"):
+            mime, _, data = str(value).partition(";")
+            artifacts[key[len("done_artifact_"):]] = (mime, base64.b64decode(data))
+        elif key.startswith("done_"):
+            final[key[len("done_"):]] = None if value == "" else value
+    return {**final, "metrics": metrics, "artifacts": artifacts}
 
 
 def _tune_classes() -> tuple[type, type]:
@@ -541,10 +604,12 @@ def _tune_classes() -> tuple[type, type]:
     from ray.tune.search import Searcher
 
     class HardwareFirstSearcher(Searcher):  # type: ignore[misc]
-        def __init__(self, proposer: Proposer) -> None:
+        def __init__(self, proposer: Proposer, stopped: set[str]) -> None:
             super().__init__(metric="monitor", mode="max")
             self.proposer: Proposer | None = proposer
             self.live: dict[str, Candidate] = {}
+            #: trials the scheduler stopped (pruned); any other stop is an interruption
+            self.stopped = stopped
 
         def __getstate__(self) -> dict[str, Any]:
             return {k: v for k, v in self.__dict__.items() if k != "proposer"}
@@ -559,33 +624,45 @@ def _tune_classes() -> tuple[type, type]:
             proposer = self.proposer
             cand = proposer.next() if proposer is not None else None
             if proposer is None or cand is None:
-                return Searcher.FINISHED  # type: ignore[no-any-return,return-value]
+                # while trials run, one may yet come back (its worker died): ask again later
+                return None if self.live else Searcher.FINISHED  # type: ignore[return-value]
             self.live[trial_id] = cand
             proposer.on_event("running", {"trial": cand.trial_number})
             return proposer.payload(cand)
 
+        def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+            cand = self.live.get(trial_id)
+            if cand is None or self.proposer is None or result.get("done_status") \
+                    or "stage" not in result:
+                return
+            row = {k[4:]: v for k, v in result.items() if k.startswith("row_")}
+            self.proposer.record_epoch(cand, {**result, "row": row}, result.get("host"))
+
         def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                               error: bool = False) -> None:
-            cand = self.live.pop(trial_id, None)
+            cand = self.live.get(trial_id)
             if cand is None or self.proposer is None:
                 return
-            final = None
-            if result and result.get("done_status"):
-                final = {k[5:]: (None if v == "" else v) for k, v in result.items()
-                         if k.startswith("done_") and not k.startswith("done_metric_")}
-                final["metrics"] = {k[12:]: v for k, v in result.items()
-                                    if k.startswith("done_metric_") and v != ""}
-            if error or result is None:
-                final = {"status": "failed", "reason": "the trial's worker process died"}
-            elif final is None:  # stopped by the scheduler between epochs
+            if trial_id in self.stopped and result and not result.get("done_status"):
+                self.on_trial_result(trial_id, result)  # Tune skips the stopping epoch's
+            del self.live[trial_id]
+            if error or result is None:  # run_trial never raises: its worker died
+                self.proposer.worker_lost(cand, "the trial's worker process died")
+                return
+            if result.get("done_status"):
+                final = _tune_outcome(result)
+            elif trial_id in self.stopped:  # stopped by the scheduler between epochs
                 final = {"status": "pruned", "epochs_run": result.get("epoch"),
                          "metrics": {self.proposer.task.primary: result.get("monitor")}}
+            else:  # stopped by Tune itself (Ctrl-C): the driver's exit marks it interrupted
+                return
             self.proposer.complete(cand, final)
 
     class BucketedScheduler(FIFOScheduler):  # type: ignore[misc]
-        def __init__(self, rule: SuccessiveHalving | None) -> None:
+        def __init__(self, rule: SuccessiveHalving | None, stopped: set[str]) -> None:
             super().__init__()
             self.rule = rule
+            self.stopped = stopped
 
         def __getstate__(self) -> dict[str, Any]:
             return {k: v for k, v in self.__dict__.items() if k != "rule"}
@@ -598,6 +675,8 @@ def _tune_classes() -> tuple[type, type]:
             stop = rule.should_stop(trial.config["bucket"], int(result["epoch"]),
                                     float(result["monitor"]), int(trial.config["epochs"]),
                                     result.get("stage"))
+            if stop:
+                self.stopped.add(trial.trial_id)
             return str(TrialScheduler.STOP if stop else TrialScheduler.CONTINUE)
 
     return HardwareFirstSearcher, BucketedScheduler
@@ -625,12 +704,15 @@ def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfi
     storage = tempfile.mkdtemp(prefix="dse-tune-")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     try:
-        searcher = ConcurrencyLimiter(searcher_cls(proposer), max_concurrent=cfg.max_concurrent)
+        stopped: set[str] = set()
+        searcher = ConcurrencyLimiter(searcher_cls(proposer, stopped),
+                                      max_concurrent=cfg.max_concurrent)
         trainable = tune.with_resources(_tune_trainable, {"cpu": cfg.cpus_per_trial,
                                                           "gpu": cfg.gpus_per_trial})
         tuner = tune.Tuner(
             trainable,
-            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler_cls(rule),
+            tune_config=tune.TuneConfig(search_alg=searcher,
+                                        scheduler=scheduler_cls(rule, stopped),
                                         num_samples=-1, reuse_actors=True),
             run_config=tune.RunConfig(storage_path=storage, name=cfg.study, verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=0)),
@@ -644,62 +726,48 @@ def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfi
 
 # --------------------------------------------------------------------------- entry point
 class DriverLease:
-    """One search process (driver) per study at a time.
+    """One search process (driver) per study at a time (see :mod:`dse.store.drivers`).
 
     Resuming re-queues the evaluations a dead driver left running, so a second live driver
-    would retrain the first one's candidates. The driver records itself (host, pid) in the
-    Optuna study with a heartbeat; another start is refused while that driver lives: on this
-    host, while its pid exists; elsewhere, until its heartbeat is ``stale_s`` old.
+    would retrain the first one's candidates. The driver records itself (host, pid) on the
+    study with a heartbeat every ``heartbeat_s``; another start is refused while that driver
+    lives. On the way out the lease is given back and evaluations still running are stored
+    ``interrupted``.
     """
 
-    KEY = "dse_driver"
+    def __init__(self, store: Store, study_id: int, *, heartbeat_s: float | None = None
+                 ) -> None:
+        from dse.store import drivers
 
-    def __init__(self, study: optuna.Study, *, heartbeat_s: float = 5.0,
-                 stale_s: float = 30.0) -> None:
-        self.study, self.heartbeat_s, self.stale_s = study, heartbeat_s, stale_s
-        self.me = {"host": socket.gethostname(), "pid": os.getpid()}
+        self.store, self.study_id = store, study_id
+        self.heartbeat_s = heartbeat_s if heartbeat_s is not None else \
+            min(5.0, drivers.stale_seconds() / 4)
+        self.me = drivers.Driver.me()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _alive(self, other: dict[str, Any]) -> bool:
-        if other.get("host") == self.me["host"]:
-            if other.get("pid") == self.me["pid"]:
-                return False
-            try:
-                os.kill(int(other["pid"]), 0)
-            except ProcessLookupError:
-                return False
-            except (PermissionError, OSError, ValueError, TypeError):
-                return True
-            return True
-        return time.time() - float(other.get("beat", 0.0)) < self.stale_s
-
-    def _beat(self) -> None:
-        self.study.set_user_attr(self.KEY, {**self.me, "beat": time.time()})
-
     def __enter__(self) -> DriverLease:
-        other = self.study.user_attrs.get(self.KEY)
-        if isinstance(other, dict) and self._alive(other):
-            raise UserError(f"study {self.study.study_name.removeprefix('dse:')!r} is being "
-                            f"searched by another process (pid {other.get('pid')} on "
-                            f"{other.get('host')}); wait for it or use another --study")
-        self._beat()
+        from dse.store import drivers
+
+        drivers.acquire(self.store, self.study_id, self.me)
 
         def loop() -> None:
             while not self._stop.wait(self.heartbeat_s):
                 with contextlib.suppress(Exception):  # a missed beat is retried
-                    self._beat()
+                    drivers.beat(self.store, self.study_id, self.me)
 
         self._thread = threading.Thread(target=loop, name="dse-driver-lease", daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        from dse.store import drivers
+
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
         with contextlib.suppress(Exception):
-            self.study.set_user_attr(self.KEY, {})
+            drivers.release(self.store, self.study_id, self.me, interrupted=True)
 
 
 @dataclass
@@ -748,7 +816,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
         directions=cfg.directions,  # type: ignore[arg-type]
         sampler=create_sampler(cfg.sampler_name, cfg.seed),
         load_if_exists=True)
-    with DriverLease(study):
+    with DriverLease(store, record.id):
         proposer = Proposer(cfg, store, record.id, study, space, accel, on_event)
         from dse.train import get_schedule
 

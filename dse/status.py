@@ -1,6 +1,9 @@
 """The states of an evaluation, as one enum (docs/design.md, "Store").
 
 ``queued``: waiting (or re-queued after a dead process); ``running``: training;
+``interrupted``: was training when its driver stopped (Ctrl-C) or died — the stored state of
+the first, what every read shows for a ``running`` evaluation whose driver is gone
+(``dse.store.drivers``); the next driver of the study runs it again;
 ``complete``: trained to the end; ``failed``: training raised, diverged or timed out;
 ``infeasible``: over a hard budget, never trained; ``pruned``: stopped early by the
 successive-halving rule. A :class:`Status` is a ``str``, so it compares and stores as its value.
@@ -14,6 +17,7 @@ from enum import StrEnum
 class Status(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
+    INTERRUPTED = "interrupted"
     COMPLETE = "complete"
     FAILED = "failed"
     INFEASIBLE = "infeasible"
@@ -22,7 +26,7 @@ class Status(StrEnum):
     @property
     def final(self) -> bool:
         """After it the evaluation's row no longer changes (besides its Pareto flag)."""
-        return self not in (Status.QUEUED, Status.RUNNING)
+        return self not in (Status.QUEUED, Status.RUNNING, Status.INTERRUPTED)
 
 
 #: Every status, in lifecycle order.

@@ -24,7 +24,7 @@ from dse.export import MODEL_ARTIFACT
 dash.register_page(__name__, path_template="/candidate/<candidate_id>", name="Candidate",
                    title="tinydse · candidate")
 
-SUMMARY_FIELDS = ("status", "trial", *HOVER_FIELDS, "val_accuracy", "test_accuracy",
+SUMMARY_FIELDS = ("status", "trial", "host", *HOVER_FIELDS, "val_accuracy", "test_accuracy",
                   "psnr_db", "ms_ssim", "bits_per_pixel", "test_psnr_db", "test_ms_ssim",
                   "test_blockiness", "weight_memory_bits", "act_buffer_bits", "macs",
                   "latency_cycles")
@@ -77,7 +77,7 @@ def summary_rows(row: dict[str, Any]) -> list[tuple[str, str]]:
         value = row.get(key)
         if value is None or (isinstance(value, float) and value != value):
             continue
-        text = str(value) if key == "status" else format_value(key, value)
+        text = str(value) if key in ("status", "host") else format_value(key, value)
         out.append((metric_label(key), text))
     if row.get("pareto"):
         out.append(("front", "on the Pareto front"))

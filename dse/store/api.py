@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import func, select, text, true, update
+from sqlalchemy import delete, func, select, text, true, update
 from sqlalchemy.orm import Session
 
 from dse.catalog import BUDGET_OPS
@@ -389,8 +389,11 @@ class Store:
             ev.violated = None
             ev.attempt = (ev.attempt or 0) + 1
             ev.pareto = False
+            ev.host = None
             for name in ("accuracy", "val_accuracy", "test_accuracy", "train_seconds"):
                 setattr(ev, name, None)
+            # the new attempt's learning curve starts again
+            session.execute(delete(Epoch).where(Epoch.evaluation_id == ev.id))
             session.flush()
             if was_pareto:
                 self._refresh_pareto(session, cand.study_id)
@@ -466,11 +469,22 @@ class Store:
         with self._write() as session:
             if session.get(Evaluation, eval_id) is None:
                 raise StoreError(f"unknown evaluation id {eval_id}")
-            row = Epoch(evaluation_id=eval_id, stage=str(stage), epoch=int(epoch),
-                        metrics=extra, **cols)
-            session.add(row)
-            session.flush()
-            return int(row.id)
+            # one row per (evaluation, stage, epoch): a write retried after a lost connection
+            # (or a report seen twice) replaces the row instead of adding a second one
+            values = {"metrics": extra, **{c: cols.get(c) for c in EPOCH_COLUMNS},
+                      "created_at": utcnow()}
+            stmt = _dialect_insert(session)(Epoch).values(
+                evaluation_id=eval_id, stage=str(stage), epoch=int(epoch), **values)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["evaluation_id", "stage", "epoch"], set_=values
+            ).returning(Epoch.id)
+            return int(session.execute(stmt).scalar_one())
+
+    def set_host(self, eval_id: int, host: str) -> None:
+        """Record the hostname of the machine the evaluation trains on."""
+        with self._write() as session:
+            session.execute(update(Evaluation).where(Evaluation.id == eval_id)
+                            .values(host=str(host)[:255]))
 
     def add_artifact(self, candidate_id: int, name: str, mime: str, data: bytes) -> None:
         """Store a small file made for a candidate under ``name`` (replacing one of that name),
@@ -517,12 +531,14 @@ class Store:
             return str(row[0]), bytes(row[1])
 
     def requeue_running(self, study_id: int) -> int:
-        """Set evaluations left ``running`` (by a process that died) back to ``queued``; how
-        many. Call it when no other process is evaluating this study."""
+        """Set evaluations left ``running`` or ``interrupted`` (by a process that died or was
+        stopped) back to ``queued``; how many. Call it when no other process is evaluating
+        this study."""
         with self._write() as session:
             result = session.execute(
                 update(Evaluation).where(Evaluation.study_id == study_id,
-                                         Evaluation.status == "running")
+                                         Evaluation.status.in_((Status.RUNNING.value,
+                                                                 Status.INTERRUPTED.value)))
                 .values(status="queued"))
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

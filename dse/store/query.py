@@ -22,6 +22,7 @@ from sqlalchemy import func, select, true
 
 from dse.status import STATUSES
 from dse.store.api import _eval_record, objective_vector
+from dse.store.drivers import shown_status, study_driver_alive
 from dse.store.engine import StoreError
 from dse.store.schema import (
     ACCURACY_COLUMNS,
@@ -57,6 +58,7 @@ QUERY_COLUMNS: dict[str, Any] = {
     **{name: getattr(Evaluation, name) for name in HARDWARE_COLUMNS},
     "train_seconds": Evaluation.train_seconds,
     "attempt": Evaluation.attempt,
+    "host": Evaluation.host,
     "violated": Evaluation.violated,
     "error": Evaluation.error,
     "spec_hash": Candidate.spec_hash,
@@ -67,9 +69,8 @@ QUERY_COLUMNS: dict[str, Any] = {
 }
 #: Columns the --where language may compare (numbers, the status string, the pareto flag).
 FILTERABLE = [c for c in QUERY_COLUMNS
-              if c not in ("violated", "error", "spec_hash", "network_hash", "created_at",
-                           "started_at",
-                           "finished_at")]
+              if c not in ("host", "violated", "error", "spec_hash", "network_hash",
+                           "created_at", "started_at", "finished_at")]
 _NUMERIC = [c for c in FILTERABLE if c not in STRING_COLUMNS and c != "pareto"]
 
 
@@ -97,6 +98,7 @@ def query(store: Store, study: str | int, *, pareto_only: bool = False, where: s
     pushdown = node is not None and referenced_columns(node) <= set(FILTERABLE)
     with store._read() as session:
         srow = store._study(session, study)
+        alive = study_driver_alive(srow)
         cols = dict(QUERY_COLUMNS)
         sel = [c.label(n) for n, c in cols.items()] + [Evaluation.metrics.label("_metrics")]
         if include_choices:
@@ -125,6 +127,8 @@ def query(store: Store, study: str | int, *, pareto_only: bool = False, where: s
     frame = _expand(frame, include_choices)
     if pairs:
         frame = _expand_accel(frame)
+    if not alive:  # running, but its driver is gone
+        frame["status"] = [shown_status(v, alive) for v in frame["status"]]
     if node is not None and not pushdown:
         valid = [c for c in frame.columns if c in FILTERABLE or c not in QUERY_COLUMNS
                  and c != "choices"]
@@ -155,7 +159,7 @@ class _AnyName(list[str]):
 def _expand(frame: pd.DataFrame, include_choices: bool) -> pd.DataFrame:
     """Typed columns, JSON metrics as columns, choices as a JSON string."""
     for name in QUERY_COLUMNS:
-        if name in ("status", "violated", "error", "spec_hash", "network_hash"):
+        if name in ("status", "host", "violated", "error", "spec_hash", "network_hash"):
             continue
         if name in ("created_at", "started_at", "finished_at"):
             frame[name] = pd.to_datetime(frame[name])
@@ -257,7 +261,8 @@ def study_status(store: Store, study: str | int) -> dict[str, Any]:
         for status, n in session.execute(
                 select(Evaluation.status, func.count()).where(Evaluation.study_id == srow.id)
                 .group_by(Evaluation.status)).all():
-            counts[str(status)] = int(n)
+            shown = str(shown_status(str(status), study_driver_alive(srow)))
+            counts[shown] = counts.get(shown, 0) + int(n)
         n_candidates = int(session.execute(select(func.count()).select_from(Candidate).where(
             Candidate.study_id == srow.id)).scalar_one())
         last = session.execute(select(func.max(Evaluation.finished_at),

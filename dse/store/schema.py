@@ -83,6 +83,11 @@ class Study(Base):
     cost_model_version: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: the driver (search process) running the study, and its last heartbeat (seconds since
+    #: the epoch); NULL when no driver holds it (see ``dse.store.drivers``)
+    driver_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    driver_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    driver_beat: Mapped[float | None] = mapped_column(Double, nullable=True)
 
 
 class Candidate(Base):
@@ -140,12 +145,16 @@ class Evaluation(Base):
     #: front membership among the study's complete evaluations, kept by the store
     pareto: Mapped[bool] = mapped_column(Boolean, default=False)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
+    #: hostname of the machine the evaluation trained on (NULL: not trained)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class Epoch(Base):
     """One epoch of one training stage (learning curves)."""
 
     __tablename__ = "dse_epochs"
+    __table_args__ = (Index("ux_dse_epochs_evaluation_stage_epoch", "evaluation_id", "stage",
+                            "epoch", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     evaluation_id: Mapped[int] = mapped_column(

@@ -22,7 +22,9 @@ from search_spaces.registry import Registry
 #: ``run(payload, report) -> result``: ``report`` receives each epoch's metrics (with
 #: ``epoch``, ``stage`` and ``monitor``) and returns True to stop early; ``result`` holds
 #: ``status`` (complete|failed|pruned), ``reason``, ``metrics`` (objective values and extras),
-#: ``monitor`` (best validation value), ``epochs_run``, ``train_seconds``.
+#: ``monitor`` (best validation value), ``epochs_run``, ``train_seconds`` and ``artifacts``
+#: (``{name: (mime, bytes)}``, optional). A trial writes nothing itself: the driver stores the
+#: reported epochs (``row``) and the result.
 RunFn = Callable[[dict[str, Any], Callable[[dict[str, Any]], bool | None]], dict[str, Any]]
 
 

@@ -1,5 +1,9 @@
 """What every task's ``run()`` shares: the set-up of one trial in a worker process and the
-per-epoch bookkeeping (store row, report to the early-stopping rule, the trial timeout)."""
+per-epoch bookkeeping (report to the driver and its early-stopping rule, the trial timeout).
+
+A trial never opens the database: its epochs go to ``report`` and its artifacts into its
+result, and the driver persists both (docs/design.md, "Who writes"), so Ray worker nodes
+need no database access."""
 
 from __future__ import annotations
 
@@ -28,18 +32,17 @@ def failure(exc: BaseException, started: float) -> dict[str, Any]:
 
 
 class TrialContext:
-    """One trial's torch threads, store, spec, dataset, seed, device and training stages.
+    """One trial's torch threads, spec, dataset, seed, device and training stages.
 
-    ``epoch()`` records an epoch, reports it (with the task's ``monitor`` value) and returns
-    True to stop: when the rule prunes or when the trial ran past its timeout, which
-    ``outcome()`` then turns into a failure with its reason.
+    ``epoch()`` reports an epoch (its ``row`` for the store, with the task's ``monitor``
+    value) and returns True to stop: when the rule prunes or when the trial ran past its
+    timeout, which ``outcome()`` then turns into a failure with its reason.
     """
 
     def __init__(self, payload: dict[str, Any],
                  report: Callable[[dict[str, Any]], bool | None]) -> None:
         import torch
 
-        from dse.store import open_store
         from dse.train import deployable, get_schedule
         from hwmodel.golden import not_deployable_reason
         from search_spaces.spec import ArchSpec
@@ -49,7 +52,6 @@ class TrialContext:
         self.timeout: float | None = payload.get("trial_timeout_s")
         self.timed_out: str | None = None
         torch.set_num_threads(max(1, int(payload.get("threads", 1))))
-        self.store = open_store(payload["db"])
         self.spec = ArchSpec.from_json(payload["spec_json"])
         self.data = cached_dataset(payload["dataset"],
                                    tuple(sorted(payload["dataset_params"].items())),
@@ -65,10 +67,12 @@ class TrialContext:
         self.deployable = not_deployable_reason(self.spec) is None
         if self.deployable:
             self.stages = deployable(self.stages)
+        #: files for the candidate, by name: (mime, bytes); the result carries them
+        self.artifacts: dict[str, tuple[str, bytes]] = {}
 
     def epoch(self, stage: str, epoch: int, monitor: float, row: dict[str, Any]) -> bool:
-        self.store.add_epoch(self.payload["eval_id"], stage, epoch, **row)
-        stop = bool(self.report({"epoch": epoch, "stage": stage, "monitor": monitor, **row}))
+        stop = bool(self.report({"epoch": epoch, "stage": stage, "monitor": monitor,
+                                 "row": dict(row)}))
         if self.timeout is not None and time.monotonic() - self.started > self.timeout:
             self.timed_out = f"exceeded --trial-timeout {self.timeout:g} s after epoch {epoch}"
             return True
@@ -81,9 +85,10 @@ class TrialContext:
         return time.monotonic() - self.started
 
     def keep_model(self, model: Any) -> None:
-        """Store a completed trial's trained (on-chip) model as its candidate's ``model``
-        artifact, so ``dse export`` needs no retraining."""
-        from dse.export import store_trained_model
+        """Keep a completed trial's trained (on-chip) model as its candidate's ``model``
+        artifact (stored by the driver with the result), so ``dse export`` needs no
+        retraining."""
+        from dse.export import MODEL_ARTIFACT, MODEL_MIME, model_checkpoint
 
-        cand = self.store.evaluation(self.payload["eval_id"]).candidate_id
-        store_trained_model(self.store, cand, model, self.stages, self.seed)
+        self.artifacts[MODEL_ARTIFACT] = (MODEL_MIME, model_checkpoint(model, self.stages,
+                                                                       self.seed))

@@ -48,7 +48,8 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
         if status == "complete":
             ctx.keep_model(model)
         return {"status": status, "reason": reason, "metrics": metrics, "monitor": accuracy,
-                "epochs_run": result.epochs_run, "train_seconds": ctx.seconds()}
+                "epochs_run": result.epochs_run, "train_seconds": ctx.seconds(),
+                "artifacts": ctx.artifacts}
     except Exception as exc:  # a trial that raises is recorded failed; the search goes on
         return failure(exc, started)
 

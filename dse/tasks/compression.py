@@ -49,7 +49,7 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
         from dse.codec import CodecEpoch, build_codec, preview_png, train_codec
 
         ctx = TrialContext(payload, report)
-        spec, data, store = ctx.spec, ctx.data, ctx.store
+        spec, data = ctx.spec, ctx.data
         if len(data.input_shape) != 3:
             raise ValueError(f"dataset {payload['dataset']!r} gives {data.input_shape}: the "
                              "compression task needs (C, H, W) images")
@@ -80,24 +80,23 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
             if key in result.test:
                 metrics[f"test_{key}"] = result.test[key]
         if status == "complete":
-            _store_preview(store, payload["eval_id"], codec, data, preview_png)
+            ctx.artifacts[PREVIEW_ARTIFACT] = ("image/png", _preview(codec, data, preview_png))
             ctx.keep_model(codec.encoder.net)  # the chip: the patch encoder
         return {"status": status, "reason": reason, "metrics": metrics, "monitor": psnr,
-                "epochs_run": len(result.history), "train_seconds": ctx.seconds()}
+                "epochs_run": len(result.history), "train_seconds": ctx.seconds(),
+                "artifacts": ctx.artifacts}
     except Exception as exc:  # a trial that raises is recorded failed; the search goes on
         return failure(exc, started)
 
 
-def _store_preview(store: Any, eval_id: int, codec: Any, data: Any, render: Any) -> None:
-    """Save the original / reconstruction / error PNG of the held-out preview region (or the
-    first test crop) as the candidate's ``reconstruction`` artifact."""
+def _preview(codec: Any, data: Any, render: Any) -> bytes:
+    """The original / reconstruction / error PNG of the held-out preview region (or the first
+    test crop): the candidate's ``reconstruction`` artifact."""
     from dse.codec import split_images
 
     preview = getattr(data.test, "preview", None)
     image = preview.float() / 255.0 if preview is not None else split_images(data.test)[0]
-    png = render(codec, image)
-    cand = store.evaluation(eval_id).candidate_id
-    store.add_artifact(cand, PREVIEW_ARTIFACT, "image/png", png)
+    return bytes(render(codec, image))
 
 
 _run: RunFn = run

@@ -112,6 +112,18 @@ class ClusterRun:
         assert out.returncode == 0, out.stderr
         return list(json.loads(out.stdout))
 
+    def epochs(self, study: str) -> dict[int, list[tuple[str, int]]]:
+        """(stage, epoch) of every stored epoch row, by trial number, in insertion order."""
+        code = ("import json, sys; from dse.store import open_store; "
+                f"s = open_store({self.cluster.db_url!r}, read_only=True); "
+                f"df = s.query({study!r}); "
+                "print(json.dumps({int(r.trial_number): [[e.stage, int(e.epoch)] for e in "
+                "s.epochs(int(r.candidate_id)).itertuples()] for r in df.itertuples()}))")
+        out = self.cluster.run("a", ["python", "-c", code], timeout=120)
+        assert out.returncode == 0, out.stderr
+        raw = json.loads(out.stdout.strip().splitlines()[-1])
+        return {int(k): [(str(a), int(b)) for a, b in v] for k, v in raw.items()}
+
     def status(self, study: str) -> dict[str, Any]:
         out = self.dse("a", "status", study, "--json")
         assert out.returncode == 0, out.stderr

@@ -217,7 +217,8 @@ class Cluster:
 
     def pg_start(self) -> None:
         c = self.hosts["c"]
-        opts = f"-c listen_addresses={c.ip} -p 5432 -k {self.pg_dir} -c fsync=off"
+        opts = (f"-c listen_addresses={c.ip} -p 5432 -k {self.pg_dir} -c fsync=off "
+                "-c log_connections=on")
         self.run("c", [f"{self.pg_bin}/pg_ctl", "-D", str(self.pg_dir), "-o", opts, "-l",
                        str(self.pg_dir / "log"), "start", "-w", "-t", "60"],
                  check=True, user="postgres")
@@ -225,6 +226,10 @@ class Cluster:
     def pg_stop(self) -> None:
         self.run("c", [f"{self.pg_bin}/pg_ctl", "-D", str(self.pg_dir), "stop", "-m", "fast",
                        "-w"], check=True, user="postgres")
+
+    def pg_log(self) -> str:
+        """The server's log so far (connections are logged with the client's address)."""
+        return (self.pg_dir / "log").read_text(errors="replace")
 
     def pg_restart(self) -> None:
         self.pg_stop()

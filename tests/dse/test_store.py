@@ -228,8 +228,9 @@ def test_infeasible_failed_and_hardware_before_start(store: Store) -> None:
     eid2 = store.start_evaluation(cid2, 1)
     store.finish_evaluation(eid2, "failed", error="RuntimeError: NaN loss")
     assert store.evaluation(eid2).error == "RuntimeError: NaN loss"
-    assert store.study_status("s1")["counts"] == {"queued": 0, "running": 0, "complete": 0,
-                                                  "failed": 1, "infeasible": 1, "pruned": 0}
+    assert store.study_status("s1")["counts"] == {"queued": 0, "running": 0, "interrupted": 0,
+                                                  "complete": 0, "failed": 1, "infeasible": 1,
+                                                  "pruned": 0}
 
 
 def test_restart_and_requeue(store: Store) -> None:
