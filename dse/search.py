@@ -41,7 +41,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dse.config import SearchConfig
 from dse.cosearch import FIT_CONSTRAINT, pair_hardware, pair_hash
@@ -406,11 +406,15 @@ class Proposer:
                 "threads": max(1, int(cfg.cpus_per_trial)), "gpus": cfg.gpus_per_trial}
 
     # -- what trials report ------------------------------------------------------------
-    def record_epoch(self, cand: Candidate, report: dict[str, Any], host: str | None) -> None:
-        """Store one reported epoch of ``cand`` (and, on its first, the host it trains on)."""
+    def note_host(self, cand: Candidate, host: str | None) -> None:
+        """Record the host ``cand`` trains on (once per attempt)."""
         if host and cand.host != host:
             self.store.set_host(cand.eval_id, host)
             cand.host = host
+
+    def record_epoch(self, cand: Candidate, report: dict[str, Any], host: str | None) -> None:
+        """Store one reported epoch of ``cand`` (and the host it trains on)."""
+        self.note_host(cand, host)
         self.store.add_epoch(cand.eval_id, report["stage"], int(report["epoch"]),
                              **dict(report.get("row") or {}))
 
@@ -569,6 +573,8 @@ def _tune_trainable(config: dict[str, Any]) -> None:
                      "host": host, **row, "done_status": ""})
         return False
 
+    # where it runs, before the (slow) set-up: a trial's host is known from its start
+    tune.report({"epoch": 0, "monitor": 0.0, "host": host, "done_status": ""})
     result = run_trial(config, report)
     # The outcome travels as flat ``done_*`` keys; an artifact as "mime;base64".
     flat = {k: v for k, v in result.items() if k not in ("metrics", "artifacts")}
@@ -632,8 +638,10 @@ def _tune_classes() -> tuple[type, type]:
 
         def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
             cand = self.live.get(trial_id)
-            if cand is None or self.proposer is None or result.get("done_status") \
-                    or "stage" not in result:
+            if cand is None or self.proposer is None or result.get("done_status"):
+                return
+            if "stage" not in result:  # the start report: where it runs
+                self.proposer.note_host(cand, result.get("host"))
                 return
             row = {k[4:]: v for k, v in result.items() if k.startswith("row_")}
             self.proposer.record_epoch(cand, {**result, "row": row}, result.get("host"))
@@ -670,7 +678,7 @@ def _tune_classes() -> tuple[type, type]:
         def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]
                             ) -> str:
             rule = getattr(self, "rule", None)
-            if rule is None or result.get("done_status") or "monitor" not in result:
+            if rule is None or result.get("done_status") or "stage" not in result:
                 return str(TrialScheduler.CONTINUE)
             stop = rule.should_stop(trial.config["bucket"], int(result["epoch"]),
                                     float(result["monitor"]), int(trial.config["epochs"]),
@@ -747,9 +755,9 @@ class DriverLease:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> DriverLease:
-        from dse.store import drivers
+        from dse.store import drivers, retry
 
-        drivers.acquire(self.store, self.study_id, self.me)
+        retry.call(drivers.acquire, self.store, self.study_id, self.me)
 
         def loop() -> None:
             while not self._stop.wait(self.heartbeat_s):
@@ -766,8 +774,10 @@ class DriverLease:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        from dse.store import retry
+
         with contextlib.suppress(Exception):
-            drivers.release(self.store, self.study_id, self.me, interrupted=True)
+            retry.call(drivers.release, self.store, self.study_id, self.me, interrupted=True)
 
 
 @dataclass
@@ -784,6 +794,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
     import optuna
 
     from dse.store import StoreError, open_store
+    from dse.store.retry import RetryingStore, retrying_rdb_storage
     from hwmodel.accel import AccelConfig
     from hwmodel.metrics import COST_MODEL_VERSION
     from search_spaces.spaces import get_space
@@ -800,7 +811,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
     except (ValueError, TypeError, KeyError) as exc:
         raise UserError(str(exc).splitlines()[0]) from None
     try:
-        store = open_store(cfg.db)
+        # the driver's database calls ride out a restarted or briefly unreachable server
+        store = cast("Store", RetryingStore(open_store(cfg.db)))
         record = store.create_or_get_study(
             cfg.study, space=cfg.space, dataset=cfg.dataset, task=cfg.task,
             config=cfg.to_dict(),
@@ -810,7 +822,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
     except StoreError as exc:
         raise UserError(str(exc)) from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.RDBStorage(cfg.db, engine_kwargs=_engine_kwargs(cfg.db))
+    storage = retrying_rdb_storage(cfg.db, engine_kwargs=_engine_kwargs(cfg.db))
     study = optuna.create_study(
         study_name=optuna_study_name(cfg.study), storage=storage,
         directions=cfg.directions,  # type: ignore[arg-type]

@@ -144,20 +144,26 @@ def _split(value: str | None) -> list[str] | None:
 @click.option("--columns", "columns", metavar="COLS", help="Comma-separated columns to show.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]),
               default="table", show_default=True, help="Output format (parquet needs --out).")
-@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--out", "out", default=None, metavar="FILE",
               help="Write to FILE instead of standard output.")
 def query(study: str, db: str, pareto: bool, where: str | None, sort: str | None,
           columns: str | None, fmt: str, out: str | None) -> None:
     """One row per candidate of STUDY with its metrics and Pareto flag."""
+    from dse.commands._common import check_out_file, staged_file
+
     if fmt == "parquet" and not out:
         raise UserError("--format parquet: needs --out FILE (binary output)")
+    if out:
+        check_out_file(out)  # before the database is read
     with _open(db) as store:
         cols = _split(columns)
         frame = store.query(study, pareto_only=pareto, where=where, sort=_split(sort),
                             columns=cols)
         objectives = store.get_study(study).objectives
     if fmt == "parquet":
-        frame.to_parquet(out, index=False)
+        assert out is not None
+        with staged_file(out) as tmp:
+            frame.to_parquet(tmp, index=False)
         click.echo(f"wrote {len(frame)} rows to {out}", err=True)
         return
     if fmt == "csv":
@@ -185,8 +191,8 @@ def query(study: str, db: str, pareto: bool, where: str | None, sort: str | None
             _print_table(shown, title=f"{study}: {len(frame)} candidates")
             return
     if out:
-        with open(out, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with staged_file(out) as tmp:
+            tmp.write_text(text, encoding="utf-8")
         click.echo(f"wrote {len(frame)} rows to {out}", err=True)
     else:
         click.echo(text, nl=False)

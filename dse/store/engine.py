@@ -24,7 +24,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -40,7 +47,12 @@ _MIGRATION_LOCK_KEY = 0
 
 class StoreError(UserError):
     """A store failure shown to the user as one line (bad URL, unreachable database,
-    a study reused with a different definition, an unknown study or candidate)."""
+    a study reused with a different definition, an unknown study or candidate).
+    ``transient``: the connection failed or was lost (the same call may succeed later)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def mask_url(url: str | URL) -> str:
@@ -155,8 +167,10 @@ def first_line(exc: BaseException) -> str:
 def translate(exc: SQLAlchemyError, url: URL | str) -> StoreError:
     """The one place a database error becomes a one-line :class:`StoreError`."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return StoreError(f"{mask_url(url)}: connection lost: {first_line(exc)}")
-    return StoreError(f"{mask_url(url)}: {first_line(exc)}")
+        return StoreError(f"{mask_url(url)}: connection lost: {first_line(exc)}",
+                          transient=True)
+    return StoreError(f"{mask_url(url)}: {first_line(exc)}",
+                      transient=isinstance(exc, OperationalError | InterfaceError))
 
 
 class SessionFactory:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,49 @@ class ClusterRun:
         argv[i + 1] = study
         return [*argv, "--quiet", *extra]
 
+    def spawn_search(self, host: str, study: str, env: dict[str, str] | None = None
+                     ) -> subprocess.Popen[bytes]:
+        """The README's `dse search` line for ``study`` on ``host``, in the background."""
+        return self.cluster.spawn(host, self.search_argv(study), env=env,
+                                  log=self.logs / f"{study}-{host}.log")
+
+    def search_log(self, study: str, host: str) -> str:
+        path = self.logs / f"{study}-{host}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def wait_search(self, proc: subprocess.Popen[bytes], study: str, host: str,
+                    timeout: float = 300) -> None:
+        """Wait for a background search; it must exit 0."""
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"search {study} on {host} did not end: "
+                                 f"{self.search_log(study, host)}") from None
+        assert code == 0, f"search {study} on {host} exit {code}: {self.search_log(study, host)}"
+
+    def trials(self, study: str, *, status: str | None = None, host: str | None = None,
+               with_epoch: bool = False) -> list[int]:
+        """Trial numbers of ``study``'s evaluations (fast: psql), optionally by stored status,
+        host and having a stored epoch."""
+        where = [f"s.name = '{study}'"]
+        if status:
+            where.append(f"e.status = '{status}'")
+        if host:
+            where.append(f"e.host = '{host}'")
+        if with_epoch:
+            where.append("exists (select 1 from dse_epochs p where p.evaluation_id = e.id)")
+        rows = self.cluster.sql("select e.trial_number from dse_evaluations e join dse_studies s"
+                                f" on s.id = e.study_id where {' and '.join(where)}")
+        return [int(r[0]) for r in rows]
+
+    def restore_worker_node(self) -> None:
+        """Host b's Ray processes killed (what is left of them) and its node started again."""
+        self.cluster.kill_host_processes("b")
+        self.start_worker_node()
+        self.wait_nodes(2)
+
     def start_worker_node(self) -> None:
         line = self.line("ray start --address")
         self.cluster.shell(line.host, line.command, check=True, timeout=180)
@@ -124,8 +168,8 @@ class ClusterRun:
         raw = json.loads(out.stdout.strip().splitlines()[-1])
         return {int(k): [(str(a), int(b)) for a, b in v] for k, v in raw.items()}
 
-    def status(self, study: str) -> dict[str, Any]:
-        out = self.dse("a", "status", study, "--json")
+    def status(self, study: str, host: str = "a") -> dict[str, Any]:
+        out = self.dse(host, "status", study, "--json")
         assert out.returncode == 0, out.stderr
         return dict(json.loads(out.stdout))
 
@@ -150,3 +194,26 @@ def ray_cluster(cluster: Cluster) -> ClusterRun:
     run.start_worker_node()
     run.wait_nodes(2)
     return run
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The README's search run unfaulted (study ``cluster-demo``): its rows by trial number,
+    its stored epochs, the PostgreSQL log it produced."""
+
+    rows: dict[int, dict[str, Any]]
+    epochs: dict[int, list[tuple[str, int]]]
+    pg_log: str
+    stdout: str
+
+
+@pytest.fixture(scope="session")
+def reference(ray_cluster: ClusterRun) -> Reference:
+    line = ray_cluster.line("dse search")
+    assert line.host == "a"
+    before = len(ray_cluster.cluster.pg_log())
+    out = ray_cluster.cluster.shell("a", line.command, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    rows = {int(r["trial_number"]): r for r in ray_cluster.query("cluster-demo")}
+    return Reference(rows, ray_cluster.epochs("cluster-demo"),
+                     ray_cluster.cluster.pg_log()[before:], out.stdout)

@@ -227,6 +227,15 @@ class Cluster:
         self.run("c", [f"{self.pg_bin}/pg_ctl", "-D", str(self.pg_dir), "stop", "-m", "fast",
                        "-w"], check=True, user="postgres")
 
+    def sql(self, query: str, *, host: str = "a") -> list[list[str]]:
+        """Rows of ``query`` on the test database, asked with psql from ``host`` (fast enough
+        to poll); [] when the server does not answer."""
+        out = self.run(host, [f"{self.pg_bin}/psql", "-h", self.hosts["c"].ip, "-U", PG_USER,
+                              "-d", PG_DB, "-AtF", "|", "-c", query], timeout=30)
+        if out.returncode != 0:
+            return []
+        return [line.split("|") for line in out.stdout.splitlines() if line]
+
     def pg_log(self) -> str:
         """The server's log so far (connections are logged with the client's address)."""
         return (self.pg_dir / "log").read_text(errors="replace")
@@ -324,9 +333,10 @@ class Cluster:
         """Every process running on host ``key``."""
         return [int(p) for p in _ip("netns", "pids", self.hosts[key].ns).stdout.split()]
 
-    def kill_host_processes(self, key: str, *, match: str | None = None) -> list[int]:
-        """kill -9 the processes on host ``key`` (those whose command line contains ``match``,
-        or all); their pids."""
+    def kill_host_processes(self, key: str, *, match: str | None = None,
+                            sig: int = signal.SIGKILL) -> list[int]:
+        """kill -9 (or ``sig``) the processes on host ``key`` (those whose command line
+        contains ``match``, or all); their pids."""
         killed = []
         for pid in self.pids(key):
             if match is not None:
@@ -337,7 +347,7 @@ class Cluster:
                 if match.encode() not in cmd:
                     continue
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, sig)
                 killed.append(pid)
         return killed
 

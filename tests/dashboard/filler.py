@@ -115,10 +115,11 @@ def fill_study(url: str, name: str, n: int, *, seed: int = 0,
                dataset: str = "digits", optuna_study: bool = False) -> Filled:
     """Write one study of ``n`` candidates through the store's write API, as a search would:
     candidates over ``memory_budget_bits`` become ``infeasible``; ``n_failed`` trained ones
-    fail; the last ``n_running`` stay ``running``; the rest complete with ``epochs`` epochs of
-    learning curve in two stages. With ``optuna_study`` the Optuna study a search keeps in
-    the same database is written too (one trial per candidate, same numbers, the choices as
-    categorical parameters; complete ones with their objective values, the others failed)."""
+    fail; the last ``n_running`` stay ``running`` (the study's driver is this process); the
+    rest complete with ``epochs`` epochs of learning curve in two stages. With
+    ``optuna_study`` the Optuna study a search keeps in the same database is written too (one
+    trial per candidate, same numbers, the choices as categorical parameters; complete ones
+    with their objective values, the others failed)."""
     from dse.store import open_store
 
     rng = random.Random(seed)
@@ -128,6 +129,11 @@ def fill_study(url: str, name: str, n: int, *, seed: int = 0,
         study = store.create_or_get_study(name, space=space, dataset=dataset,
                                           task="classification", config={"seed": seed},
                                           objectives=list(objectives), budgets=budgets)
+        if n_running:  # as a search would: its driver (this live process) holds the study,
+            # so its running candidates are shown running, not interrupted
+            from dse.store import drivers
+
+            drivers.acquire(store, study.id, drivers.Driver.me())
         pairs = list(variants(n, seed))
         specs = [spec for spec, _ in pairs]
         hw = [hardware(spec) for spec in specs]

@@ -51,7 +51,7 @@ def _stored(tmp_path: Path, study: str) -> dict[int, str]:
 
 
 def _wait_running(tmp_path: Path, study: str, proc: subprocess.Popen[str],
-                  timeout: float = 180) -> int:
+                  timeout: float = 420) -> int:
     """The trial number of an evaluation stored running (it has reported an epoch)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,0 +1,141 @@
+"""Faults on the three-host cluster, each during the README's search: the worker node killed,
+the driver killed (the study taken over from the other host), PostgreSQL restarted, the worker
+node's link cut for longer than Ray's node timeout.
+
+Each ends with every planned trial exactly once (one evaluation, one Optuna trial, every
+epoch row once: nothing half-written) and, trial by trial, the same candidate, the same
+trained values and the same Pareto front as the unfaulted run of the same command
+(``reference``): a trial trains deterministically from its seed and trial number, so a re-run
+on another node gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from tests.cluster.conftest import ClusterRun, Reference
+from tests.cluster.harness import wait_for
+
+pytestmark = pytest.mark.slow  # a search each (they run in CI)
+
+
+def _check_like_reference(run: ClusterRun, study: str, reference: Reference
+                          ) -> dict[int, dict[str, Any]]:
+    rows = run.query(study)
+    by_trial = {int(r["trial_number"]): r for r in rows}
+    assert len(rows) == 4 and sorted(by_trial) == [0, 1, 2, 3]
+    assert {r["status"] for r in rows} == {"complete"}
+    epochs = run.epochs(study)
+    for n, ref in reference.rows.items():
+        assert sorted(epochs[n]) == sorted(reference.epochs[n]), (n, epochs[n])
+        row = by_trial[n]
+        assert row["spec_hash"] == ref["spec_hash"]
+        for key in ("accuracy", "test_accuracy", "memory_bits"):
+            assert math.isclose(row[key], ref[key], rel_tol=1e-9), (n, key, row[key], ref[key])
+        assert row["pareto"] == ref["pareto"], n
+    counts = run.status(study)["counts"]
+    assert counts["running"] == counts["interrupted"] == counts["queued"] == 0
+    # Optuna agrees: four finished trials of this study, none left running
+    states = run.cluster.sql(
+        "select t.state, count(*) from trials t join studies s on s.study_id = t.study_id "
+        f"where s.study_name = 'dse:{study}' group by t.state")
+    assert dict((a, int(b)) for a, b in states) == {"COMPLETE": 4}, states
+    return by_trial
+
+
+def _catch_trial_on_b(run: ClusterRun, study: str) -> int:
+    """A trial running on host b: one with an epoch stored when it can be caught so (b is
+    frozen with SIGSTOP while it is checked), else one that has started there."""
+    c = run.cluster
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        done_on_b = run.trials(study, status="complete", host="tdse-b")
+        running = run.trials(study, status="running", host="tdse-b", with_epoch=not done_on_b)
+        if running:
+            c.kill_host_processes("b", sig=signal.SIGSTOP)
+            if running[0] in run.trials(study, status="running", host="tdse-b"):
+                return running[0]
+            c.kill_host_processes("b", sig=signal.SIGCONT)
+        time.sleep(0.1)
+    raise AssertionError(f"no trial of {study} ran on host b")
+
+
+def test_worker_node_killed_its_trial_reruns_on_the_head(ray_cluster: ClusterRun,
+                                                          reference: Reference) -> None:
+    run, c = ray_cluster, ray_cluster.cluster
+    proc = run.spawn_search("a", "f-worker")
+    try:
+        trial = _catch_trial_on_b(run, "f-worker")
+        assert c.kill_host_processes("b"), "no Ray process on host b"  # kill -9, all of them
+        run.wait_search(proc, "f-worker", "a")
+        rows = _check_like_reference(run, "f-worker", reference)
+        assert rows[trial]["attempt"] == 2 and rows[trial]["host"] == "tdse-a"
+    finally:
+        run.restore_worker_node()
+
+
+def test_driver_killed_the_same_command_on_b_takes_over(ray_cluster: ClusterRun,
+                                                        reference: Reference) -> None:
+    run, c = ray_cluster, ray_cluster.cluster
+    stale = 20.0
+    env = {"TINYDSE_DRIVER_STALE_S": str(stale)}
+    proc = run.spawn_search("a", "f-driver", env=env)
+    wait_for(lambda: run.trials("f-driver", status="running", with_epoch=True), 240,
+             "a trial with an epoch")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = time.monotonic()
+    # while the lease is fresh, host b cannot tell the driver is dead: refused, one line
+    early = c.run("b", run.search_argv("f-driver"), env=env, timeout=120)
+    if time.monotonic() - killed_at < stale - 5:  # decided well inside the lease
+        assert early.returncode == 2, early.stderr
+        assert "is being searched by another process" in early.stderr
+        assert early.stderr.count("\n") == 1
+    time.sleep(max(0.0, stale - (time.monotonic() - killed_at)))
+    # the dead driver's trials are interrupted (seen from b once the lease is stale)
+    counts = run.status("f-driver", host="b")["counts"]
+    assert counts["running"] == 0 and counts["interrupted"] >= 1
+    later = run.spawn_search("b", "f-driver", env=env)
+    run.wait_search(later, "f-driver", "b")
+    rows = _check_like_reference(run, "f-driver", reference)
+    assert max(r["attempt"] for r in rows.values()) == 2  # the interrupted one, once more
+
+
+def test_postgres_restarted_during_the_search(ray_cluster: ClusterRun,
+                                              reference: Reference) -> None:
+    run, c = ray_cluster, ray_cluster.cluster
+    proc = run.spawn_search("a", "f-pg")
+    wait_for(lambda: run.trials("f-pg", status="running", with_epoch=True), 240,
+             "a trial with an epoch")
+    c.pg_stop()
+    time.sleep(3)  # the driver's writes fail meanwhile; it keeps retrying
+    c.pg_start()
+    run.wait_search(proc, "f-pg", "a")
+    rows = _check_like_reference(run, "f-pg", reference)
+    assert all(r["attempt"] == 1 for r in rows.values())  # nothing retrained
+
+
+def test_link_of_b_down_its_trial_reruns_elsewhere(ray_cluster: ClusterRun,
+                                                   reference: Reference) -> None:
+    run, c = ray_cluster, ray_cluster.cluster
+    proc = run.spawn_search("a", "f-link")
+    try:
+        trial = _catch_trial_on_b(run, "f-link")
+        c.link("b", False)
+        c.kill_host_processes("b", sig=signal.SIGCONT)  # b runs on, cut off
+        # Ray declares b dead after its health checks fail; the trial starts again on a
+        wait_for(lambda: trial in run.trials("f-link", host="tdse-a"), 120,
+                 f"trial {trial} re-run on host a")
+        c.link("b", True)  # b's late results, if any, must not be written
+        run.wait_search(proc, "f-link", "a")
+        rows = _check_like_reference(run, "f-link", reference)
+        assert rows[trial]["attempt"] == 2 and rows[trial]["host"] == "tdse-a"
+    finally:
+        c.link("b", True)
+        run.restore_worker_node()
