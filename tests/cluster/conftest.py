@@ -96,7 +96,7 @@ class ClusterRun:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
     def wait_search(self, proc: subprocess.Popen[bytes], study: str, host: str,
-                    timeout: float = 300) -> None:
+                    timeout: float = 900) -> None:
         """Wait for a background search; it must exit 0."""
         try:
             code = proc.wait(timeout=timeout)
@@ -137,7 +137,7 @@ class ClusterRun:
         code = (f"import json, ray; ray.init(address={self.cluster.ray_address!r}, "
                 "log_to_driver=False); print(json.dumps([n['NodeManagerAddress'] "
                 "for n in ray.nodes() if n['Alive']]))")
-        out = self.cluster.run("a", ["python", "-c", code], timeout=120)
+        out = self.cluster.run("a", ["python", "-c", code], timeout=600)
         try:
             return list(json.loads(out.stdout.strip().splitlines()[-1]))
         except (ValueError, IndexError):
@@ -146,7 +146,7 @@ class ClusterRun:
     def wait_nodes(self, n: int, timeout: float = 90) -> None:
         wait_for(lambda: len(self.alive_nodes()) == n, timeout, f"{n} alive Ray nodes")
 
-    def dse(self, host: str, *args: str, timeout: float = 120) -> Any:
+    def dse(self, host: str, *args: str, timeout: float = 600) -> Any:
         """``dse ARGS --db <the cluster's>`` on ``host``; the completed process."""
         return self.cluster.run(host, ["dse", *args, "--db", self.cluster.db_url],
                                 timeout=timeout)
@@ -163,7 +163,7 @@ class ClusterRun:
                 f"df = s.query({study!r}); "
                 "print(json.dumps({int(r.trial_number): [[e.stage, int(e.epoch)] for e in "
                 "s.epochs(int(r.candidate_id)).itertuples()] for r in df.itertuples()}))")
-        out = self.cluster.run("a", ["python", "-c", code], timeout=120)
+        out = self.cluster.run("a", ["python", "-c", code], timeout=600)
         assert out.returncode == 0, out.stderr
         raw = json.loads(out.stdout.strip().splitlines()[-1])
         return {int(k): [(str(a), int(b)) for a, b in v] for k, v in raw.items()}
@@ -212,7 +212,7 @@ def reference(ray_cluster: ClusterRun) -> Reference:
     line = ray_cluster.line("dse search")
     assert line.host == "a"
     before = len(ray_cluster.cluster.pg_log())
-    out = ray_cluster.cluster.shell("a", line.command, timeout=300)
+    out = ray_cluster.cluster.shell("a", line.command, timeout=900)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     rows = {int(r["trial_number"]): r for r in ray_cluster.query("cluster-demo")}
     return Reference(rows, ray_cluster.epochs("cluster-demo"),
