@@ -52,7 +52,8 @@ def test_float_layers_need_a_multiplier() -> None:
 
 
 def test_score_choices_tiny_space() -> None:
-    spaces = pytest.importorskip("search_spaces.spaces")
+    import search_spaces.spaces as spaces
+
     space = spaces.get_space("tiny", input_shape=(1, 8, 8), num_classes=10)
     rng = random.Random(1)
     choices = [space.random_choices(rng) for _ in range(40)]

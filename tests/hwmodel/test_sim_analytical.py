@@ -12,6 +12,7 @@ import random
 
 import pytest
 
+import hwmodel.cost as cost  # noqa: E402
 from hwmodel.accel import STALL_FREE, AccelConfig
 from hwmodel.ir import lower
 from hwmodel.sim import simulate
@@ -27,8 +28,6 @@ from search_spaces.spec import (
     Residual,
     SpecError,
 )
-
-cost = pytest.importorskip("hwmodel.cost")
 
 VARIANTS = [
     STALL_FREE,
