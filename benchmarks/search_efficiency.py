@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from dse.config import build_config
+from dse.tasks._trial import RECIPE_KEYS
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._docs import write_section as write_docs_section  # noqa: E402
@@ -103,7 +104,8 @@ class TrainingCache:
 
         settings = {k: payload.get(k) for k in ("task", "dataset", "dataset_params",
                                                 "data_root", "schedule", "epochs",
-                                                "batch_size", "lr", "max_train_batches")}
+                                                "batch_size", "lr", "max_train_batches",
+                                                *RECIPE_KEYS)}
         settings["train_seed"] = self.train_seed
         return ArchSpec.from_json(payload["spec_json"]).hash + json.dumps(settings,
                                                                           sort_keys=True)

@@ -94,6 +94,11 @@ class SearchConfig:
     batch_size: int = 32
     lr: float = 1e-2
     max_train_batches: int | None = None
+    #: training recipe (dse.train; measured in benchmarks/recipes.py)
+    lr_schedule: str = "warmup-cosine"
+    bn_recalibration: bool = True
+    distill: float = 0.0
+    weight_decay: float = 0.0
     db: str = "sqlite:///dse.db"
     executor: str = "ray"
     ray_address: str | None = None
@@ -189,6 +194,14 @@ class SearchConfig:
             raise bad("accels_per_network", "must be an integer >= 0", self.accels_per_network)
         if self.max_failures is not None and self.max_failures < 1:
             raise bad("max_failures", "must be an integer >= 1", self.max_failures)
+        from dse.train import LR_SCHEDULES
+
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise bad("lr_schedule", f"must be one of {list(LR_SCHEDULES)}", self.lr_schedule)
+        if not (isinstance(self.distill, int | float) and 0 <= self.distill <= 1):
+            raise bad("distill", "must be a number in [0, 1]", self.distill)
+        if not (isinstance(self.weight_decay, int | float) and 0 <= self.weight_decay < 1):
+            raise bad("weight_decay", "must be a number in [0, 1)", self.weight_decay)
         if not (isinstance(self.lr, int | float) and 0 < self.lr < 10):
             raise bad("lr", "must be a number in (0, 10)", self.lr)
         if self.cpus_per_trial <= 0:

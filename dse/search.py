@@ -177,6 +177,20 @@ class Candidate:
     host: str | None = None
 
 
+def trial_payload(cfg: SearchConfig, cand: Candidate) -> dict[str, Any]:
+    """What a worker needs to train ``cand`` with the study's settings (``run_trial``)."""
+    return {"spec_json": cand.spec_json, "eval_id": cand.eval_id,
+            "trial_number": cand.trial_number, "bucket": cand.bucket, "task": cfg.task,
+            "dataset": cfg.dataset, "dataset_params": dict(cfg.dataset_params),
+            "data_root": cfg.data_root, "schedule": cfg.schedule, "epochs": cfg.epochs,
+            "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
+            "max_train_batches": cfg.max_train_batches,
+            "lr_schedule": cfg.lr_schedule, "bn_recalibration": cfg.bn_recalibration,
+            "distill": cfg.distill, "weight_decay": cfg.weight_decay,
+            "trial_timeout_s": cfg.trial_timeout_s,
+            "threads": max(1, int(cfg.cpus_per_trial)), "gpus": cfg.gpus_per_trial}
+
+
 def run_trial(payload: dict[str, Any], report: Callable[[dict[str, Any]], bool | None]
               ) -> dict[str, Any]:
     """Train one candidate with its study's task; never raises. ``report`` gets each epoch's
@@ -395,15 +409,7 @@ class Proposer:
         self._record(cand, result, reused=True)
 
     def payload(self, cand: Candidate) -> dict[str, Any]:
-        cfg = self.cfg
-        return {"spec_json": cand.spec_json, "eval_id": cand.eval_id,
-                "trial_number": cand.trial_number, "bucket": cand.bucket, "task": cfg.task,
-                "dataset": cfg.dataset, "dataset_params": dict(cfg.dataset_params),
-                "data_root": cfg.data_root, "schedule": cfg.schedule, "epochs": cfg.epochs,
-                "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
-                "max_train_batches": cfg.max_train_batches,
-                "trial_timeout_s": cfg.trial_timeout_s,
-                "threads": max(1, int(cfg.cpus_per_trial)), "gpus": cfg.gpus_per_trial}
+        return trial_payload(self.cfg, cand)
 
     # -- what trials report ------------------------------------------------------------
     def note_host(self, cand: Candidate, host: str | None) -> None:

@@ -16,7 +16,18 @@ Contract of :func:`train`:
 * One trainer for every task: the task's :class:`Objective` supplies the loss and the
   evaluation (default :class:`Classification`: cross-entropy, accuracy); the rest below is
   shared. Adam (``lr`` per stage optional, otherwise the run's ``lr``), a fresh optimizer per
-  stage, cosine decay of the learning rate over each stage's epochs (per epoch).
+  stage, cosine decay of the learning rate over each stage's epochs (per epoch), or with
+  ``lr_schedule="warmup-cosine"`` per batch after a linear warm-up (see :func:`_batch_lr`).
+  ``weight_decay`` applies to weight tensors only, never to the one-dimensional parameters
+  (norm scales and offsets, learned step sizes and thresholds).
+* Recipe options, each measured in benchmarks/recipes.py: ``bn_recalibration`` re-estimates
+  the batch-norm statistics of the final weights at the end of every stage (one pass over the
+  training split without gradients) -- after quantization the running statistics lag the
+  codes' distribution; ``distill`` > 0 mixes into the loss of every quantized stage the
+  KL divergence to a frozen copy of the model taken at the stage's start and run in float
+  (the float version of the same spec as teacher, standard for binary networks; after a float
+  first stage that is the float model it trained). A run resumed inside a distilled stage
+  takes its teacher at the resumed weights, so it is not bit-identical to an unbroken run.
 * At the start of every stage, ``search_spaces.build.set_quantization(model, weights=...,
   activations=..., lstm_gates=...)`` switches the model's quantizers. When a stage turns
   activations on after a stage that had them off, ``search_spaces.build.fold_bsn(model)`` is
@@ -58,7 +69,7 @@ if TYPE_CHECKING:
     from dse.data import DatasetBundle, SplitDataset
 
 STATUSES = TRAINING_OUTCOMES  # what a training run ends in (dse.status)
-LR_SCHEDULES = ("cosine", "constant")
+LR_SCHEDULES = ("cosine", "constant", "warmup-cosine")
 
 
 # --------------------------------------------------------------------------- stages
@@ -455,6 +466,41 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch) % (2**63 - 1)
 
 
+def _batch_lr(base: float, step: int, total: int, warmup: int) -> float:
+    """Linear warm-up over the first ``warmup`` of a stage's ``total`` steps, then cosine decay
+    to 0 per batch (Goyal et al. 2017's warm-up with SGDR's cosine): ``base * (step+1)/warmup``,
+    then ``base * (1 + cos(pi * (step - warmup) / (total - warmup))) / 2``."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def recalibrate_bn(model: nn.Module, ds: SplitDataset, *, batch_size: int = 256,
+                   device: str = "cpu") -> int:
+    """Re-estimate every batch norm's running mean and variance on ``ds`` with the model's
+    current (e.g. quantized) weights: statistics reset, then a cumulative average over one
+    pass without gradients. Returns the number of batch norms. Other state is untouched."""
+    import torch
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+    if not norms:
+        return 0
+    was_training = model.training
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average over the pass
+    model.train()
+    with torch.no_grad():
+        for x, _ in _batches(ds, batch_size, shuffle=False):
+            model(x.to(device))
+    for m, mom in zip(norms, momenta, strict=True):
+        m.momentum = mom
+    model.train(was_training)
+    return len(norms)
+
+
 def _stage_lr(base: float, schedule: str, done: int, total: int) -> float:
     """Cosine decay per epoch within a stage (SGDR without restarts, Loshchilov & Hutter 2017):
     ``base * (1 + cos(pi * done / total)) / 2`` for the epoch after ``done`` finished ones."""
@@ -565,6 +611,10 @@ def train(
     device: str = "cpu",
     num_threads: int | None = None,
     objective: Objective | None = None,
+    warmup_epochs: float = 1.0,
+    bn_recalibration: bool = False,
+    distill: float = 0.0,
+    distill_temperature: float = 2.0,
 ) -> TrainResult:
     """Train ``model`` on ``data`` through ``stages``; see the module docstring for the
     contract. ``max_train_batches`` caps the batches per epoch (quick fidelity levels);
@@ -572,7 +622,9 @@ def train(
     intra-op threads for the run (restored after): tiny models gain nothing from several
     threads, and on a loaded machine (parallel trials) spinning threads can slow a run by
     orders of magnitude, so trials should pass 1. ``objective`` supplies the loss and the
-    evaluation (default :class:`Classification`); ``divergence_loss=None`` takes its limit."""
+    evaluation (default :class:`Classification`); ``divergence_loss=None`` takes its limit.
+    ``warmup_epochs`` is the warm-up of ``lr_schedule="warmup-cosine"`` in the first stage
+    (later stages start from trained weights and decay only)."""
     import torch
 
     objective = Classification() if objective is None else objective
@@ -580,6 +632,10 @@ def train(
         divergence_loss = objective.divergence_loss
     stages = list(stages)
     _check_args(stages, batch_size, lr, lr_schedule, divergence_loss, max_train_batches)
+    if not 0.0 <= distill <= 1.0:
+        raise ValueError(f"distill={distill!r} must be in [0, 1]")
+    if not warmup_epochs >= 0:
+        raise ValueError(f"warmup_epochs={warmup_epochs!r} must be >= 0")
     start = time.perf_counter()
     model.to(device)
     history: list[EpochMetrics] = []
@@ -613,8 +669,10 @@ def train(
                 if not (si == first_stage and resumed):
                     apply_stage(model, stage, stages[si - 1] if si > 0 else None)
                 base_lr = stage.lr if stage.lr is not None else lr
-                optimizer = torch.optim.Adam(model.parameters(), lr=base_lr,
-                                             weight_decay=weight_decay)
+                optimizer = torch.optim.Adam(_param_groups(model, weight_decay), lr=base_lr)
+                teacher = _teacher(model, stages, si) if distill > 0 else None
+                total_steps = stage.epochs * batches_per_epoch
+                warmup = round(warmup_epochs * batches_per_epoch) if si == 0 else 0
                 if si == first_stage and opt_state is not None:
                     optimizer.load_state_dict(opt_state)
                 start_e = done_in_stage if si == first_stage else 0
@@ -635,7 +693,15 @@ def train(
                                                         generator=gen,
                                                         limit=max_train_batches), 1):
                         x, y = x.to(device), y.to(device)
+                        if lr_schedule == "warmup-cosine":
+                            cur_lr = _batch_lr(base_lr, e * batches_per_epoch + b - 1,
+                                               total_steps, warmup)
+                            for group in optimizer.param_groups:
+                                group["lr"] = cur_lr
                         loss, n_correct = objective.loss(model, x, y)
+                        if teacher is not None:
+                            loss = (1 - distill) * loss + distill * _distill_loss(
+                                model, teacher, x, distill_temperature)
                         value = float(loss.detach())
                         where = f"at stage {stage.name!r} epoch {epoch} batch {b}"
                         if not math.isfinite(value):
@@ -654,6 +720,8 @@ def train(
                             correct += n_correct
                         seen += len(y)
                         bar.advance(f"{stage.name} e{epoch} loss {value:.3f}")
+                    if bn_recalibration and not stage.deployed and e == stage.epochs - 1:
+                        recalibrate_bn(model, data.train, device=device)
                     val = objective.evaluate(model, data.val, device)
                     val_loss = val["loss"]
                     if not math.isfinite(val_loss):
@@ -687,9 +755,47 @@ def train(
                        stages=stages, test=test)
 
 
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on weight tensors only; none on 1-d parameters (scales, offsets, step
+    sizes, thresholds): decaying those shrinks what the quantizers and norms calibrate."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    other = [p for p in model.parameters() if p.ndim <= 1]
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": other, "weight_decay": 0.0}]
+
+
+def _teacher(model: nn.Module, stages: Sequence[Stage], si: int) -> nn.Module | None:
+    """For a quantized stage after a float first stage: a frozen copy of the model switched to
+    the float stage (the same weights, unquantized) -- the float version of the same spec."""
+    import copy
+
+    first = stages[0]
+    if si == 0 or first.weights or first.activations:
+        return None
+    teacher = copy.deepcopy(model)
+    apply_stage(teacher, first, None)
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
+def _distill_loss(model: nn.Module, teacher: nn.Module, x: torch.Tensor,
+                  temperature: float) -> torch.Tensor:
+    """Hinton et al. 2015: ``T^2 KL(softmax(teacher/T) || softmax(student/T))``. The student's
+    logits are recomputed here (a second forward; simple, and distillation is opt-in)."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        target = F.softmax(teacher(x) / temperature, dim=1)
+    logp = F.log_softmax(model(x) / temperature, dim=1)
+    return F.kl_div(logp, target, reduction="batchmean") * temperature**2
+
+
 __all__ = [
     "SCHEDULES", "Checkpoint", "Classification", "EpochMetrics", "Objective", "Stage",
     "TrainResult", "apply_stage", "deployable", "evaluate",
     "split_tensors", "get_schedule", "load_checkpoint",
-    "parse_schedule", "save_checkpoint", "split_epochs", "train",
+    "parse_schedule", "recalibrate_bn", "save_checkpoint", "split_epochs", "train",
 ]

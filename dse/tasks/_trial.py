@@ -31,6 +31,15 @@ def failure(exc: BaseException, started: float) -> dict[str, Any]:
             "monitor": None, "epochs_run": 0, "train_seconds": time.monotonic() - started}
 
 
+#: Recipe options of :func:`dse.train.train` a payload may carry (dse.config.SearchConfig).
+RECIPE_KEYS = ("lr_schedule", "bn_recalibration", "distill", "weight_decay")
+
+
+def recipe(payload: dict[str, Any]) -> dict[str, Any]:
+    """The training-recipe keyword arguments in ``payload`` (absent ones: the trainer's)."""
+    return {k: payload[k] for k in RECIPE_KEYS if k in payload}
+
+
 class TrialContext:
     """One trial's torch threads, spec, dataset, seed, device and training stages.
 

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from dse.tasks import RunFn, Task, register_task
-from dse.tasks._trial import TrialContext, failure
+from dse.tasks._trial import TrialContext, failure, recipe
 from hwmodel.metrics import Known, Metric
 
 
@@ -29,7 +29,7 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
         result = train(model, ctx.data, ctx.stages, batch_size=payload["batch_size"],
                        lr=payload["lr"], seed=ctx.seed, on_epoch=on_epoch,
                        max_train_batches=payload.get("max_train_batches"), progress=False,
-                       device=ctx.device)
+                       device=ctx.device, **recipe(payload))
         status, reason = ctx.outcome(result.status, result.reason)
         # The objective is the validation accuracy of the model as trained to the end (fully
         # quantized after the last stage), the one the test accuracy is measured on, not the
