@@ -127,4 +127,35 @@ def hypervolume_reference(objectives: Sequence[tuple[str, str]],
     return ref
 
 
-__all__ = ["Draws", "draw", "hypervolume_reference", "spread"]
+def study_reference(cfg: Any, space: Any, accel: AccelConfig | None = None, *,
+                    draws: int = 500) -> list[float] | None:
+    """The fixed hypervolume reference of a new study (:func:`hypervolume_reference`): its
+    budgets, the task's worst value of each trained objective, and the largest cost over
+    ``draws`` uniform draws of the space for the rest; None when an objective has none."""
+    from dse.tasks import get_task
+
+    task = get_task(cfg.task)
+    worst = {o: task.worst(o) for o in cfg.objectives
+             if o in task.objectives and task.objectives[o] == "maximize"}
+    largest: dict[str, float] = {}
+    pending = [o for o in cfg.objectives if o not in worst]
+    if pending:
+        try:
+            costs = draw(space, [], want=draws, seed=cfg.seed, accel=accel,
+                         max_draws=draws).costs
+        except Exception:  # a space the batch model cannot score: no fixed reference
+            return None
+        largest = {o: float(costs[o].max()) for o in pending if o in costs.columns}
+    budgets = [(b.metric, b.op, b.value) for b in cfg.budgets]
+    try:
+        return hypervolume_reference(list(zip(cfg.objectives, cfg.directions, strict=True)),
+                                     budgets, worst, largest)
+    except ValueError:
+        return None
+
+
+#: Key of the fixed reference in a study's stored config (read by dse.store.query).
+REFERENCE_KEY = "hypervolume_reference"
+
+__all__ = ["REFERENCE_KEY", "Draws", "draw", "hypervolume_reference", "spread",
+           "study_reference"]

@@ -816,12 +816,19 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
         accel = AccelConfig.from_file(cfg.accel) if cfg.accel else AccelConfig()
     except (ValueError, TypeError, KeyError) as exc:
         raise UserError(str(exc).splitlines()[0]) from None
+    from dse.feasible import REFERENCE_KEY, study_reference
+
     try:
         # the driver's database calls ride out a restarted or briefly unreachable server
         store = cast("Store", RetryingStore(open_store(cfg.db)))
+        config = cfg.to_dict()
+        try:
+            store.get_study(cfg.study)
+        except StoreError:  # a new study: its reference is stored with it, fixed for life
+            config[REFERENCE_KEY] = study_reference(cfg, space, accel)
         record = store.create_or_get_study(
             cfg.study, space=cfg.space, dataset=cfg.dataset, task=cfg.task,
-            config=cfg.to_dict(),
+            config=config,
             objectives=list(zip(cfg.objectives, cfg.directions, strict=True)),
             budgets=[(b.metric, b.op, b.value) for b in cfg.budgets],
             cost_model_version=COST_MODEL_VERSION)
@@ -834,6 +841,9 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
         directions=cfg.directions,  # type: ignore[arg-type]
         sampler=create_sampler(cfg.sampler_name, cfg.seed),
         load_if_exists=True)
+    reference = record.config.get(REFERENCE_KEY)
+    if reference is not None and on_event is not None:
+        on_event("reference", {"reference": reference})
     with DriverLease(store, record.id):
         proposer = Proposer(cfg, store, record.id, study, space, accel, on_event)
         from dse.train import get_schedule

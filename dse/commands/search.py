@@ -94,6 +94,7 @@ class ProgressView:
         self.best: dict[str, float] = {}
         self.started = time.monotonic()
         self.live: Any = None
+        self.reference: list[float] | None = None
 
     def __enter__(self) -> ProgressView:
         if self.enabled:
@@ -110,6 +111,11 @@ class ProgressView:
             self.live.__exit__(*exc)
 
     def event(self, kind: str, info: dict[str, Any]) -> None:
+        if kind == "reference":  # the study's fixed hypervolume reference (dse.feasible)
+            self.reference = list(info["reference"])
+            return
+        if kind in ("warm_start", "exhausted"):
+            return
         self.counts[kind] = self.counts.get(kind, 0) + 1
         if kind in ("complete", "pruned"):
             self.counts["running"] = max(0, self.counts.get("running", 0) - 1)
@@ -150,9 +156,13 @@ class ProgressView:
             import numpy as np
 
             pts = np.asarray(self.points, dtype=float)
-            ref = reference_point(list(zip(self.cfg.objectives, self.cfg.directions,
-                                           strict=True)),
-                                  [(b.metric, b.op, b.value) for b in self.cfg.budgets], pts)
+            if self.reference is not None:
+                ref = np.asarray(self.reference, dtype=float)
+            else:
+                ref = reference_point(list(zip(self.cfg.objectives, self.cfg.directions,
+                                               strict=True)),
+                                      [(b.metric, b.op, b.value) for b in self.cfg.budgets],
+                                      pts)
             return float(hypervolume(pts, self.cfg.directions, ref))
         except Exception:  # the view must never break a search
             return None

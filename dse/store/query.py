@@ -240,9 +240,15 @@ def _front_points(store: Store, session: Any, srow: Study,
 
 
 def _hv_reference(objectives: list[tuple[str, str]], budgets: list[tuple[str, str, float]],
-                  points: np.ndarray) -> np.ndarray | None:
+                  points: np.ndarray, config: dict[str, Any] | None = None
+                  ) -> np.ndarray | None:
+    """The study's fixed reference, stored with it at creation (``dse.feasible``), so its
+    hypervolume never decreases; older studies: one derived from budgets and the points."""
     from dse.pareto import reference_point
 
+    fixed = (config or {}).get("hypervolume_reference")
+    if isinstance(fixed, list) and len(fixed) == len(objectives):
+        return np.asarray(fixed, dtype=float)
     try:
         return reference_point(objectives, budgets, points)
     except ValueError:
@@ -279,7 +285,7 @@ def study_status(store: Store, study: str | int) -> dict[str, Any]:
                                else points[:, j].min())
         else:
             best[name] = None
-    ref = _hv_reference(rec.objectives, rec.budgets, points)
+    ref = _hv_reference(rec.objectives, rec.budgets, points, rec.config)
     hv: float | None = None
     if ref is not None and 1 <= len(rec.objectives) <= 4:
         hv = hypervolume(points, [d for _, d in rec.objectives], ref)
@@ -418,7 +424,8 @@ def hypervolume_history(store: Store, study: str | int) -> pd.DataFrame:
     pts = np.array(points)
     from dse.pareto import non_dominated
 
-    ref = _hv_reference(rec.objectives, rec.budgets, pts[non_dominated(pts, directions)])
+    ref = _hv_reference(rec.objectives, rec.budgets, pts[non_dominated(pts, directions)],
+                        rec.config)
     can_hv = ref is not None and 1 <= len(names) <= 4
     front = np.empty((0, len(names)))
     hv = 0.0

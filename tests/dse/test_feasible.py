@@ -74,3 +74,23 @@ def test_warm_start_trains_feasible_points_first(tmp_path: Path) -> None:
     study = optuna.load_study(study_name="dse:warm", storage=url)
     first = study.get_trials()[:3]
     assert all(t.system_attrs.get("fixed_params") for t in first)  # enqueued by the warm start
+
+
+def test_study_stores_a_fixed_reference_and_its_hypervolume_never_decreases(
+        tmp_path: Path) -> None:
+    """A new study stores its reference (accuracy 0, memory 1.1 x the largest of 500 uniform
+    draws); status and the hypervolume history use it, and the history is monotone."""
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    cfg = build_config(study="ref", db=url, trials=4, seed=2, warm_start=0, **QUICK)
+    run_search(cfg)
+    store = open_store(url)
+    space = get_space("tiny", input_shape=(1, 8, 8), num_classes=10)
+    largest = float(draw(space, [], want=500, seed=2, max_draws=500).costs["memory_bits"].max())
+    expected = [0.0, largest * 1.1]
+    assert store.get_study("ref").config["hypervolume_reference"] == expected
+    assert store.study_status("ref")["reference"] == expected
+    hv = store.hypervolume_history("ref")["hypervolume"].tolist()
+    assert len(hv) >= 1 and all(b >= a for a, b in zip(hv, hv[1:], strict=False))
+    # resuming does not move it, whatever the new points are
+    run_search(build_config(study="ref", db=url, trials=5, seed=2, warm_start=0, **QUICK))
+    assert store.study_status("ref")["reference"] == expected
