@@ -12,7 +12,7 @@ behaviour before issue 14) or from the new default:
 * ``default`` (``dse search``'s): both of the above;
 * ``default+distill``: plus distillation (weight 0.5) from the float version of the spec;
 * ``default+wd``: plus weight decay 1e-4 on weight tensors (none on scales/offsets/thresholds);
-* ``default, float 1/4``: the float warm-up shortened to a quarter of the epochs (the
+* ``default+float-1/4``: the float warm-up shortened to a quarter of the epochs (the
   ``two-stage`` schedule gives it half).
 
 Key figure per recipe: mean test accuracy over references and seeds, and its ratio to the
@@ -43,7 +43,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "default": DEFAULT,
     "default+distill": {**DEFAULT, "distill": 0.5},
     "default+wd": {**DEFAULT, "weight_decay": 1e-4},
-    "default, float 1/4": {**DEFAULT, "float_fraction": 0.25},
+    "default+float-1/4": {**DEFAULT, "float_fraction": 0.25},
 }
 
 

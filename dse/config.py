@@ -89,7 +89,7 @@ class SearchConfig:
     budgets: tuple[Budget, ...] = ()
     sampler: str = ""  # "" -> tpe (see sampler_name)
     trials: int = 20
-    epochs: int = 4
+    epochs: int = 12  # with warmup-cosine + BN recalibration: benchmarks/recipes.py
     schedule: str = "two-stage"  # float first, then quantized: better accuracy in few epochs
     batch_size: int = 32
     lr: float = 1e-2

@@ -1,0 +1,179 @@
+"""Early stopping at equal training time: hypervolume with the service's rule vs without.
+
+Real searches (``dse.search.run_search``, ``executor="local"``, default sampler, one SQLite
+database per run), per sampler seed, twice: early stopping off and on (the service's rule:
+bucketed successive halving with rungs only in the last, quantized, stage; dse.search).
+
+* **Equal time**: every run is charged the training seconds of the epochs it actually ran
+  (the per-epoch seconds measured when the spec was first trained; a pruned trial pays only
+  its epochs). The run without early stopping trains ``--trials`` candidates; its charge ``T``
+  is the budget; the run with early stopping goes on until its charge reaches ``T``.
+* **Same training**: trainings are cached by spec + settings (``search_efficiency``'s
+  ``TrainingCache``: one training seed, curves replayed), so both runs see identical curves
+  and charges, and a pruned trial is exactly a prefix of the full one.
+* **Hypervolume**: of the complete candidates (accuracy, memory_bits) at ``T``, one reference
+  for all runs (accuracy 0, memory_bits = the budget or 1.1 x the largest), as a fraction of
+  the reference box. Key figure: the ratio with/without per seed and its mean (goal >= 1).
+
+    .venv/bin/python benchmarks/early_stopping.py --seeds 3 --trials 16 --write-docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._docs import write_section  # noqa: E402
+from benchmarks.search_efficiency import TrainingCache, hv_curve  # noqa: E402
+
+SECTION = "early_stopping"
+
+
+class _Spent(Exception):
+    """The run's training-time budget is spent."""
+
+
+class Charged:
+    """Wraps the cache: adds the seconds of every epoch a trial reports (all of them for a
+    complete trial, up to the stop for a pruned one) to ``seconds``."""
+
+    def __init__(self, cache: TrainingCache) -> None:
+        self.cache, self.seconds = cache, 0.0
+
+    def __call__(self, payload: dict[str, Any], report: Any) -> dict[str, Any]:
+        def charged(m: dict[str, Any]) -> bool | None:
+            self.seconds += float(m.get("seconds") or 0.0)
+            return report(m)  # type: ignore[no-any-return]
+
+        return self.cache(payload, charged)
+
+
+def run(seed: int, early: bool, budget_s: float | None, args: argparse.Namespace,
+        workdir: str, cache: TrainingCache) -> dict[str, Any]:
+    import dse.search
+    from dse.config import build_config
+    from dse.store import open_store
+
+    charged = Charged(cache)
+    dse.search.run_trial = charged  # run_local looks the name up at call time
+    study = f"{'es' if early else 'full'}-s{seed}"
+    db = f"sqlite:///{os.path.join(workdir, study + '.db')}"
+    budgets = () if args.budget == "none" else (args.budget,)
+    cfg = build_config(study=study, db=db, executor="local", seed=seed, space=args.space,
+                       dataset=args.dataset, budgets=budgets,
+                       trials=args.trials if budget_s is None else 50 * args.trials,
+                       epochs=args.epochs, max_train_batches=args.max_train_batches,
+                       progress=False, early_stopping=early)
+    done = {"n": 0}
+
+    def on_event(kind: str, info: dict[str, Any]) -> None:
+        if kind in ("complete", "pruned"):
+            done["n"] += 1
+            if budget_s is not None and charged.seconds >= budget_s:
+                raise _Spent
+
+    with contextlib.suppress(_Spent):
+        dse.search.run_search(cfg, on_event=on_event)
+    store = open_store(db, read_only=True)
+    try:
+        df = store.query(study)
+    finally:
+        store.close()
+    df = df.sort_values(["finished_at", "evaluation_id"])
+    comp = df[df["status"] == "complete"]
+    return {"points": comp[["accuracy", "memory_bits"]].to_numpy(dtype=float),
+            "seconds": charged.seconds, "trained": done["n"],
+            "pruned": int((df["status"] == "pruned").sum()), "epochs": cfg.epochs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=16)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=None, help="default: the service's")
+    ap.add_argument("--max-train-batches", type=int, default=None)
+    ap.add_argument("--space", default="tiny")
+    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--budget", default="none", help="one hard budget, or 'none'")
+    ap.add_argument("--write-docs", action="store_true")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    import dse.search
+
+    cache = TrainingCache(dse.search.run_trial)
+    t0 = time.perf_counter()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="dse-es-") as workdir:
+        for seed in range(args.seeds):
+            full = run(seed, False, None, args, workdir, cache)
+            es = run(seed, True, full["seconds"], args, workdir, cache)
+            rows.append((seed, full, es))
+            print(f"seed {seed}: full {full['trained']} trained in {full['seconds']:.0f} s; "
+                  f"early stopping {es['trained']} trained ({es['pruned']} pruned) in "
+                  f"{es['seconds']:.0f} s", flush=True)
+    wall = time.perf_counter() - t0
+    if args.budget == "none":
+        ref_mem = 1.1 * max(float(r[k]["points"][:, 1].max()) for r in rows for k in (1, 2)
+                            if len(r[k]["points"]))
+    else:
+        ref_mem = float(re.split(r"[<>=]+", args.budget)[1])
+    ref = (0.0, ref_mem)
+
+    def hv(points: np.ndarray) -> float:
+        return float(hv_curve(points, ref, max(1, len(points)))[-1]) if len(points) else 0.0
+
+    lines = ["| seed | budget T (s) | without: trained | HV | with: trained (pruned) | charged s "
+             "| HV | ratio with/without |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    ratios = []
+    for seed, full, es in rows:
+        a, b = hv(full["points"]), hv(es["points"])
+        ratio = b / a if a > 0 else float("nan")
+        ratios.append(ratio)
+        lines.append(f"| {seed} | {full['seconds']:.0f} | {full['trained']} | {a:.4f} | "
+                     f"{es['trained']} ({es['pruned']}) | {es['seconds']:.0f} | {b:.4f} | "
+                     f"{ratio:.3f} |")
+    mean_ratio = float(np.nanmean(ratios))
+    verdict = "met" if all(r >= 1 - 1e-12 for r in ratios) else "not met on every seed"
+    cmd = " ".join([".venv/bin/python", "benchmarks/early_stopping.py",
+                    *(sys.argv[1:] if argv is None else argv)])
+    body = "\n".join([
+        f"## Early stopping at equal training time (`{SECTION}`)",
+        "",
+        f"Command: `{cmd}`  ",
+        f"Date: {dt.date.today().isoformat()}. Machine: {platform.machine()}, "
+        f"{os.cpu_count()} CPUs shared with several other jobs (heavily loaded; the figure is a "
+        f"ratio of two runs charged the same cached epoch times), torch {torch.__version__}; "
+        f"wall time {wall / 60:.1f} min.",
+        "",
+        f"Setup: space `{args.space}` on `{args.dataset}`, "
+        f"{'no budget' if args.budget == 'none' else 'budget `' + args.budget + '`'}, default "
+        f"sampler and recipe, {rows[0][1]['epochs']} epochs"
+        + (f" of at most {args.max_train_batches} batches" if args.max_train_batches else "")
+        + f"; {cache.misses} specs trained, {cache.hits} replays. Reference (0, {ref_mem:g}).",
+        "",
+        *lines,
+        "",
+        f"Mean ratio of hypervolumes with/without early stopping at equal training time: "
+        f"**{mean_ratio:.3f}** (goal >= 1 on every seed: {verdict}).",
+    ])
+    print(body)
+    if args.write_docs:
+        write_section(SECTION, body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
