@@ -9,7 +9,10 @@
   shape, encoding), the accumulator width of every matrix op, and the test vectors' files;
 * ``vectors/*.hex``: N inputs of the test split, the expected output codes of every layer and
   the logits (for a compression candidate: the binary patch codes the off-chip decoder
-  receives), one element per line.
+  receives), one element per line;
+* ``accel.yaml``: the accelerator the candidate was costed on (a co-search pair's own), in the
+  form ``--accel`` and :meth:`hwmodel.accel.AccelConfig.from_file` read; the manifest's
+  ``accelerator`` repeats it (and ``network_hash`` names the trained network of a pair).
 
 The format is documented for testbench writers in ``docs/export.md``; the packing rules are
 :func:`pack_bits` (the bit stream) and :func:`readmemh` (its words). The image is the one the
@@ -492,6 +495,9 @@ def _test_inputs(study: Any, spec: ArchSpec, n: int) -> tuple[np.ndarray, list[i
     return x[:n].numpy(), labels, kind
 
 
+ACCEL_FILE = "accel.yaml"
+
+
 def candidate_bundle(store: Store, study: str, candidate_id: int, *,
                      vectors: int = DEFAULT_VECTORS,
                      word_bits: int = DEFAULT_WORD_BITS) -> Bundle:
@@ -532,10 +538,22 @@ def candidate_bundle(store: Store, study: str, candidate_id: int, *,
                         f"{exc}") from None
     x, labels, kind = _test_inputs(rec, spec, vectors)
     codes = input_codes(spec, x)
-    meta = {"study": rec.name, "task": rec.task, "dataset": rec.dataset,
-            "candidate_id": int(candidate_id), "split": "test"}
-    return build_bundle(spec, image, codes, word_bits=word_bits, output_kind=kind,
-                        labels=labels, meta=meta)
+    meta: dict[str, Any] = {"study": rec.name, "task": rec.task, "dataset": rec.dataset,
+                            "candidate_id": int(candidate_id), "split": "test"}
+    accel = (cand["hardware"] or {}).get("accel") or None
+    if cand.get("network_hash"):
+        meta["network_hash"] = cand["network_hash"]
+    if accel:
+        # The accelerator the candidate was costed on (a co-search pair's own): the hardware
+        # half of the front point; ``accel.yaml`` loads with ``--accel`` / AccelConfig.from_file.
+        meta["accelerator"] = {"file": ACCEL_FILE, **dict(accel)}
+    bundle = build_bundle(spec, image, codes, word_bits=word_bits, output_kind=kind,
+                          labels=labels, meta=meta)
+    if accel:
+        import yaml
+
+        bundle.files[ACCEL_FILE] = yaml.safe_dump(dict(accel), sort_keys=False).encode()
+    return bundle
 
 
 def _model_source(store: Store, study_id: int, candidate_id: int, network_hash: str,
@@ -565,7 +583,7 @@ def export_candidate(store: Store, study: str, candidate_id: int,
 
 
 __all__ = [
-    "Bundle", "DEFAULT_VECTORS", "DEFAULT_WORD_BITS", "MODEL_ARTIFACT", "PackedImage",
+    "ACCEL_FILE", "Bundle", "DEFAULT_VECTORS", "DEFAULT_WORD_BITS", "MODEL_ARTIFACT", "PackedImage",
     "ParamEntry", "build_bundle", "candidate_bundle", "export_candidate", "load_trained_model",
     "model_checkpoint", "pack_bits", "pack_image", "readmemh", "store_trained_model",
     "staged_folder", "stream_bytes", "tensor_formats", "unpack", "write_bundle",

@@ -15,6 +15,7 @@ import pytest
 
 from dse.errors import UserError
 from dse.export import (
+    ACCEL_FILE,
     MODEL_ARTIFACT,
     Bundle,
     load_trained_model,
@@ -25,6 +26,7 @@ from dse.export import (
     unpack,
     write_bundle,
 )
+from hwmodel.accel import AccelConfig
 
 
 # --------------------------------------------------------------------------- bit packing
@@ -571,6 +573,9 @@ def test_a_cosearch_pair_exports_the_network_its_sibling_trained(
     pair, _ = store.add_candidate(rec.id, cand["spec"], f"{network}+accel", network_hash=network)
     store.finish_evaluation(store.start_evaluation(pair, None), "complete",
                             metrics=cand["evaluation"]["metrics"])
+    hw = cand["hardware"]
+    own = AccelConfig.from_dict(hw["accel"]).with_(rows=hw["accel"]["rows"] * 2)
+    store.record_hardware(pair, hw["metrics"], hw["per_layer"], own.to_dict())
     assert MODEL_ARTIFACT not in store.candidate(pair)["artifacts"]
     for cid, out in ((pair, "a"), (trained, "b")):
         code, err = _cli(capsys, "export", "exp", str(cid), "--out", str(tmp_path / out),
@@ -578,6 +583,13 @@ def test_a_cosearch_pair_exports_the_network_its_sibling_trained(
         assert code == 0, err
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
     assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.*"))
+    assert Path(ACCEL_FILE) in files
     for rel in files:
-        if rel.name != "manifest.json":
+        if rel.name not in ("manifest.json", ACCEL_FILE):
             assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+    # The hardware half is each pair's own accelerator, loadable as --accel.
+    assert AccelConfig.from_file(tmp_path / "a" / ACCEL_FILE) == own
+    assert AccelConfig.from_file(tmp_path / "b" / ACCEL_FILE) == AccelConfig.from_dict(hw["accel"])
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["network_hash"] == network
+    assert manifest["accelerator"] == {"file": ACCEL_FILE, **own.to_dict()}
