@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -34,6 +35,27 @@ def pg_url() -> str:
             pytest.fail("PostgreSQL does not answer on 127.0.0.1:5432 (required on CI)")
         pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
     return PG_URL
+
+
+@pytest.fixture
+def pg_database(pg_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test (our tables and Optuna's, migrated from
+    nothing), dropped after: tests never share the server's ``test`` database, whose migration
+    state another checkout may have moved."""
+    import uuid
+
+    import psycopg
+
+    name = f"dse_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                         autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                             autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def pytest_setup_options():  # type: ignore[no-untyped-def]

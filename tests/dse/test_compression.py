@@ -299,8 +299,8 @@ def test_artifacts_on_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_artifacts_on_postgresql(pg_url: str) -> None:
-    _artifact_roundtrip(pg_url)
+def test_artifacts_on_postgresql(pg_database: str) -> None:
+    _artifact_roundtrip(pg_database)
 
 
 # --------------------------------------------------------------------------- dashboard

@@ -330,25 +330,6 @@ def _stop_ray_head(port: int) -> None:
             current.unlink()  # what `ray stop` does: later ray.init() calls start afresh
 
 
-@pytest.fixture
-def pg_database(pg_url: str) -> Any:
-    """A fresh PostgreSQL database for one search (our tables and Optuna's), dropped after."""
-    import uuid
-
-    import psycopg
-
-    name = f"dse_search_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
-                         autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
-                             autocommit=True) as con:
-            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def test_search_on_postgresql_then_resume(pg_database: str) -> None:
     """The cluster configuration's database: the study, our tables and Optuna's in PostgreSQL;
     re-running the same study with more trials continues it."""
