@@ -1,4 +1,5 @@
-"""Faults on the three-host cluster, each during the README's search: the worker node killed.
+"""Faults on the three-host cluster, each during the README's search: the worker node killed,
+PostgreSQL restarted, the worker node's link cut for longer than Ray's node timeout.
 
 Each ends with every planned trial exactly once (one evaluation, one Optuna trial, every
 epoch row once: nothing half-written), the stored front equal to the brute-force front of the
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.cluster.conftest import ClusterRun, Reference
+from tests.cluster.harness import wait_for
 
 pytestmark = pytest.mark.slow  # a search each (they run in CI)
 
@@ -88,4 +90,38 @@ def test_worker_node_killed_its_trial_reruns_on_the_head(ray_cluster: ClusterRun
         rows = _check_like_reference(run, "f-worker", reference)
         assert rows[trial]["attempt"] == 2 and rows[trial]["host"] == "tdse-a"
     finally:
+        run.restore_worker_node()
+
+
+def test_postgres_restarted_during_the_search(ray_cluster: ClusterRun,
+                                              reference: Reference) -> None:
+    run, c = ray_cluster, ray_cluster.cluster
+    proc = run.spawn_search("a", "f-pg")
+    wait_for(lambda: run.trials("f-pg", status="running", with_epoch=True), 600,
+             "a trial with an epoch")
+    c.pg_stop()
+    time.sleep(3)  # the driver's writes fail meanwhile; it keeps retrying
+    c.pg_start()
+    run.wait_search(proc, "f-pg", "a")
+    rows = _check_like_reference(run, "f-pg", reference)
+    assert all(r["attempt"] == 1 for r in rows.values())  # nothing retrained
+
+
+def test_link_of_b_down_its_trial_reruns_elsewhere(ray_cluster: ClusterRun,
+                                                   reference: Reference) -> None:
+    run, c = ray_cluster, ray_cluster.cluster
+    proc = run.spawn_search("a", "f-link")
+    try:
+        trial = _catch_trial_on_b(run, "f-link")
+        c.link("b", False)
+        c.kill_host_processes("b", sig=signal.SIGCONT)  # b runs on, cut off
+        # Ray declares b dead after its health checks fail; the trial starts again on a
+        wait_for(lambda: trial in run.trials("f-link", host="tdse-a"), 300,
+                 f"trial {trial} re-run on host a")
+        c.link("b", True)  # b's late results, if any, must not be written
+        run.wait_search(proc, "f-link", "a")
+        rows = _check_like_reference(run, "f-link", reference)
+        assert rows[trial]["attempt"] == 2 and rows[trial]["host"] == "tdse-a"
+    finally:
+        c.link("b", True)
         run.restore_worker_node()
