@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pytest
 
 from dse.config import build_config
-from dse.data import DatasetBundle, register_dataset
+from dse.data import DATASETS, DatasetBundle, register_dataset
 from dse.search import run_search
 from dse.store import open_store
 
 PROBE = "digits-test-probe"
 
 
-@register_dataset(PROBE, describe=lambda **params: ((1, 8, 8), 10))
 def _probe(*, root: str | None = None, seed: int = 0, test_labels: str = "true"
            ) -> DatasetBundle:
     """``digits`` with the test labels as they are or shifted by one class (all wrong)."""
@@ -33,6 +33,15 @@ def _probe(*, root: str | None = None, seed: int = 0, test_labels: str = "true"
     return bundle
 
 
+@pytest.fixture
+def probe_dataset() -> Any:
+    """The probe, registered for this test only (the registry is global: a module-level
+    registration would show up in every other test's list of datasets)."""
+    register_dataset(PROBE, describe=lambda **params: ((1, 8, 8), 10))(_probe)
+    yield PROBE
+    DATASETS.remove(PROBE)
+
+
 def _search(tmp_path: Path, labels: str) -> tuple[list[Any], Any]:
     url = f"sqlite:///{tmp_path / (labels + '.db')}"
     cfg = build_config(study="probe", db=url, dataset=PROBE,
@@ -45,7 +54,8 @@ def _search(tmp_path: Path, labels: str) -> tuple[list[Any], Any]:
     return trials, df
 
 
-def test_sampler_early_stopping_and_front_ignore_the_test_split(tmp_path: Path) -> None:
+def test_sampler_early_stopping_and_front_ignore_the_test_split(tmp_path: Path,
+                                                               probe_dataset: str) -> None:
     true_trials, true_df = _search(tmp_path, "true")
     wrong_trials, wrong_df = _search(tmp_path, "shifted")
     # the test split did change what is reported ...
