@@ -146,10 +146,11 @@ class ClusterRun:
     def wait_nodes(self, n: int, timeout: float = 90) -> None:
         wait_for(lambda: len(self.alive_nodes()) == n, timeout, f"{n} alive Ray nodes")
 
-    def dse(self, host: str, *args: str, timeout: float = 600) -> Any:
+    def dse(self, host: str, *args: str, timeout: float = 600,
+            env: dict[str, str] | None = None) -> Any:
         """``dse ARGS --db <the cluster's>`` on ``host``; the completed process."""
         return self.cluster.run(host, ["dse", *args, "--db", self.cluster.db_url],
-                                timeout=timeout)
+                                timeout=timeout, env=env)
 
     def query(self, study: str, *args: str) -> list[dict[str, Any]]:
         out = self.dse("a", "query", study, "--format", "json", *args)
@@ -168,8 +169,9 @@ class ClusterRun:
         raw = json.loads(out.stdout.strip().splitlines()[-1])
         return {int(k): [(str(a), int(b)) for a, b in v] for k, v in raw.items()}
 
-    def status(self, study: str, host: str = "a") -> dict[str, Any]:
-        out = self.dse(host, "status", study, "--json")
+    def status(self, study: str, host: str = "a", env: dict[str, str] | None = None
+               ) -> dict[str, Any]:
+        out = self.dse(host, "status", study, "--json", env=env)
         assert out.returncode == 0, out.stderr
         return dict(json.loads(out.stdout))
 

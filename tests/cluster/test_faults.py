@@ -1,5 +1,6 @@
 """Faults on the three-host cluster, each during the README's search: the worker node killed,
-PostgreSQL restarted, the worker node's link cut for longer than Ray's node timeout.
+PostgreSQL restarted, the worker node's link cut for longer than Ray's node timeout, the driver
+killed (the study taken over from the other host).
 
 Each ends with every planned trial exactly once (one evaluation, one Optuna trial, every
 epoch row once: nothing half-written), the stored front equal to the brute-force front of the
@@ -10,6 +11,7 @@ trial's accuracy also depends on what its (reused) worker process trained before
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from typing import Any
@@ -125,3 +127,31 @@ def test_link_of_b_down_its_trial_reruns_elsewhere(ray_cluster: ClusterRun,
     finally:
         c.link("b", True)
         run.restore_worker_node()
+
+
+def test_driver_killed_the_same_command_on_b_takes_over(ray_cluster: ClusterRun,
+                                                        reference: Reference) -> None:
+    run, c = ray_cluster, ray_cluster.cluster
+    stale = 20.0
+    env = {"TINYDSE_DRIVER_STALE_S": str(stale)}
+    proc = run.spawn_search("a", "f-driver", env=env)
+    wait_for(lambda: run.trials("f-driver", status="running", with_epoch=True), 600,
+             "a trial with an epoch")
+    os.kill(proc.pid, signal.SIGKILL)
+    started = set(run.trials("f-driver"))  # re-run under their numbers: the same results
+    proc.wait()
+    killed_at = time.monotonic()
+    # while the lease is fresh, host b cannot tell the driver is dead: refused, one line
+    early = c.run("b", run.search_argv("f-driver"), env=env, timeout=600)
+    if time.monotonic() - killed_at < stale - 5:  # decided well inside the lease
+        assert early.returncode == 2, early.stderr
+        assert "is being searched by another process" in early.stderr
+        assert early.stderr.count("\n") == 1
+    time.sleep(max(0.0, stale - (time.monotonic() - killed_at)))
+    # the dead driver's trials are interrupted (seen from b once the lease is stale)
+    counts = run.status("f-driver", host="b", env=env)["counts"]
+    assert counts["running"] == 0 and counts["interrupted"] >= 1
+    later = run.spawn_search("b", "f-driver", env=env)
+    run.wait_search(later, "f-driver", "b")
+    rows = _check_like_reference(run, "f-driver", reference, same=started & {0, 1, 2, 3})
+    assert {n for n, r in rows.items() if r["attempt"] == 2} <= started
