@@ -103,6 +103,7 @@ def load_once(driver: Any, url: str, expected: int, lines: bool) -> tuple[float,
     page = time.perf_counter() - t0
     if not lines:
         return page, math.nan
+    driver.execute_script("document.querySelector('#pareto-pc-draw').click();")
     WebDriverWait(driver, 300, poll_frequency=0.02).until(
         lambda d: d.execute_script(LINES) == expected)
     return page, time.perf_counter() - t0

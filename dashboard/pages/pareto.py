@@ -44,6 +44,11 @@ dash.register_page(__name__, path_template="/study/<study>/pareto", name="Pareto
 SLIDER_STEPS = 200
 
 
+#: What the parallel coordinates show until drawn.
+PC_HINT = ("press \u2018draw parallel coordinates\u2019 to draw them (WebGL: without a GPU "
+           "drawing takes seconds)")
+
+
 def default_axes(info: data.StudyInfo, axes: Sequence[str]) -> tuple[str, str]:
     """x: the first minimized objective (else memory_bits); y: the first maximized one
     (else accuracy); each falls back to the first available axis."""
@@ -192,14 +197,14 @@ def layout(study: str | None = None, compare: str | None = None, x: str | None =
             html.Div([html.Label("line colour"), dcc.Dropdown(
                 id="pareto-pc-color", options=options, value=pc_color, clearable=True,
                 placeholder="one colour")], className="control"),
+            html.Button("draw parallel coordinates", id="pareto-pc-draw", n_clicks=0),
             html.Button("clear brush", id="pareto-pc-clear", n_clicks=0),
         ], className="controls"),
         dcc.Store(id="pareto-brush", data={}),
         html.Div(brush_status(frame, {}), id="pareto-brush-summary", className="summary"),
-        # drawn by its callback right after the page: a WebGL parcoords can take seconds
-        # where the browser has no GPU, and the scatter and the front must not wait for it
-        dcc.Graph(id="pareto-parcoords", figure=empty_figure("drawing the parallel "
-                                                             "coordinates…"),
+        # drawn on request: a WebGL parcoords takes seconds where the browser has no GPU
+        # (software rendering blocks the page), and the scatter and the front must not wait
+        dcc.Graph(id="pareto-parcoords", figure=empty_figure(PC_HINT),
                   config={"displaylogo": False}, style={"height": "460px"}),
         html.H3("Which choices matter"),
         html.Div([
@@ -396,12 +401,16 @@ dash.clientside_callback(
           Output("pareto-brush", "data", allow_duplicate=True),
           Input("pareto-pc-axes", "value"), Input("pareto-pc-color", "value"),
           Input("pareto-pc-clear", "n_clicks"), Input("pareto-token", "data"),
+          Input("pareto-pc-draw", "n_clicks"),
           State("pareto-brush", "data"), State("pareto-study", "data"),
-          prevent_initial_call="initial_duplicate")  # drawn once after the page, then on change
+          prevent_initial_call="initial_duplicate")  # drawn on request, then on change
 def update_parcoords(axes: list[str] | None, color: str | None, _clear: int, _token: str,
-                     brush: dict[str, Any] | None, study: str) -> tuple[Any, Any]:
-    """Draw the parallel coordinates (after the page, then for new axes, colour or data),
-    keeping the brush on the axes still shown; the clear button drops it."""
+                     drawn: int | None, brush: dict[str, Any] | None, study: str
+                     ) -> tuple[Any, Any]:
+    """Draw the parallel coordinates once asked (the draw button), then for new axes, colour
+    or data, keeping the brush on the axes still shown; the clear button drops it."""
+    if not drawn:
+        return dash.no_update, dash.no_update
     frame = data.get_data().candidates(study)
     axes = list(axes or [])
     if ctx.triggered_id == "pareto-pc-clear":

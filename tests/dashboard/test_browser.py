@@ -314,6 +314,7 @@ def test_brush_parallel_coordinates_filters_front_and_table(dash_duo: Any,
     assert full == set(df.loc[df["pareto"], "candidate_id"])
     dash_duo.wait_for_text_to_equal("#pareto-count-front", str(len(full)), timeout=TIMEOUT)
     dash_duo.wait_for_text_to_equal("#pareto-count-selected", str(len(done)), timeout=TIMEOUT)
+    dash_duo.find_element("#pareto-pc-draw").click()
     axes = WebDriverWait(dash_duo.driver, 4 * TIMEOUT).until(lambda d: d.execute_script(
         "const gd = document.querySelector('#pareto-parcoords .js-plotly-plot');"
         "const t = gd && gd._fullData && gd._fullData[0];"

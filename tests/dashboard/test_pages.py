@@ -8,6 +8,7 @@ import json
 from contextvars import copy_context
 from typing import Any
 
+import dash
 import pandas as pd
 import pytest
 from dash._callback_context import context_value
@@ -275,13 +276,17 @@ def test_parcoords_callback_keeps_and_clears_the_brush(filled_db: FilledDB) -> N
     pareto = page("pareto")
     brush = {"accuracy": [0.5, 0.9], "choice:gate": [0, 1]}
     fig, kept = triggered("pareto-pc-axes.value", pareto.update_parcoords,
-                          ["accuracy", "memory_bits"], "accuracy", 0, "t", brush, "s1")
+                          ["accuracy", "memory_bits"], "accuracy", 0, "t", 1, brush, "s1")
     assert kept == {"accuracy": [0.5, 0.9]}  # the gate axis is gone: its brush with it
     dims = {d.name: d for d in fig.data[0].dimensions}
     assert list(dims) == ["accuracy", "memory_bits"]
     assert dims["accuracy"].constraintrange == (0.5, 0.9)
     fig, kept = triggered("pareto-pc-clear.n_clicks", pareto.update_parcoords,
-                          ["accuracy", "memory_bits"], "accuracy", 1, "t", brush, "s1")
+                          ["accuracy", "memory_bits"], "accuracy", 1, "t", 1, brush, "s1")
     assert kept == {} and all(d.constraintrange is None for d in fig.data[0].dimensions)
+    # until the draw button is pressed nothing is drawn (WebGL without a GPU is slow)
+    assert triggered("pareto-pc-axes.value", pareto.update_parcoords,
+                     ["accuracy"], None, 0, "t", 0, brush, "s1") == (dash.no_update,
+                                                                      dash.no_update)
     note = pareto.update_importance("ped-anova", {}, "s1")[1]
     assert note.startswith("Importances need the Optuna study")  # filled without a search
