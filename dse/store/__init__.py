@@ -18,8 +18,9 @@ Tables (prefixed ``dse_``) are documented for direct SQL in ``docs/schema.md``.
 from __future__ import annotations
 
 from dse.status import FINAL_STATUSES, STATUSES
-from dse.store.api import EvaluationRecord, Store, StudyRecord, open_store
+from dse.store.api import Store, open_store
 from dse.store.engine import StoreError, mask_url
+from dse.store.records import EvaluationRecord, StudyRecord
 
 __all__ = ["FINAL_STATUSES", "STATUSES", "EvaluationRecord", "Store", "StoreError",
            "StudyRecord", "mask_url", "open_store"]

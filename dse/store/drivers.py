@@ -85,8 +85,8 @@ def study_driver_alive(study: Study) -> bool:
 
 def acquire(store: Store, study_id: int, me: Driver) -> None:
     """Take the study's lease for ``me``; StoreError naming the holder if it is alive."""
-    with store._write() as session:
-        store._lock_study(session, study_id)
+    with store.db.write() as session:
+        store.db.lock_study(session, study_id)
         row = session.execute(select(Study).where(Study.id == study_id)
                               .execution_options(populate_existing=True)).scalar_one()
         if (row.driver_host, row.driver_pid) != (me.host, me.pid) and study_driver_alive(row):
@@ -98,7 +98,7 @@ def acquire(store: Store, study_id: int, me: Driver) -> None:
 
 def beat(store: Store, study_id: int, me: Driver) -> bool:
     """Renew ``me``'s lease; False when another driver holds it now."""
-    with store._write() as session:
+    with store.db.write() as session:
         result = session.execute(update(Study).where(
             Study.id == study_id, Study.driver_host == me.host, Study.driver_pid == me.pid)
             .values(driver_beat=time.time()))
@@ -108,8 +108,8 @@ def beat(store: Store, study_id: int, me: Driver) -> bool:
 def release(store: Store, study_id: int, me: Driver, *, interrupted: bool) -> int:
     """Give the lease up (if ``me`` holds it); with ``interrupted``, evaluations still
     ``running`` become ``interrupted``. How many did."""
-    with store._write() as session:
-        store._lock_study(session, study_id)
+    with store.db.write() as session:
+        store.db.lock_study(session, study_id)
         held = session.execute(update(Study).where(
             Study.id == study_id, Study.driver_host == me.host, Study.driver_pid == me.pid)
             .values(driver_host=None, driver_pid=None, driver_beat=None))

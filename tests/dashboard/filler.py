@@ -215,7 +215,7 @@ def bulk_fill(url: str, name: str, n: int, *, seed: int = 0,
         pairs = list(variants(n, seed))
         choices = {spec.hash: c for spec, c in pairs}
         rows = [(spec, *hardware(spec), accuracy_of(spec, rng)) for spec, _ in pairs]
-        with store._write() as session:
+        with store.db.write() as session:
             session.execute(insert(Candidate), [
                 {"study_id": study.id, "spec": s.to_json(), "spec_hash": s.hash,
                  "choices": choices[s.hash]} for s, *_ in rows])

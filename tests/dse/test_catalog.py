@@ -100,10 +100,10 @@ def test_statuses_are_one_enum() -> None:
 
 
 def test_budget_ops_are_one_list() -> None:
-    import dse.store.api as api
+    import dse.store.writes as writes
     from dse import config
 
-    assert config.BUDGET_OPS is BUDGET_OPS and api.BUDGET_OPS is BUDGET_OPS
+    assert config.BUDGET_OPS is BUDGET_OPS and writes.BUDGET_OPS is BUDGET_OPS
 
 
 def test_default_epochs_in_help_and_readme_are_the_config_default() -> None:

@@ -1,4 +1,5 @@
-"""Reads of the results store as pandas DataFrames (called through :class:`dse.store.Store`).
+"""The reads of the results store: records and pandas DataFrames (called through
+:class:`dse.store.Store`).
 
 ``query`` returns one row per candidate with its live evaluation: the real metric columns,
 the JSON metrics expanded into columns (e.g. ``psnr_db``), the Pareto flag and bookkeeping.
@@ -14,20 +15,28 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select, true
 
-from dse.status import STATUSES
-from dse.store.api import _eval_record, objective_vector
+from dse.status import STATUSES, Status
+from dse.store.db import Database
 from dse.store.drivers import shown_status, study_driver_alive
 from dse.store.engine import StoreError
+from dse.store.records import (
+    EvaluationRecord,
+    StudyRecord,
+    eval_record,
+    objective_vector,
+    study_record,
+)
 from dse.store.schema import (
     ACCURACY_COLUMNS,
     EPOCH_COLUMNS,
     HARDWARE_COLUMNS,
+    METRIC_COLUMNS,
     Artifact,
     Candidate,
     Epoch,
@@ -43,9 +52,6 @@ from dse.store.where import (
     to_mask,
     to_sqlalchemy,
 )
-
-if TYPE_CHECKING:
-    from dse.store.api import Store
 
 #: The real columns of a query row, in output order.
 QUERY_COLUMNS: dict[str, Any] = {
@@ -78,7 +84,7 @@ def _direction_of(objectives: Sequence[tuple[str, str]], name: str) -> str:
     return dict(objectives)[name]
 
 
-def query(store: Store, study: str | int, *, pareto_only: bool = False, where: str | None = None,
+def query(db: Database, study: str | int, *, pareto_only: bool = False, where: str | None = None,
           sort: Sequence[str] | None = None, columns: Sequence[str] | None = None,
           since_id: int | None = None, include_choices: bool = True) -> pd.DataFrame:
     """One row per candidate of ``study`` (ordered by candidate id unless ``sort``).
@@ -96,8 +102,8 @@ def query(store: Store, study: str | int, *, pareto_only: bool = False, where: s
         except WhereError as exc:
             raise StoreError(f"--where: {exc}") from None
     pushdown = node is not None and referenced_columns(node) <= set(FILTERABLE)
-    with store._read() as session:
-        srow = store._study(session, study)
+    with db.read() as session:
+        srow = db.study(session, study)
         alive = study_driver_alive(srow)
         cols = dict(QUERY_COLUMNS)
         sel = [c.label(n) for n, c in cols.items()] + [Evaluation.metrics.label("_metrics")]
@@ -227,10 +233,78 @@ def _sort(frame: pd.DataFrame, sort: Sequence[str]) -> pd.DataFrame:
     return frame.sort_values(by=by, ascending=ascending, na_position="last", kind="mergesort")
 
 
+# ------------------------------------------------------------------ one record
+
+
+def get_study(db: Database, study: str | int) -> StudyRecord:
+    """The study by name or id; unknown → StoreError listing the existing studies."""
+    with db.read() as session:
+        return study_record(db.study(session, study))
+
+def evaluation_for_hash(db: Database, study_id: int, spec_hash: str) -> EvaluationRecord | None:
+    """The live evaluation of the candidate with this hash in this study (for dedupe)."""
+    with db.read() as session:
+        ev = session.execute(select(Evaluation).join(
+            Candidate, Candidate.id == Evaluation.candidate_id).where(
+            Candidate.study_id == study_id, Candidate.spec_hash == spec_hash)
+        ).scalar_one_or_none()
+        return None if ev is None else eval_record(ev)
+
+def trained_evaluation_for_network(db: Database, study_id: int, network_hash: str
+                                   ) -> EvaluationRecord | None:
+    """Co-search: the evaluation that trained this network for some pair of the study
+    (complete first, then pruned, then failed; the earliest of each), or None."""
+    rank = {Status.COMPLETE.value: 0, Status.PRUNED.value: 1, Status.FAILED.value: 2}
+    with db.read() as session:
+        evs = session.execute(select(Evaluation).join(
+            Candidate, Candidate.id == Evaluation.candidate_id).where(
+            Candidate.study_id == study_id, Candidate.network_hash == network_hash,
+            Evaluation.status.in_(list(rank)))).scalars().all()
+        if not evs:
+            return None
+        return eval_record(min(evs, key=lambda ev: (rank[ev.status], ev.id)))
+
+def evaluation(db: Database, eval_id: int) -> EvaluationRecord:
+    with db.read() as session:
+        ev = session.get(Evaluation, eval_id)
+        if ev is None:
+            raise StoreError(f"unknown evaluation id {eval_id}")
+        return eval_record(ev)
+
+def count_candidates(db: Database, study: str | int) -> int:
+    with db.read() as session:
+        sid = db.study(session, study).id
+        return int(session.execute(select(func.count()).select_from(Candidate).where(
+            Candidate.study_id == sid)).scalar_one())
+
+def artifacts(db: Database, candidate_id: int) -> list[dict[str, Any]]:
+    """The artifacts of a candidate without their bytes: name, mime, size_bytes,
+    created_at (by name)."""
+    with db.read() as session:
+        rows = session.execute(select(Artifact.name, Artifact.mime,
+                                      func.length(Artifact.data), Artifact.created_at)
+                               .where(Artifact.candidate_id == candidate_id)
+                               .order_by(Artifact.name)).all()
+    return [{"name": n, "mime": m, "size_bytes": int(size or 0), "created_at": t}
+            for n, m, size, t in rows]
+
+def artifact(db: Database, candidate_id: int, name: str) -> tuple[str, bytes]:
+    """(mime, bytes) of a candidate's artifact; unknown -> StoreError naming the known."""
+    with db.read() as session:
+        row = session.execute(select(Artifact.mime, Artifact.data).where(
+            Artifact.candidate_id == candidate_id, Artifact.name == name)).one_or_none()
+        if row is None:
+            known = list(session.execute(select(Artifact.name).where(
+                Artifact.candidate_id == candidate_id).order_by(Artifact.name)).scalars())
+            raise StoreError(f"candidate {candidate_id} has no artifact {name!r} "
+                             f"(artifacts: {', '.join(known) or 'none'})")
+        return str(row[0]), bytes(row[1])
+
+
 # ------------------------------------------------------------------ study-level reads
 
 
-def _front_points(store: Store, session: Any, srow: Study,
+def _front_points(session: Any, srow: Study,
                   objectives: list[tuple[str, str]]) -> np.ndarray:
     rows = session.execute(select(Evaluation).where(
         Evaluation.study_id == srow.id, Evaluation.pareto == true())).scalars().all()
@@ -255,14 +329,13 @@ def _hv_reference(objectives: list[tuple[str, str]], budgets: list[tuple[str, st
         return None
 
 
-def study_status(store: Store, study: str | int) -> dict[str, Any]:
+def study_status(db: Database, study: str | int) -> dict[str, Any]:
     """Counts by status, best per objective, hypervolume, front size, last update."""
     from dse.pareto import hypervolume
-    from dse.store.api import _study_record
 
-    with store._read() as session:
-        srow = store._study(session, study)
-        rec = _study_record(srow)
+    with db.read() as session:
+        srow = db.study(session, study)
+        rec = study_record(srow)
         counts = {s: 0 for s in STATUSES}
         for status, n in session.execute(
                 select(Evaluation.status, func.count()).where(Evaluation.study_id == srow.id)
@@ -276,7 +349,7 @@ def study_status(store: Store, study: str | int) -> dict[str, Any]:
                                .where(Evaluation.study_id == srow.id)).one()
         last_cand = session.execute(select(func.max(Candidate.created_at)).where(
             Candidate.study_id == srow.id)).scalar_one()
-        points = _front_points(store, session, srow, rec.objectives)
+        points = _front_points(session, srow, rec.objectives)
     stamps = [t for t in (*last, last_cand, rec.updated_at) if t is not None]
     best: dict[str, float | None] = {}
     for j, (name, direction) in enumerate(rec.objectives):
@@ -300,9 +373,9 @@ def study_status(store: Store, study: str | int) -> dict[str, Any]:
     }
 
 
-def list_studies(store: Store) -> pd.DataFrame:
+def list_studies(db: Database) -> pd.DataFrame:
     """One row per study with candidate and completed counts and the last update."""
-    with store._read() as session:
+    with db.read() as session:
         studies = session.execute(select(Study).order_by(Study.id)).scalars().all()
         n_cand = dict(session.execute(select(Candidate.study_id, func.count())
                                       .group_by(Candidate.study_id)).all())
@@ -325,9 +398,9 @@ def list_studies(store: Store) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=cols)
 
 
-def epochs(store: Store, candidate_id: int) -> pd.DataFrame:
+def epochs(db: Database, candidate_id: int) -> pd.DataFrame:
     """The learning curve of a candidate: stage, epoch, losses, accuracies, seconds, extras."""
-    with store._read() as session:
+    with db.read() as session:
         if session.get(Candidate, candidate_id) is None:
             raise StoreError(f"unknown candidate id {candidate_id}")
         rows = session.execute(select(Epoch).join(
@@ -349,10 +422,10 @@ def epochs(store: Store, candidate_id: int) -> pd.DataFrame:
     return frame
 
 
-def candidate(store: Store, candidate_id: int) -> dict[str, Any]:
+def candidate(db: Database, candidate_id: int) -> dict[str, Any]:
     """Spec JSON, hash, choices, study, evaluation (dict), hardware report and artifact names
     of a candidate."""
-    with store._read() as session:
+    with db.read() as session:
         cand = session.get(Candidate, candidate_id)
         if cand is None:
             raise StoreError(f"unknown candidate id {candidate_id}")
@@ -369,7 +442,7 @@ def candidate(store: Store, candidate_id: int) -> dict[str, Any]:
             "spec_hash": cand.spec_hash, "network_hash": cand.network_hash,
             "choices": dict(cand.choices or {}),
             "created_at": cand.created_at,
-            "evaluation": None if ev is None else asdict(_eval_record(ev)),
+            "evaluation": None if ev is None else asdict(eval_record(ev)),
             "hardware": None if hw is None else {"metrics": dict(hw.metrics or {}),
                                                  "per_layer": list(hw.per_layer or []),
                                                  "accel": dict(hw.accel or {})},
@@ -377,7 +450,7 @@ def candidate(store: Store, candidate_id: int) -> dict[str, Any]:
         }
 
 
-def hypervolume_history(store: Store, study: str | int) -> pd.DataFrame:
+def hypervolume_history(db: Database, study: str | int) -> pd.DataFrame:
     """After each complete evaluation (in finishing order): trial number, time, hypervolume
     of the front so far and the best value so far of each objective.
 
@@ -385,14 +458,11 @@ def hypervolume_history(store: Store, study: str | int) -> pd.DataFrame:
     so the curve is monotone and ends at the study's current hypervolume.
     """
     from dse.pareto import hypervolume
-    from dse.store.api import _study_record
 
-    with store._read() as session:
-        srow = store._study(session, study)
-        rec = _study_record(srow)
+    with db.read() as session:
+        srow = db.study(session, study)
+        rec = study_record(srow)
         names = [n for n, _ in rec.objectives]
-        from dse.store.schema import METRIC_COLUMNS
-
         sel: list[Any] = [Evaluation.id, Evaluation.trial_number, Evaluation.finished_at]
         sel += [getattr(Evaluation, n) for n in names if n in METRIC_COLUMNS]
         need_json = any(n not in METRIC_COLUMNS for n in names)

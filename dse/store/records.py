@@ -1,0 +1,143 @@
+"""What the store returns and the conversions both its writes and its reads share: the
+records of a study and of an evaluation, an evaluation's metrics by name, the objective vector
+of a row, and the split of reported numbers into real columns and the JSON extras."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from dse.store.schema import METRIC_COLUMNS, Evaluation, Study
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """A study as stored. ``objectives``: (name, direction); ``budgets``: (metric, op, value)."""
+
+    id: int
+    name: str
+    space: str
+    dataset: str
+    task: str
+    config: dict[str, Any]
+    objectives: list[tuple[str, str]]
+    budgets: list[tuple[str, str, float]]
+    tinydse_version: str
+    cost_model_version: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """The live evaluation of a candidate; ``metrics`` holds every non-null metric column and
+    the JSON metrics, by name."""
+
+    id: int
+    candidate_id: int
+    study_id: int
+    trial_number: int | None
+    status: str
+    metrics: dict[str, float]
+    violated: str | None
+    error: str | None
+    attempt: int
+    pareto: bool
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def study_record(s: Study) -> StudyRecord:
+    return StudyRecord(
+        id=s.id, name=s.name, space=s.space, dataset=s.dataset, task=s.task,
+        config=dict(s.config or {}),
+        objectives=[(str(o["name"]), str(o["direction"])) for o in s.objectives or []],
+        budgets=[(str(b["metric"]), str(b["op"]), float(b["value"])) for b in s.budgets or []],
+        tinydse_version=s.tinydse_version, cost_model_version=s.cost_model_version,
+        created_at=s.created_at, updated_at=s.updated_at)
+
+
+def evaluation_metrics(ev: Evaluation) -> dict[str, float]:
+    """All metrics of an evaluation by name: real columns first, then the JSON extras."""
+    out: dict[str, float] = {}
+    for name in METRIC_COLUMNS:
+        value = getattr(ev, name)
+        if value is not None:
+            out[name] = float(value)
+    for key, value in (ev.metrics or {}).items():
+        if key not in out and isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = float(value)
+    return out
+
+
+def eval_record(ev: Evaluation) -> EvaluationRecord:
+    return EvaluationRecord(
+        id=ev.id, candidate_id=ev.candidate_id, study_id=ev.study_id,
+        trial_number=ev.trial_number, status=ev.status, metrics=evaluation_metrics(ev),
+        violated=ev.violated, error=ev.error, attempt=ev.attempt, pareto=bool(ev.pareto),
+        started_at=ev.started_at, finished_at=ev.finished_at)
+
+
+def clean_number(key: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise ValueError(f"metrics[{key!r}]: must be a number, got {value!r}")
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def json_safe(value: Any) -> Any:
+    """Plain-JSON copy: numpy scalars/arrays to Python, NaN/inf to None (JSONB rejects NaN)."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def split_metrics(metrics: Mapping[str, Any], columns: Sequence[str]
+                   ) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """(values for real columns, the rest for the JSON column)."""
+    cols: dict[str, float | None] = {}
+    extra: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if key in columns:
+            cols[key] = clean_number(key, value)
+        else:
+            extra[key] = json_safe(value)
+    return cols, extra
+
+
+def objective_vector(ev: Evaluation | Mapping[str, Any], objectives: Sequence[tuple[str, str]]
+                     ) -> np.ndarray | None:
+    """The objective values of an evaluation (object or row mapping), None if any is missing."""
+    values = []
+    extras = (ev.metrics if isinstance(ev, Evaluation) else ev.get("metrics")) or {}
+    for name, _direction in objectives:
+        if name in METRIC_COLUMNS:
+            value = getattr(ev, name) if isinstance(ev, Evaluation) else ev.get(name)
+        else:
+            value = extras.get(name)
+        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        if not math.isfinite(float(value)):
+            return None
+        values.append(float(value))
+    return np.array(values)
+
+
+def dominates(q: np.ndarray, p: np.ndarray, signs: np.ndarray) -> bool:
+    a, b = q * signs, p * signs
+    return bool(np.all(a <= b) and np.any(a < b))
