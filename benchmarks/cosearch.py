@@ -51,6 +51,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._docs import write_section as write_docs_section  # noqa: E402
 from benchmarks.search_efficiency import TrainingCache  # noqa: E402
+from dse.trial import TrialPayload, TrialResult  # noqa: E402
 
 SECTION = "cosearch"
 OBJECTIVES = ("accuracy", "cycles", "area_um2")
@@ -100,7 +101,7 @@ def _search(study: str, space: str, seed: int, args: argparse.Namespace, workdir
                 and asked["n"] >= args.trained:
             raise _Enough
 
-    def counting(payload: dict[str, Any], report: Any) -> dict[str, Any]:
+    def counting(payload: TrialPayload, report: Any) -> TrialResult:
         asked["n"] += 1
         return real_call(payload, report)
 

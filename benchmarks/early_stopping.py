@@ -36,6 +36,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._docs import write_section  # noqa: E402
 from benchmarks.search_efficiency import TrainingCache, hv_curve  # noqa: E402
+from dse.trial import EpochCallback, EpochReport, TrialPayload, TrialResult  # noqa: E402
 
 SECTION = "early_stopping"
 
@@ -51,10 +52,10 @@ class Charged:
     def __init__(self, cache: TrainingCache) -> None:
         self.cache, self.seconds = cache, 0.0
 
-    def __call__(self, payload: dict[str, Any], report: Any) -> dict[str, Any]:
-        def charged(m: dict[str, Any]) -> bool | None:
-            self.seconds += float(m.get("seconds") or 0.0)
-            return report(m)  # type: ignore[no-any-return]
+    def __call__(self, payload: TrialPayload, report: EpochCallback) -> TrialResult:
+        def charged(m: EpochReport) -> bool | None:
+            self.seconds += float(m.row.get("seconds") or 0.0)
+            return report(m)
 
         return self.cache(payload, charged)
 

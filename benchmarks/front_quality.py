@@ -60,9 +60,9 @@ def train_reference(name: str, cfg: Any, db: str, store: Any, study_id: int) -> 
     eval_id = store.start_evaluation(cid, None)
     cand = Candidate(0, cid, eval_id, spec.to_json(), metrics, 0)
     payload = trial_payload(cfg, cand)
-    result = search.run_trial(payload, lambda m: False)
-    return {"name": name, "memory_bits": metrics["memory_bits"], **result.get("metrics", {}),
-            "status": result["status"], "seconds": result.get("train_seconds")}
+    result = search.run_trial(payload)
+    return {"name": name, "memory_bits": metrics["memory_bits"], **result.metrics,
+            "status": result.status, "seconds": result.train_seconds}
 
 
 def run_setting(dataset: str, trials: int, executor: str | None, workdir: str

@@ -51,13 +51,13 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from dse.config import build_config
-from dse.tasks._trial import RECIPE_KEYS
+from dse.trial import EpochCallback, EpochReport, TrialPayload, TrialResult
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._docs import write_section as write_docs_section  # noqa: E402
@@ -69,8 +69,12 @@ GOAL_FRACTION = 0.6
 CHECKPOINTS = (0.25, 0.5, 0.75, 1.0)
 TRAINED = ("complete", "pruned")
 
-Report = Callable[[dict[str, Any]], bool | None]
-RunTrial = Callable[[dict[str, Any], Report], dict[str, Any]]
+RunTrial = Callable[[TrialPayload, EpochCallback], TrialResult]
+
+#: Payload fields that do not shape a training's curve: the spec is the key's other half, the
+#: training seed is fixed by the cache, the rest are bookkeeping and resources.
+NOT_TRAINING = ("spec_json", "seed", "trial_number", "bucket", "threads", "gpus",
+                "trial_timeout_s")
 
 
 # --------------------------------------------------------------------------- training cache
@@ -78,8 +82,8 @@ RunTrial = Callable[[dict[str, Any], Report], dict[str, Any]]
 class CachedTraining:
     """One full training: its result and every epoch's reported metrics."""
 
-    result: dict[str, Any]
-    epochs: list[dict[str, Any]]
+    result: TrialResult
+    epochs: list[EpochReport]
 
 
 @dataclass
@@ -99,54 +103,52 @@ class TrainingCache:
     misses: int = 0
     train_seconds: float = 0.0
 
-    def key(self, payload: dict[str, Any]) -> str:
+    def key(self, payload: TrialPayload) -> str:
         from search_spaces.spec import ArchSpec
 
-        settings = {k: payload.get(k) for k in ("task", "dataset", "dataset_params",
-                                                "data_root", "schedule", "epochs",
-                                                "batch_size", "lr", "max_train_batches",
-                                                *RECIPE_KEYS)}
+        settings = {k: v for k, v in asdict(payload).items() if k not in NOT_TRAINING}
         settings["train_seed"] = self.train_seed
-        return ArchSpec.from_json(payload["spec_json"]).hash + json.dumps(settings,
-                                                                          sort_keys=True)
+        return ArchSpec.from_json(payload.spec_json).hash + json.dumps(settings,
+                                                                       sort_keys=True)
 
-    def __call__(self, payload: dict[str, Any], report: Report) -> dict[str, Any]:
+    def __call__(self, payload: TrialPayload, report: EpochCallback | None = None
+                 ) -> TrialResult:
         key = self.key(payload)
         entry = self.entries.get(key)
         if entry is None:
-            epochs: list[dict[str, Any]] = []
+            epochs: list[EpochReport] = []
 
-            def record(m: dict[str, Any]) -> bool:
-                epochs.append(dict(m))
+            def record(m: EpochReport) -> bool:
+                epochs.append(m)
                 return False  # train to the end once; pruning is decided on the replay
 
             # trial_number 0: the task seeds torch with seed + trial_number
-            fixed = dict(payload, seed=self.train_seed, trial_number=0)
+            fixed = replace(payload, seed=self.train_seed, trial_number=0)
             result = self.train(fixed, record)
             entry = CachedTraining(result, epochs)
             self.entries[key] = entry
             self.misses += 1
-            self.train_seconds += float(result.get("train_seconds") or 0.0)
+            self.train_seconds += float(result.train_seconds or 0.0)
         else:
             self.hits += 1
         # the replayed epochs reach the driver's report, which stores them as it does a
         # training's
-        return replay(entry, report)
+        return replay(entry, report or (lambda m: False))
 
 
-def replay(entry: CachedTraining, report: Report) -> dict[str, Any]:
+def replay(entry: CachedTraining, report: EpochCallback) -> TrialResult:
     """Report the cached epochs in order; the first True makes a ``pruned`` result whose
     accuracy is the best validation accuracy so far (the trainer's rule: the learning-rate
     schedule depends on the planned epochs only, so a stopped run is a prefix of a full one)."""
     best = -math.inf
     for m in entry.epochs:
-        best = max(best, float(m["monitor"]))
-        if report(dict(m)):
-            return {"status": "pruned", "reason": f"stopped by on_epoch after epoch "
-                    f"{m['epoch']}", "metrics": {"accuracy": best, "val_accuracy": best},
-                    "monitor": best, "epochs_run": int(m["epoch"]),
-                    "train_seconds": float(m.get("seconds") or 0.0)}
-    return dict(entry.result)
+        best = max(best, m.monitor)
+        if report(m):
+            return TrialResult(status="pruned", reason=f"stopped by on_epoch after epoch "
+                               f"{m.epoch}", metrics={"accuracy": best, "val_accuracy": best},
+                               monitor=best, epochs_run=m.epoch,
+                               train_seconds=float(m.row.get("seconds") or 0.0))
+    return entry.result
 
 
 # --------------------------------------------------------------------------- one search

@@ -27,7 +27,6 @@ re-run under the same Optuna trial number, never duplicated or lost. A trial who
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import json
@@ -39,15 +38,18 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from dse.config import SearchConfig
 from dse.cosearch import FIT_CONSTRAINT, pair_hardware, pair_hash
 from dse.errors import UserError
+from dse.optuna_adapter import unfinished_trial
 from dse.samplers import create_sampler
 from dse.status import UNFINISHED_STATUSES
+from dse.tasks import run_trial
+from dse.trial import EpochReport, TrialPayload, TrialResult
 
 if TYPE_CHECKING:
     import optuna
@@ -177,27 +179,9 @@ class Candidate:
     host: str | None = None
 
 
-def trial_payload(cfg: SearchConfig, cand: Candidate) -> dict[str, Any]:
+def trial_payload(cfg: SearchConfig, cand: Candidate) -> TrialPayload:
     """What a worker needs to train ``cand`` with the study's settings (``run_trial``)."""
-    return {"spec_json": cand.spec_json, "eval_id": cand.eval_id,
-            "trial_number": cand.trial_number, "bucket": cand.bucket, "task": cfg.task,
-            "dataset": cfg.dataset, "dataset_params": dict(cfg.dataset_params),
-            "data_root": cfg.data_root, "schedule": cfg.schedule, "epochs": cfg.epochs,
-            "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
-            "max_train_batches": cfg.max_train_batches,
-            "lr_schedule": cfg.lr_schedule, "bn_recalibration": cfg.bn_recalibration,
-            "distill": cfg.distill, "weight_decay": cfg.weight_decay,
-            "trial_timeout_s": cfg.trial_timeout_s,
-            "threads": max(1, int(cfg.cpus_per_trial)), "gpus": cfg.gpus_per_trial}
-
-
-def run_trial(payload: dict[str, Any], report: Callable[[dict[str, Any]], bool | None]
-              ) -> dict[str, Any]:
-    """Train one candidate with its study's task; never raises. ``report`` gets each epoch's
-    metrics (with ``monitor``) and returns True to stop early (pruned)."""
-    from dse.tasks import get_task
-
-    return get_task(payload.get("task", "classification")).run(payload, report)
+    return TrialPayload.from_config(cfg, cand.spec_json, cand.trial_number, cand.bucket)
 
 
 # --------------------------------------------------------------------------- the proposer
@@ -288,9 +272,14 @@ class Proposer:
                 # Marked before it is failed, so a crash between the two steps is repaired
                 # on the next start (a finished trial's attributes cannot change).
                 self.asked -= 1
-                self.study._storage.set_trial_user_attr(t._trial_id, "abandoned", True)
+                unfinished_trial(self.study, t).set_user_attr("abandoned", True)
                 self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
                 continue
+            missing = [n for n in self._constraint_names() if n not in t.constraints]
+            if missing:
+                # asked by a driver that set constraints only with the result (tinydse
+                # before they were set at proposal time): set them from the stored metrics
+                self._set_constraints(unfinished_trial(self.study, t), dict(row), only=missing)
             if _wasted(t.user_attrs) or row["status"] == "infeasible":
                 self._tell_stored(t.number, str(row["status"]), dict(row))
                 continue
@@ -349,13 +338,14 @@ class Proposer:
                 accel: AccelConfig = self.accel.with_(**fields) if self.cosearch else self.accel
                 spec_hash = pair_hash(spec.hash, accel if self.cosearch else None)
                 prior = self.store.evaluation_for_hash(self.study_id, spec_hash)
-                if prior is not None and prior.status not in UNFINISHED_STATUSES:
+                if prior is not None:
                     trial.set_user_attr("duplicate_of", spec_hash)
+                    self._set_constraints(trial, prior.metrics)
+                if prior is not None and prior.status not in UNFINISHED_STATUSES:
                     self._tell_stored(trial.number, prior.status, prior.metrics)
                     self.on_event("duplicate", {"trial": trial.number})
                     continue
                 if prior is not None:  # the same spec is training right now
-                    trial.set_user_attr("duplicate_of", spec_hash)
                     self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
                     self.on_event("duplicate", {"trial": trial.number})
                     continue
@@ -364,6 +354,9 @@ class Proposer:
                                                    and not self.cosearch)
                 misfit = pair_hardware(spec, accel, metrics) if self.cosearch else []
                 metrics.update(self.task.spec_metrics(spec))
+                # known now, before any training, and before the store hears of the candidate
+                # (a crash in between leaves a trial that the next start abandons)
+                self._set_constraints(trial, metrics)
                 choices = dict(trial.params)
                 cand_id, _ = self.store.add_candidate(self.study_id, spec.to_json(), spec_hash,
                                                       choices, network_hash=spec.hash)
@@ -404,11 +397,15 @@ class Proposer:
     def _finish_reused(self, cand: Candidate, status: str, trained: dict[str, Any]) -> None:
         """Give a pair the training result of its network (trained for another pair): the
         trained metrics, this pair's own hardware metrics, no training time of its own."""
-        result = {"status": status, "metrics": {**trained, **cand.metrics},
-                  "train_seconds": 0.0, "epochs_run": trained.get("epochs_run")}
+        metrics = {k: float(v) for k, v in {**trained, **cand.metrics}.items()
+                   if v is not None}
+        epochs = trained.get("epochs_run")
+        result = TrialResult(status=status, metrics=metrics, train_seconds=0.0,
+                             epochs_run=int(epochs) if epochs is not None and not _isnan(epochs)
+                             else None)
         self._record(cand, result, reused=True)
 
-    def payload(self, cand: Candidate) -> dict[str, Any]:
+    def payload(self, cand: Candidate) -> TrialPayload:
         return trial_payload(self.cfg, cand)
 
     # -- what trials report ------------------------------------------------------------
@@ -418,19 +415,18 @@ class Proposer:
             self.store.set_host(cand.eval_id, host)
             cand.host = host
 
-    def record_epoch(self, cand: Candidate, report: dict[str, Any], host: str | None) -> None:
+    def record_epoch(self, cand: Candidate, report: EpochReport, host: str | None) -> None:
         """Store one reported epoch of ``cand`` (and the host it trains on)."""
         self.note_host(cand, host)
-        self.store.add_epoch(cand.eval_id, report["stage"], int(report["epoch"]),
-                             **dict(report.get("row") or {}))
+        self.store.add_epoch(cand.eval_id, report.stage, report.epoch, **report.row)
 
     def worker_lost(self, cand: Candidate, reason: str) -> None:
         """The process training ``cand`` died (its node failed, it was killed): start the
         candidate again (a new attempt, its partial epochs cleared) for the next free worker,
         or record it failed after ``MAX_ATTEMPTS``."""
         if cand.attempts >= MAX_ATTEMPTS:
-            self.complete(cand, {"status": "failed",
-                                 "reason": f"{reason} ({cand.attempts} attempts)"})
+            self.complete(cand, TrialResult(status="failed",
+                                            reason=f"{reason} ({cand.attempts} attempts)"))
             return
         with self._lock:
             eval_id = self.store.start_evaluation(cand.candidate_id, cand.trial_number)
@@ -439,7 +435,7 @@ class Proposer:
         self.on_event("retry", {"trial": cand.trial_number, "reason": reason})
 
     # -- tell --------------------------------------------------------------------------
-    def _constraints(self, metrics: dict[str, float]) -> list[float]:
+    def _constraints(self, metrics: Mapping[str, Any]) -> list[float]:
         out = [b.excess(metrics.get(b.metric, math.inf)) for b in self.cfg.budgets]
         if self.cosearch:
             out.append(metrics.get("fit_excess", math.inf))
@@ -448,35 +444,38 @@ class Proposer:
     def _constraint_names(self) -> list[str]:
         return [str(b) for b in self.cfg.budgets] + ([FIT_CONSTRAINT] if self.cosearch else [])
 
-    def _tell_values(self, number: int, metrics: dict[str, float]) -> None:
-        """Tell Optuna the objective values, with one constraint per budget (<= 0: within)."""
-        import optuna
+    def _set_constraints(self, trial: optuna.trial.Trial, metrics: Mapping[str, Any],
+                         only: Collection[str] | None = None) -> None:
+        """Give the live ``trial`` one constraint value per budget (and the co-search fit):
+        <= 0 within. They follow from the hardware metrics, so a trial gets them when it is
+        proposed, before it trains (Optuna's ``Trial.set_constraint``, which the samplers
+        read); ``only``: just these names."""
+        for name, excess in zip(self._constraint_names(), self._constraints(metrics),
+                                strict=True):
+            if only is None or name in only:
+                trial.set_constraint(name, excess if math.isfinite(excess) else 1e9)
 
+    def _tell_values(self, number: int, metrics: dict[str, float]) -> None:
+        """Tell Optuna the objective values (the trial has its constraints since it was
+        proposed)."""
         values = [metrics[o] if o in metrics and not _isnan(metrics[o]) else self.task.worst(o)
                   for o in self.cfg.objectives]
-        names = self._constraint_names()
-        if names:
-            trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(
-                self.study._study_id, number)
-            trial = optuna.trial.Trial(self.study, trial_id)
-            for name, excess in zip(names, self._constraints(metrics), strict=True):
-                trial.set_constraint(name, excess if math.isfinite(excess) else 1e9)
         self.study.tell(number, values)
 
-    def complete(self, cand: Candidate, result: dict[str, Any]) -> None:
+    def complete(self, cand: Candidate, result: TrialResult) -> None:
         """Record a finished training (store first, then Optuna: a crash between the two is
         repaired by :meth:`_reconcile`); co-search: then the pairs waiting for the network,
         and ``accels_per_network`` more pairs of it queued for the sampler."""
         with self._lock:
             self._record(cand, result)
-            if self.cosearch and result.get("status") == "complete":
+            if self.cosearch and result.status == "complete":
                 self._enqueue_accels(cand)
             self.training.discard(cand.network_hash)
             waiting = self.waiting.pop(cand.network_hash, []) if cand.network_hash else []
             if waiting:
                 trained = dict(self.store.evaluation(cand.eval_id).metrics)
                 for other in waiting:
-                    self._finish_reused(other, str(result.get("status", "failed")), trained)
+                    self._finish_reused(other, result.status, trained)
 
     def _enqueue_accels(self, cand: Candidate) -> None:
         """Queue the trained network on ``accels_per_network`` more accelerators of the space
@@ -511,21 +510,19 @@ class Proposer:
             if queued == k:
                 return
 
-    def _record(self, cand: Candidate, result: dict[str, Any], reused: bool = False) -> None:
+    def _record(self, cand: Candidate, result: TrialResult, reused: bool = False) -> None:
         import optuna
 
-        status = result.get("status", "failed")
-        metrics = dict(cand.metrics)
-        metrics.update({k: float(v) for k, v in (result.get("metrics") or {}).items()
-                        if v is not None})
-        for key in ("train_seconds", "epochs_run"):
-            if result.get(key) is not None:
-                metrics[key] = float(result[key])
-        for name, (mime, data) in (result.get("artifacts") or {}).items():
+        status = result.status
+        metrics = {**cand.metrics, **result.metrics}
+        for key, value in (("train_seconds", result.train_seconds),
+                           ("epochs_run", result.epochs_run)):
+            if value is not None:
+                metrics[key] = float(value)
+        for name, (mime, data) in result.artifacts.items():
             self.store.add_artifact(cand.candidate_id, name, mime, data)
         self.store.finish_evaluation(cand.eval_id, status, metrics=metrics,
-                                     error=result.get("reason") if status == "failed"
-                                     else None)
+                                     error=result.reason if status == "failed" else None)
         if status == "failed":
             self.study.tell(cand.trial_number, state=optuna.trial.TrialState.FAIL)
             if not reused:
@@ -540,7 +537,7 @@ class Proposer:
         else:
             self._tell_values(cand.trial_number, metrics)
         self.on_event(status, {"trial": cand.trial_number, **metrics, "reused": reused,
-                               "reason": result.get("reason")})
+                               "reason": result.reason})
 
 
 def _wasted(user_attrs: dict[str, Any]) -> bool:
@@ -558,13 +555,23 @@ def run_local(proposer: Proposer, rule: SuccessiveHalving | None) -> None:
     while (cand := proposer.next()) is not None:
         proposer.on_event("running", {"trial": cand.trial_number})
 
-        def report(m: dict[str, Any], cand: Candidate = cand) -> bool:
+        def report(m: EpochReport, cand: Candidate = cand) -> bool:
             proposer.record_epoch(cand, m, socket.gethostname())
-            return bool(rule and rule.should_stop(cand.bucket, m["epoch"], m["monitor"],
-                                                  proposer.cfg.epochs, m.get("stage")))
+            return bool(rule and rule.should_stop(cand.bucket, m.epoch, m.monitor,
+                                                  proposer.cfg.epochs, m.stage))
 
         result = run_trial(proposer.payload(cand), report)
         proposer.complete(cand, result)
+
+
+# Through Ray Tune, the payload is the trial's config and every report of the trial carries
+# one JSON value (docs/design.md, "Who writes"): the payload under PAYLOAD_KEY, an epoch under
+# EPOCH_KEY, the result under RESULT_KEY; a report with neither is the trial's first, sent
+# before the (slow) set-up, saying which host it runs on. ``monitor`` rides along as a plain
+# number because Tune requires the searcher's metric in every report.
+PAYLOAD_KEY = "payload_json"
+EPOCH_KEY = "epoch_json"
+RESULT_KEY = "result_json"
 
 
 def _tune_trainable(config: dict[str, Any]) -> None:
@@ -572,41 +579,14 @@ def _tune_trainable(config: dict[str, Any]) -> None:
 
     host = socket.gethostname()
 
-    def report(m: dict[str, Any]) -> bool:
-        # Tune flattens nested results: the epoch's row travels as flat ``row_*`` keys.
-        row = {f"row_{k}": v for k, v in (m.get("row") or {}).items()}
-        tune.report({"epoch": m["epoch"], "stage": m["stage"], "monitor": m["monitor"],
-                     "host": host, **row, "done_status": ""})
-        return False
+    def report(m: EpochReport) -> bool:
+        tune.report({"monitor": m.monitor, "host": host, EPOCH_KEY: m.to_json()})
+        return False  # the driver's scheduler stops a trial between reports
 
-    # where it runs, before the (slow) set-up: a trial's host is known from its start
-    tune.report({"epoch": 0, "monitor": 0.0, "host": host, "done_status": ""})
-    result = run_trial(config, report)
-    # The outcome travels as flat ``done_*`` keys; an artifact as "mime;base64".
-    flat = {k: v for k, v in result.items() if k not in ("metrics", "artifacts")}
-    flat.update({f"metric_{k}": v for k, v in (result.get("metrics") or {}).items()})
-    flat.update({f"artifact_{k}": f"{mime};{base64.b64encode(data).decode()}"
-                 for k, (mime, data) in (result.get("artifacts") or {}).items()})
-    tune.report({"epoch": result.get("epochs_run", 0), "monitor": result.get("monitor") or 0.0,
-                 "host": host,
-                 **{f"done_{k}": ("" if v is None else v) for k, v in flat.items()}})
-
-
-def _tune_outcome(result: dict[str, Any]) -> dict[str, Any]:
-    """The trial's result from its last Tune report (the ``done_*`` keys)."""
-    final: dict[str, Any] = {}
-    metrics: dict[str, Any] = {}
-    artifacts: dict[str, tuple[str, bytes]] = {}
-    for key, value in result.items():
-        if key.startswith("done_metric_"):
-            if value != "":
-                metrics[key[len("done_metric_"):]] = value
-        elif key.startswith("done_artifact_"):
-            mime, _, data = str(value).partition(";")
-            artifacts[key[len("done_artifact_"):]] = (mime, base64.b64decode(data))
-        elif key.startswith("done_"):
-            final[key[len("done_"):]] = None if value == "" else value
-    return {**final, "metrics": metrics, "artifacts": artifacts}
+    tune.report({"monitor": 0.0, "host": host})
+    result = run_trial(TrialPayload.from_json(config[PAYLOAD_KEY]), report)
+    tune.report({"monitor": result.monitor if result.monitor is not None else 0.0,
+                 "host": host, RESULT_KEY: result.to_json()})
 
 
 def _tune_classes() -> tuple[type, type]:
@@ -640,34 +620,36 @@ def _tune_classes() -> tuple[type, type]:
                 return None if self.live else Searcher.FINISHED  # type: ignore[return-value]
             self.live[trial_id] = cand
             proposer.on_event("running", {"trial": cand.trial_number})
-            return proposer.payload(cand)
+            return {PAYLOAD_KEY: proposer.payload(cand).to_json()}
 
         def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
             cand = self.live.get(trial_id)
-            if cand is None or self.proposer is None or result.get("done_status"):
+            if cand is None or self.proposer is None or RESULT_KEY in result:
                 return
-            if "stage" not in result:  # the start report: where it runs
+            if EPOCH_KEY not in result:  # the start report: where it runs
                 self.proposer.note_host(cand, result.get("host"))
                 return
-            row = {k[4:]: v for k, v in result.items() if k.startswith("row_")}
-            self.proposer.record_epoch(cand, {**result, "row": row}, result.get("host"))
+            self.proposer.record_epoch(cand, EpochReport.from_json(result[EPOCH_KEY]),
+                                       result.get("host"))
 
         def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                               error: bool = False) -> None:
             cand = self.live.get(trial_id)
             if cand is None or self.proposer is None:
                 return
-            if trial_id in self.stopped and result and not result.get("done_status"):
+            if trial_id in self.stopped and result and RESULT_KEY not in result:
                 self.on_trial_result(trial_id, result)  # Tune skips the stopping epoch's
             del self.live[trial_id]
             if error or result is None:  # run_trial never raises: its worker died
                 self.proposer.worker_lost(cand, "the trial's worker process died")
                 return
-            if result.get("done_status"):
-                final = _tune_outcome(result)
-            elif trial_id in self.stopped:  # stopped by the scheduler between epochs
-                final = {"status": "pruned", "epochs_run": result.get("epoch"),
-                         "metrics": {self.proposer.task.primary: result.get("monitor")}}
+            if RESULT_KEY in result:
+                final = TrialResult.from_json(result[RESULT_KEY])
+            elif trial_id in self.stopped and EPOCH_KEY in result:
+                # stopped by the scheduler after this epoch
+                last = EpochReport.from_json(result[EPOCH_KEY])
+                final = TrialResult(status="pruned", epochs_run=last.epoch,
+                                    metrics={self.proposer.task.primary: last.monitor})
             else:  # stopped by Tune itself (Ctrl-C): the driver's exit marks it interrupted
                 return
             self.proposer.complete(cand, final)
@@ -684,11 +666,12 @@ def _tune_classes() -> tuple[type, type]:
         def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]
                             ) -> str:
             rule = getattr(self, "rule", None)
-            if rule is None or result.get("done_status") or "stage" not in result:
+            if rule is None or EPOCH_KEY not in result:
                 return str(TrialScheduler.CONTINUE)
-            stop = rule.should_stop(trial.config["bucket"], int(result["epoch"]),
-                                    float(result["monitor"]), int(trial.config["epochs"]),
-                                    result.get("stage"))
+            payload = TrialPayload.from_json(trial.config[PAYLOAD_KEY])
+            epoch = EpochReport.from_json(result[EPOCH_KEY])
+            stop = rule.should_stop(payload.bucket, epoch.epoch, epoch.monitor,
+                                    payload.epochs, epoch.stage)
             if stop:
                 self.stopped.add(trial.trial_id)
             return str(TrialScheduler.STOP if stop else TrialScheduler.CONTINUE)
@@ -799,8 +782,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
     """Run (or continue) the study described by ``cfg`` to its planned number of trials."""
     import optuna
 
-    from dse.store import StoreError, open_store
-    from dse.store.retry import RetryingStore, retrying_rdb_storage
+    from dse.optuna_adapter import retrying_rdb
+    from dse.store import StoreError, open_store, retry
     from hwmodel.accel import AccelConfig
     from hwmodel.metrics import COST_MODEL_VERSION
     from search_spaces.spaces import get_space
@@ -820,7 +803,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
 
     try:
         # the driver's database calls ride out a restarted or briefly unreachable server
-        store = cast("Store", RetryingStore(open_store(cfg.db)))
+        store = cast("Store", retry.RetryingStore(open_store(cfg.db)))
         config = cfg.to_dict()
         try:
             store.get_study(cfg.study)
@@ -835,7 +818,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
     except StoreError as exc:
         raise UserError(str(exc)) from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = retrying_rdb_storage(cfg.db, engine_kwargs=_engine_kwargs(cfg.db))
+    storage = retrying_rdb(cfg.db, retry.call, engine_kwargs=_engine_kwargs(cfg.db))
     study = optuna.create_study(
         study_name=optuna_study_name(cfg.study), storage=storage,
         directions=cfg.directions,  # type: ignore[arg-type]

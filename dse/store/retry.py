@@ -8,7 +8,7 @@ when re-run: candidates and studies are inserted on-conflict, an epoch row is ke
 (evaluation, stage, epoch), results and artifacts replace. For Optuna, a ``tell`` whose first
 attempt committed before the connection broke is refused on retry (the trial is finished):
 that refusal counts as success. Only the driver writes (``dse.store`` docs), so only it needs
-this.
+this. Optuna's storage is retried with :func:`call` by ``dse.optuna_adapter.retrying_rdb``.
 """
 
 from __future__ import annotations
@@ -90,22 +90,3 @@ class RetryingStore:
             return call(value, *args, **kwargs)
 
         return retried
-
-
-def retrying_rdb_storage(url: str, **kwargs: Any) -> Any:
-    """An Optuna ``RDBStorage`` whose public methods retry lost connections."""
-    import optuna
-
-    base = optuna.storages.RDBStorage
-    names = [n for n in dir(optuna.storages.BaseStorage)
-             if not n.startswith("_") and callable(getattr(base, n, None))]
-
-    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(method)
-        def retried(self: Any, *args: Any, **kw: Any) -> Any:
-            return call(method, self, *args, **kw)
-
-        return retried
-
-    cls = type("RetryingRDBStorage", (base,), {n: wrap(getattr(base, n)) for n in names})
-    return call(cls, url, **kwargs)

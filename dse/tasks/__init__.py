@@ -5,9 +5,10 @@ A task defines its defaults (dataset, space, objectives), the metrics its traini
 :mod:`dse.catalog`), the per-epoch validation metric that early stopping watches (``monitor``,
 maximized) and the objective it estimates (``primary``: what a pruned trial is scored by),
 metrics known from the spec alone (``spec_metrics``, checked against budgets before training),
-and ``run(payload, report)``, which trains one candidate and never raises. Tasks are entries of
+and ``run(payload, on_epoch)``, which trains one candidate and never raises. Tasks are entries of
 the generic registry :data:`TASKS` (built-ins: ``classification``, the default, and
-``compression``).
+``compression``). :func:`run_trial` trains one payload with its task: the one entry point of
+the search's executors (in-process and Ray Tune) and of anything else that trains a candidate.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dse.trial import EpochCallback, EpochReport, TrialPayload, TrialResult
 from hwmodel.metrics import Direction, Known, Metric
 from search_spaces.registry import Registry
 
-#: ``run(payload, report) -> result``: ``report`` receives each epoch's metrics (with
-#: ``epoch``, ``stage`` and ``monitor``) and returns True to stop early; ``result`` holds
-#: ``status`` (complete|failed|pruned), ``reason``, ``metrics`` (objective values and extras),
-#: ``monitor`` (best validation value), ``epochs_run``, ``train_seconds`` and ``artifacts``
-#: (``{name: (mime, bytes)}``, optional). A trial writes nothing itself: the driver stores the
-#: reported epochs (``row``) and the result.
-RunFn = Callable[[dict[str, Any], Callable[[dict[str, Any]], bool | None]], dict[str, Any]]
+#: ``run(payload, on_epoch) -> result``: ``on_epoch`` receives each epoch's
+#: :class:`~dse.trial.EpochReport` and returns True to stop early; the
+#: :class:`~dse.trial.TrialResult` holds the outcome, metrics and artifacts. A trial writes
+#: nothing itself: the driver stores the reported epochs and the result.
+RunFn = Callable[[TrialPayload, EpochCallback], TrialResult]
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,14 @@ def list_tasks() -> list[str]:
 def get_task(name: str) -> Task:
     """The task ``name``; unknown -> ``UnknownNameError`` (a ValueError) listing the tasks."""
     return TASKS.get(name)
+
+
+def _keep_going(report: EpochReport) -> bool:
+    return False
+
+
+def run_trial(payload: TrialPayload, on_epoch: EpochCallback | None = None) -> TrialResult:
+    """Train one candidate with its payload's task; never raises (a run that raises is a
+    ``failed`` result with the reason). ``on_epoch`` gets each epoch and returns True to stop
+    the run there (``pruned``); without it the run trains to the end."""
+    return get_task(payload.task).run(payload, on_epoch or _keep_going)

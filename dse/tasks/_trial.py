@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
+
+from dse.trial import Artifact, EpochCallback, EpochReport, TrialPayload, TrialResult
 
 
 @lru_cache(maxsize=4)
@@ -23,21 +24,12 @@ def cached_dataset(name: str, params_items: tuple[tuple[str, Any], ...], root: s
     return get_dataset(name, root=root, seed=seed, **dict(params_items))
 
 
-def failure(exc: BaseException, started: float) -> dict[str, Any]:
+def failure(exc: BaseException, started: float) -> TrialResult:
     """The result of a trial that raised: its reason names the exception and where."""
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" ({tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
-    return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}{where}", "metrics": {},
-            "monitor": None, "epochs_run": 0, "train_seconds": time.monotonic() - started}
-
-
-#: Recipe options of :func:`dse.train.train` a payload may carry (dse.config.SearchConfig).
-RECIPE_KEYS = ("lr_schedule", "bn_recalibration", "distill", "weight_decay")
-
-
-def recipe(payload: dict[str, Any]) -> dict[str, Any]:
-    """The training-recipe keyword arguments in ``payload`` (absent ones: the trainer's)."""
-    return {k: payload[k] for k in RECIPE_KEYS if k in payload}
+    return TrialResult(status="failed", reason=f"{type(exc).__name__}: {exc}{where}",
+                       epochs_run=0, train_seconds=time.monotonic() - started)
 
 
 class TrialContext:
@@ -48,8 +40,7 @@ class TrialContext:
     timeout, which ``outcome()`` then turns into a failure with its reason.
     """
 
-    def __init__(self, payload: dict[str, Any],
-                 report: Callable[[dict[str, Any]], bool | None]) -> None:
+    def __init__(self, payload: TrialPayload, report: EpochCallback) -> None:
         import torch
 
         from dse.train import deployable, get_schedule
@@ -58,30 +49,28 @@ class TrialContext:
 
         self.started = time.monotonic()
         self.payload, self.report = payload, report
-        self.timeout: float | None = payload.get("trial_timeout_s")
+        self.timeout = payload.trial_timeout_s
         self.timed_out: str | None = None
-        torch.set_num_threads(max(1, int(payload.get("threads", 1))))
-        self.spec = ArchSpec.from_json(payload["spec_json"])
-        self.data = cached_dataset(payload["dataset"],
-                                   tuple(sorted(payload["dataset_params"].items())),
-                                   payload.get("data_root"), payload["seed"])
-        self.seed = payload["seed"] + payload["trial_number"]
+        torch.set_num_threads(max(1, payload.threads))
+        self.spec = ArchSpec.from_json(payload.spec_json)
+        self.data = cached_dataset(payload.dataset, tuple(sorted(payload.dataset_params.items())),
+                                   payload.data_root, payload.seed)
+        self.seed = payload.seed + payload.trial_number
         # A trial given GPUs (--gpus-per-trial; Ray sets CUDA_VISIBLE_DEVICES) trains on one.
-        self.device = "cuda" if payload.get("gpus", 0) > 0 and torch.cuda.is_available() \
-            else "cpu"
+        self.device = "cuda" if payload.gpus > 0 and torch.cuda.is_available() else "cpu"
         torch.manual_seed(self.seed)
-        self.stages = get_schedule(payload["schedule"], payload["epochs"])
+        self.stages = get_schedule(payload.schedule, payload.epochs)
         # A spec with an integer form trains its last stage as that machine (docs/design.md,
         # "Integer semantics"), so the accuracy a trial records is the chip's.
         self.deployable = not_deployable_reason(self.spec) is None
         if self.deployable:
             self.stages = deployable(self.stages)
-        #: files for the candidate, by name: (mime, bytes); the result carries them
-        self.artifacts: dict[str, tuple[str, bytes]] = {}
+        #: files for the candidate, by name; the result carries them
+        self.artifacts: dict[str, Artifact] = {}
 
-    def epoch(self, stage: str, epoch: int, monitor: float, row: dict[str, Any]) -> bool:
-        stop = bool(self.report({"epoch": epoch, "stage": stage, "monitor": monitor,
-                                 "row": dict(row)}))
+    def epoch(self, stage: str, epoch: int, monitor: float, row: dict[str, float | None]
+              ) -> bool:
+        stop = bool(self.report(EpochReport(epoch, stage, monitor, dict(row))))
         if self.timeout is not None and time.monotonic() - self.started > self.timeout:
             self.timed_out = f"exceeded --trial-timeout {self.timeout:g} s after epoch {epoch}"
             return True
@@ -99,5 +88,5 @@ class TrialContext:
         retraining."""
         from dse.export import MODEL_ARTIFACT, MODEL_MIME, model_checkpoint
 
-        self.artifacts[MODEL_ARTIFACT] = (MODEL_MIME, model_checkpoint(model, self.stages,
-                                                                       self.seed))
+        self.artifacts[MODEL_ARTIFACT] = Artifact(MODEL_MIME, model_checkpoint(
+            model, self.stages, self.seed))

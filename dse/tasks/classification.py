@@ -7,11 +7,12 @@ import time
 from typing import Any
 
 from dse.tasks import RunFn, Task, register_task
-from dse.tasks._trial import TrialContext, failure, recipe
+from dse.tasks._trial import TrialContext, failure
+from dse.trial import EpochCallback, TrialPayload, TrialResult
 from hwmodel.metrics import Known, Metric
 
 
-def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
+def run(payload: TrialPayload, report: EpochCallback) -> TrialResult:
     """Train one classifier candidate with the QAT trainer; never raises."""
     started = time.monotonic()
     try:
@@ -26,10 +27,10 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
                 "train_loss": m.train_loss, "train_accuracy": m.train_accuracy,
                 "val_loss": m.val_loss, "val_accuracy": m.val_accuracy, "seconds": m.seconds})
 
-        result = train(model, ctx.data, ctx.stages, batch_size=payload["batch_size"],
-                       lr=payload["lr"], seed=ctx.seed, on_epoch=on_epoch,
-                       max_train_batches=payload.get("max_train_batches"), progress=False,
-                       device=ctx.device, **recipe(payload))
+        result = train(model, ctx.data, ctx.stages, batch_size=payload.batch_size,
+                       lr=payload.lr, seed=ctx.seed, on_epoch=on_epoch,
+                       max_train_batches=payload.max_train_batches, progress=False,
+                       device=ctx.device, **payload.recipe())
         status, reason = ctx.outcome(result.status, result.reason)
         # The objective is the validation accuracy of the model as trained to the end (fully
         # quantized after the last stage), the one the test accuracy is measured on, not the
@@ -47,9 +48,9 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
             metrics["test_accuracy"] = test_accuracy
         if status == "complete":
             ctx.keep_model(model)
-        return {"status": status, "reason": reason, "metrics": metrics, "monitor": accuracy,
-                "epochs_run": result.epochs_run, "train_seconds": ctx.seconds(),
-                "artifacts": ctx.artifacts}
+        return TrialResult(status=status, reason=reason, metrics=metrics, monitor=accuracy,
+                           epochs_run=result.epochs_run, train_seconds=ctx.seconds(),
+                           artifacts=ctx.artifacts)
     except Exception as exc:  # a trial that raises is recorded failed; the search goes on
         return failure(exc, started)
 

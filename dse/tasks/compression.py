@@ -29,6 +29,7 @@ from typing import Any
 
 from dse.tasks import RunFn, Task, register_task
 from dse.tasks._trial import TrialContext, failure
+from dse.trial import Artifact, EpochCallback, TrialPayload, TrialResult
 from hwmodel.metrics import Known, Metric
 
 #: The name of the candidate artifact holding the original / reconstruction / error PNG.
@@ -42,7 +43,7 @@ def spec_metrics(spec: Any) -> dict[str, float]:
     return {"bits_per_pixel": float(bits_per_pixel(spec))}
 
 
-def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
+def run(payload: TrialPayload, report: EpochCallback) -> TrialResult:
     """Train one patch encoder with its full-frame decoder; never raises."""
     started = time.monotonic()
     try:
@@ -51,22 +52,21 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
         ctx = TrialContext(payload, report)
         spec, data = ctx.spec, ctx.data
         if len(data.input_shape) != 3:
-            raise ValueError(f"dataset {payload['dataset']!r} gives {data.input_shape}: the "
+            raise ValueError(f"dataset {payload.dataset!r} gives {data.input_shape}: the "
                              "compression task needs (C, H, W) images")
         codec = build_codec(spec)
 
         def on_epoch(m: CodecEpoch) -> bool:
-            row: dict[str, Any] = {"train_loss": m.train_loss, "val_loss": m.val_loss,
+            row: dict[str, float | None] = {"train_loss": m.train_loss, "val_loss": m.val_loss,
                                    "seconds": m.seconds, "val_psnr_db": m.val_psnr_db,
                                    "lr": m.lr}
             if m.val_ms_ssim is not None:
                 row["val_ms_ssim"] = m.val_ms_ssim
             return ctx.epoch(m.stage, m.epoch, m.val_psnr_db, row)
 
-        result = train_codec(codec, data, ctx.stages, batch_size=payload["batch_size"],
-                             lr=payload["lr"], seed=ctx.seed, on_epoch=on_epoch,
-                             max_train_batches=payload.get("max_train_batches"),
-                             device=ctx.device)
+        result = train_codec(codec, data, ctx.stages, batch_size=payload.batch_size,
+                             lr=payload.lr, seed=ctx.seed, on_epoch=on_epoch,
+                             max_train_batches=payload.max_train_batches, device=ctx.device)
         status, reason = ctx.outcome(result.status, result.reason)
         psnr = result.val.get("psnr_db")
         if status == "complete" and (psnr is None or not math.isfinite(psnr)):
@@ -80,11 +80,12 @@ def run(payload: dict[str, Any], report: Any) -> dict[str, Any]:
             if key in result.test:
                 metrics[f"test_{key}"] = result.test[key]
         if status == "complete":
-            ctx.artifacts[PREVIEW_ARTIFACT] = ("image/png", _preview(codec, data, preview_png))
+            ctx.artifacts[PREVIEW_ARTIFACT] = Artifact("image/png",
+                                                       _preview(codec, data, preview_png))
             ctx.keep_model(codec.encoder.net)  # the chip: the patch encoder
-        return {"status": status, "reason": reason, "metrics": metrics, "monitor": psnr,
-                "epochs_run": len(result.history), "train_seconds": ctx.seconds(),
-                "artifacts": ctx.artifacts}
+        return TrialResult(status=status, reason=reason, metrics=metrics, monitor=psnr,
+                           epochs_run=len(result.history), train_seconds=ctx.seconds(),
+                           artifacts=ctx.artifacts)
     except Exception as exc:  # a trial that raises is recorded failed; the search goes on
         return failure(exc, started)
 

@@ -20,6 +20,7 @@ from dse.metrics import psnr_from_mse
 from dse.search import run_search
 from dse.store import StoreError, open_store
 from dse.tasks import get_task, list_tasks
+from dse.trial import TrialPayload, TrialResult
 from search_spaces.build import build_model
 from search_spaces.spaces import get_space
 from search_spaces.spaces.asic_encoder_codec import AsicEncoderCodecSpace, bits_per_pixel
@@ -249,8 +250,8 @@ def test_bits_per_pixel_budget_filters_before_training(tmp_path: Path, monkeypat
     trained: list[float] = []
     real = search.run_trial
 
-    def counting(payload: dict[str, Any], report: Any) -> dict[str, Any]:
-        trained.append(bits_per_pixel(ArchSpec.from_json(payload["spec_json"])))
+    def counting(payload: TrialPayload, report: Any) -> TrialResult:
+        trained.append(bits_per_pixel(ArchSpec.from_json(payload.spec_json)))
         return real(payload, report)
 
     monkeypatch.setattr(search, "run_trial", counting)
@@ -266,10 +267,14 @@ def test_bits_per_pixel_budget_filters_before_training(tmp_path: Path, monkeypat
 
 
 def test_run_never_raises() -> None:
+    """A trial that raises is a failed result whose reason names the exception and where."""
     task = get_task("compression")
-    out = task.run({"spec_json": "{not json", "db": "sqlite://", "seed": 0,
-                    "trial_number": 0}, lambda m: False)
-    assert out["status"] == "failed" and out["reason"]
+    payload = TrialPayload.from_config(build_config(task="compression"), "{not json", 0)
+    out = task.run(payload, lambda m: False)
+    assert out.status == "failed" and out.metrics == {} and out.epochs_run == 0
+    assert out.reason is not None
+    assert out.reason.startswith("SpecError: spec: malformed JSON at line 1 column 2")
+    assert out.reason.endswith(")") and "(spec.py:" in out.reason
 
 
 # --------------------------------------------------------------------------- artifacts

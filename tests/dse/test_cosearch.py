@@ -16,6 +16,7 @@ from dse.config import build_config
 from dse.cosearch import FIT_CONSTRAINT, pair_hash
 from dse.search import Proposer, cost_bucket, run_search
 from dse.store import open_store
+from dse.trial import TrialPayload, TrialResult
 from hwmodel.accel import AccelConfig
 from hwmodel.sim.sweep import point_metrics
 from search_spaces.spaces import get_space
@@ -53,8 +54,8 @@ def count_training(monkeypatch: Any) -> list[str]:
     calls: list[str] = []
     real = search.run_trial
 
-    def counting(payload: dict[str, Any], report: Any) -> dict[str, Any]:
-        calls.append(payload["spec_json"])
+    def counting(payload: TrialPayload, report: Any) -> TrialResult:
+        calls.append(payload.spec_json)
         return real(payload, report)
 
     monkeypatch.setattr(search, "run_trial", counting)
@@ -118,8 +119,8 @@ def test_pairs_proposed_while_their_network_trains_wait_for_its_result(
     assert proposer.next() is None
     waiting = proposer.waiting[first.network_hash]
     assert waiting
-    proposer.complete(first, {"status": "complete", "metrics": {"accuracy": 0.625},
-                              "train_seconds": 1.5, "epochs_run": 1})
+    proposer.complete(first, TrialResult(status="complete", metrics={"accuracy": 0.625},
+                                         train_seconds=1.5, epochs_run=1))
     df = proposer.store.query("p")
     done = df[df["status"] == "complete"]
     assert len(done) == 1 + len(waiting) == len(df)

@@ -24,6 +24,7 @@ from dse.cli import main
 from dse.config import build_config
 from dse.search import run_search
 from dse.store import open_store
+from dse.trial import Artifact, EpochReport, TrialPayload, TrialResult
 
 QUICK = {"epochs": 1, "schedule": "qat", "max_train_batches": 3, "batch_size": 32,
          "executor": "local", "progress": False, "early_stopping": False}
@@ -87,7 +88,7 @@ def test_infeasible_candidates_are_never_trained(tmp_path: Path, monkeypatch: An
     --trials)."""
     import dse.search as search
 
-    def boom(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    def boom(*args: Any, **kwargs: Any) -> TrialResult:
         raise AssertionError("an infeasible candidate was trained")
 
     monkeypatch.setattr(search, "run_trial", boom)
@@ -111,8 +112,8 @@ def test_duplicates_are_not_retrained(tmp_path: Path, monkeypatch: Any) -> None:
     calls: list[str] = []
     real = search.run_trial
 
-    def counting(payload: dict[str, Any], report: Any) -> dict[str, Any]:
-        calls.append(payload["spec_json"])
+    def counting(payload: TrialPayload, report: Any) -> TrialResult:
+        calls.append(payload.spec_json)
         return real(payload, report)
 
     monkeypatch.setattr(search, "run_trial", counting)
@@ -470,3 +471,175 @@ def test_second_driver_on_a_live_study_is_refused(tmp_path: Path) -> None:
         first.wait()
     third = _cli(*[a if a != "40" else "3" for a in argv], cwd=tmp_path)
     assert third.returncode == 0, third.stderr
+
+
+def test_constraints_are_on_the_trial_from_its_proposal(tmp_path: Path, monkeypatch: Any
+                                                        ) -> None:
+    """A budget's constraint value is known from the cost model, so the Optuna trial has it
+    while it trains (read by another process, as the samplers would), and after: the budget's
+    relative excess of the stored memory bits, for trained and infeasible proposals alike."""
+    import dse.search as search
+
+    url = db_url(tmp_path)
+    budget = "memory_bits<=6000"
+    during: dict[int, tuple[optuna.trial.TrialState, dict[str, float]]] = {}
+    real = search.run_trial
+
+    def checking(payload: TrialPayload, report: Any) -> TrialResult:
+        (t,) = [t for t in optuna_trials(url, "c") if t.number == payload.trial_number]
+        during[t.number] = (t.state, dict(t.constraints))
+        return real(payload, report)
+
+    monkeypatch.setattr(search, "run_trial", checking)
+    run_search(build_config(study="c", db=url, trials=3, seed=2, budgets=[budget],
+                            sampler="random", warm_start=0, **QUICK))
+    df = open_store(url).query("c")
+    trials = {t.number: t for t in optuna_trials(url, "c")}
+    assert len(during) == 3 and {s for s, _ in during.values()} == \
+        {optuna.trial.TrialState.RUNNING}
+    assert set(df["status"]) >= {"complete", "infeasible"}
+    for _, row in df.iterrows():
+        number = int(row["trial_number"])
+        expected = {budget: (float(row["memory_bits"]) - 6000.0) / 6000.0}
+        assert trials[number].constraints == expected
+        assert (expected[budget] > 0) == (row["status"] == "infeasible")
+        if number in during:
+            assert during[number][1] == expected
+
+
+def test_resume_sets_constraints_a_driver_left_unset(tmp_path: Path, monkeypatch: Any) -> None:
+    """A trial left running by a driver that set constraints only with the result (as
+    tinydse did before they were set at proposal time) gets them on resume, from the stored
+    hardware metrics, before it is told its stored result."""
+    import dse.search as search
+
+    url = db_url(tmp_path)
+    budget = "memory_bits<=100000"
+    crashed: list[int] = []
+    real_tell = search.Proposer._tell_values
+
+    def crash_on_second(self: Any, number: int, metrics: dict[str, float]) -> None:
+        if len(crashed) == 1:
+            crashed.append(number)
+            raise KeyboardInterrupt("simulated crash after the store finished a trial")
+        crashed.append(-1)
+        real_tell(self, number, metrics)
+
+    with monkeypatch.context() as m:
+        m.setattr(search.Proposer, "_set_constraints", lambda self, *a, **k: None)
+        m.setattr(search.Proposer, "_tell_values", crash_on_second)
+        with pytest.raises(KeyboardInterrupt):
+            run_search(build_config(study="l", db=url, trials=3, seed=4, budgets=[budget],
+                                    **QUICK))
+    left = crashed[-1]
+    assert left >= 0 and optuna_trials(url, "l")[left].constraints == {}
+    run_search(build_config(study="l", db=url, trials=3, seed=4, budgets=[budget], **QUICK))
+    row = open_store(url).query("l").set_index("trial_number").loc[left]
+    trial = optuna_trials(url, "l")[left]
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    assert trial.constraints == {budget: (float(row["memory_bits"]) - 1e5) / 1e5}
+
+
+class _RecordingProposer:
+    """What the Tune searcher hands the driver's proposer, recorded."""
+
+    def __init__(self, cand: Any, payload: TrialPayload) -> None:
+        from dse.tasks import get_task
+
+        self.cand, self._payload, self.task = cand, payload, get_task("classification")
+        self.calls: list[tuple[str, Any]] = []
+
+    def next(self) -> Any:
+        return self.cand
+
+    def payload(self, cand: Any) -> TrialPayload:
+        return self._payload
+
+    def on_event(self, kind: str, info: dict[str, Any]) -> None:
+        pass
+
+    def note_host(self, cand: Any, host: str | None) -> None:
+        self.calls.append(("host", host))
+
+    def record_epoch(self, cand: Any, report: EpochReport, host: str | None) -> None:
+        self.calls.append(("epoch", report))
+
+    def complete(self, cand: Any, result: TrialResult) -> None:
+        self.calls.append(("complete", result))
+
+
+@pytest.mark.parametrize("prune_after", [None, 1])
+def test_ray_reports_carry_epochs_and_result_exactly(monkeypatch: Any,
+                                                     prune_after: int | None) -> None:
+    """The Tune trainable's reports, read by the driver's searcher and scheduler (Tune's own
+    loop left out): the proposer gets the host, every epoch and the result exactly as the
+    trial produced them (None stays None, floats exact, artifact bytes); the scheduler sees
+    each epoch with the payload's bucket and planned epochs; a trial it stops after epoch 1
+    is completed ``pruned`` with that epoch's monitored value as the primary objective."""
+    import socket
+
+    from ray import tune
+
+    import dse.search as search
+    from dse.search import Candidate
+
+    epochs = [EpochReport(1, "float", 0.25, {"train_loss": 1 / 7, "train_accuracy": None}),
+              EpochReport(2, "quantized", 1 / 3, {"train_loss": 0.1 + 0.2, "seconds": 5e-324})]
+    result = TrialResult(status="complete", metrics={"accuracy": 1 / 3, "test_accuracy": 0.3},
+                         monitor=1 / 3, epochs_run=2, train_seconds=None,
+                         artifacts={"model": Artifact("application/x-torch",
+                                                      bytes(range(256)) * 2)})
+
+    def fake_run(payload: TrialPayload, on_epoch: Any) -> TrialResult:
+        assert payload == sent
+        for e in epochs:
+            on_epoch(e)
+        return result
+
+    reports: list[dict[str, Any]] = []
+    monkeypatch.setattr(search, "run_trial", fake_run)
+    monkeypatch.setattr(tune, "report", lambda d: reports.append(dict(d)))
+    cfg = build_config(epochs=2)
+    sent = TrialPayload.from_config(cfg, '{"layers": []}', 5, bucket=2)
+    cand = Candidate(5, 1, 1, sent.spec_json, {"memory_bits": 10.0}, 2)
+    proposer = _RecordingProposer(cand, sent)
+
+    searcher_cls, scheduler_cls = search._tune_classes()
+    stopped: set[str] = set()
+    seen: list[tuple[Any, ...]] = []
+
+    class Rule:
+        def should_stop(self, *args: Any) -> bool:
+            seen.append(args)
+            return prune_after is not None and args[1] == prune_after
+
+    searcher = searcher_cls(proposer, stopped)
+    scheduler = scheduler_cls(Rule(), stopped)
+    config = searcher.suggest("t0")
+    search._tune_trainable(config)  # what the worker reports
+    assert len(reports) == 4 and all(isinstance(v, str | float) for r in reports
+                                     for v in r.values())
+
+    class Trial:
+        trial_id = "t0"
+
+    Trial.config = config  # type: ignore[attr-defined]
+    last = reports[-1]
+    for report in reports[:-1]:
+        decision = scheduler.on_trial_result(None, Trial(), report)
+        if decision == "STOP":
+            last = report
+            break
+        searcher.on_trial_result("t0", report)
+    searcher.on_trial_complete("t0", last)
+
+    host = socket.gethostname()
+    if prune_after is None:
+        assert proposer.calls == [("host", host), ("epoch", epochs[0]), ("epoch", epochs[1]),
+                                  ("complete", result)]
+        assert seen == [(2, 1, 0.25, 2, "float"), (2, 2, 1 / 3, 2, "quantized")]
+    else:
+        assert proposer.calls == [("host", host), ("epoch", epochs[0]),
+                                  ("complete", TrialResult(status="pruned", epochs_run=1,
+                                                           metrics={"accuracy": 0.25}))]
+        assert seen == [(2, 1, 0.25, 2, "float")]
