@@ -390,38 +390,53 @@ def _matmul_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.rint(a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
 
 
+#: largest im2col block :func:`conv_acc` builds at once (bytes); larger batches go in chunks
+_COLS_BYTES = 32 << 20
+
+
 def conv_acc(x: np.ndarray, w: np.ndarray, stride: Shape, padding: Shape,
              groups: int, acc_bits: int = _EXACT_BITS) -> np.ndarray:
     """Integer convolution (N, Cin, *S) x (Cout, Cin/g, *k) -> (N, Cout, *O), zero padding.
 
     Exact: the products run in float32 BLAS when the accumulator is at most 24 bits wide (every
-    partial sum is then an integer float32 holds exactly), else in float64 (up to 52 bits)."""
+    partial sum is then an integer float32 holds exactly), else in float64 (up to 52 bits).
+    The input is laid out channels first, batch second (Cin, N, *S), so a group's im2col block
+    (Cin/g * prod(k), N * prod(O)) is filled with one contiguous copy per kernel tap and the
+    product is one BLAS call per group; the result keeps that layout in memory (an (N, Cout,
+    *O) view), which the next convolution reads without a transpose."""
     dims = w.ndim - 2
     k = tuple(w.shape[2:])
     n, cin = x.shape[:2]
+    cout = w.shape[0]
     ftype: Any = np.float32 if acc_bits <= 24 else np.float64
-    xf = x.astype(ftype)  # one copy
-    if groups == 1 and all(v == 1 for v in k) and not any(padding):
-        # pointwise: a product over the channel axis, no window copy
-        xs = xf[(slice(None), slice(None), *(slice(None, None, st) for st in stride))]
-        y = np.tensordot(w.reshape(w.shape[0], cin).astype(ftype), xs, axes=([1], [1]))
-        return np.moveaxis(np.rint(y), 0, 1).astype(np.int64)
-    pad = [(0, 0), (0, 0), *((p, p) for p in padding)]
-    xp = np.pad(xf, pad) if any(padding) else xf
-    win = _windows(xp, k, stride)  # (N, Cin, *O, *K)
-    out_sp = win.shape[2:2 + dims]
-    cg, og = cin // groups, w.shape[0] // groups
-    wf = w.astype(ftype)
-    outs = []
-    perm = (0, *range(2, 2 + dims), 1, *range(2 + dims, 2 + 2 * dims))
-    for g in range(groups):
-        part = win[:, g * cg:(g + 1) * cg]  # (N, cg, *O, *K)
-        # (N, *O, cg, *K) -> rows of the reduction
-        cols = part.transpose(perm).reshape(n * math.prod(out_sp), cg * math.prod(k))
-        y = cols @ wf[g * og:(g + 1) * og].reshape(og, -1).T  # (N*O, og)
-        outs.append(y.reshape(n, *out_sp, og))
-    y = np.concatenate(outs, axis=-1) if groups > 1 else outs[0]
-    return np.moveaxis(np.rint(y), -1, 1).astype(np.int64)
+    if any(padding):
+        xt = np.zeros((cin, n, *(x.shape[2 + d] + 2 * padding[d] for d in range(dims))), ftype)
+        xt[(slice(None), slice(None), *(slice(p, p + x.shape[2 + d])
+                                        for d, p in enumerate(padding)))] = np.moveaxis(x, 1, 0)
+    else:
+        xt = np.moveaxis(x, 1, 0).astype(ftype, order="C")
+    out_sp = tuple((xt.shape[2 + d] - k[d]) // stride[d] + 1 for d in range(dims))
+    positions = math.prod(out_sp)
+    cg, og, taps = cin // groups, cout // groups, math.prod(k)
+    wf = w.reshape(groups, og, cg * taps).astype(ftype)
+    y = np.empty((groups, og, n, positions), dtype=ftype)
+    if taps == 1 and all(st == 1 for st in stride):  # pointwise: no im2col at all
+        np.matmul(wf, xt.reshape(groups, cg, n * positions),
+                  out=y.reshape(groups, og, n * positions))
+    else:
+        nb = max(1, min(n, _COLS_BYTES // max(1, cin * taps * positions * xt.itemsize)))
+        cols = np.empty((groups, cg, taps, nb, positions), dtype=ftype)
+        for lo in range(0, n, nb):
+            m = min(n, lo + nb) - lo
+            block = cols[:, :, :, :m]
+            for j, tap in enumerate(np.ndindex(*k)):
+                window = (slice(None), slice(lo, lo + m),
+                          *(slice(t, t + (out_sp[d] - 1) * stride[d] + 1, stride[d])
+                            for d, t in enumerate(tap)))
+                block[:, :, j] = xt[window].reshape(groups, cg, m, positions)
+            y[:, :, lo:lo + m] = np.matmul(wf, block.reshape(groups, cg * taps, m * positions)
+                                           ).reshape(groups, og, m, positions)
+    return np.moveaxis(y.reshape(cout, n, *out_sp), 0, 1).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------- the executor

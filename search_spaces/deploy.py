@@ -198,11 +198,10 @@ def torch_codes(model: nn.Module, x: Tensor, batch_size: int = 1024
 
 
 def _as_int(path: str, t: Tensor) -> np.ndarray:
-    arr = t.detach().cpu().double().numpy()
-    ints = np.rint(arr)
-    if not np.array_equal(arr, ints):
+    t = t.detach()
+    if t.is_floating_point() and not bool(torch.equal(t, torch.round(t))):
         raise ValueError(f"{path}: the deployed model produced non-integer values")
-    return ints.astype(np.int64)
+    return t.to(torch.int64).cpu().numpy()  # type: ignore[no-any-return]
 
 
 def _weight_codes(module: nn.Module) -> np.ndarray:
