@@ -359,6 +359,11 @@ class DashboardData:
     def epochs(self, candidate_id: int) -> pd.DataFrame:
         return self.store.epochs(int(candidate_id))
 
+    def evaluations(self, study: str, candidate_id: int) -> pd.DataFrame:
+        """The candidate's evaluations by fidelity: the search's and each ``dse train`` run
+        (:meth:`dse.store.Store.evaluations`)."""
+        return self.store.evaluations(study, candidate_id=int(candidate_id))
+
     def export_zip(self, candidate_id: int) -> tuple[str, bytes]:
         """(file name, zip bytes) of a candidate's hardware export, the bundle ``dse export``
         writes (:func:`dse.export.candidate_bundle`, default vectors and word width). A

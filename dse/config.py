@@ -146,6 +146,23 @@ class SearchConfig:
         data["budgets"] = [str(b) for b in self.budgets]
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchConfig:
+        """The configuration :meth:`to_dict` wrote (a stored study's ``config``; keys that
+        are not fields, such as the hypervolume reference, are ignored). Not validated: a
+        stored study was validated when it was created."""
+        types = {f.name: f.type for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in types:
+                continue
+            if value is None:
+                if "None" in str(types[key]):
+                    kwargs[key] = None
+                continue
+            kwargs[key] = _coerce(key, value, types[key])
+        return replace(cls(), **kwargs)
+
     def validate(self) -> SearchConfig:
         """Check every field against its rule; return self. Raises ``UserError``."""
         def bad(name: str, rule: str, value: Any) -> UserError:

@@ -87,6 +87,9 @@ class TrialPayload(_JsonFields):
     trial_timeout_s: float | None
     threads: int
     gpus: float
+    #: the trainer's checkpoint file (``dse train``: the run resumes from it and rewrites it
+    #: after every epoch); None: no checkpoint (a search's trial)
+    checkpoint_path: str | None = None
 
     @classmethod
     def from_config(cls, cfg: SearchConfig, spec_json: str, trial_number: int,

@@ -1,6 +1,7 @@
-"""Candidate: the ArchSpec as a layer table, the accelerator of a co-searched pair, per-layer
-memory/logic/cycle bars from the stored hardware report, the learning curve per stage, and a
-download of the spec JSON."""
+"""Candidate: the ArchSpec as a layer table, the accelerator of a co-searched pair, its
+evaluations by fidelity (the search's and each `dse train` run), per-layer memory/logic/cycle
+bars from the stored hardware report, the learning curve per stage, and a download of the spec
+JSON."""
 
 from __future__ import annotations
 
@@ -59,6 +60,52 @@ def export_view(names: tuple[str, ...]) -> list[Any]:
                               "vectors, as `dse export` writes them"),
             dcc.Download(id="candidate-export-download"),
             html.Span(id="candidate-export-msg", className="error")]
+
+
+#: The leading columns of the evaluations table (then the trained metrics present).
+EVALUATION_FIELDS = ("source", "epochs", "schedule", "status")
+
+
+_TEXT_FIELDS = ("source", "schedule", "status", "finished_at")
+
+
+def evaluation_rows(frame: Any) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the candidate's evaluations by fidelity: source, epochs, schedule,
+    status, then every directed trained metric of the catalogue present in any row, the
+    training time and the finishing time (UTC)."""
+    from dse.catalog import catalogue
+    from hwmodel.metrics import Known
+
+    metrics = [m.name for m in catalogue().ordered()
+               if m.known is Known.TRAINING and m.direction is not None
+               and m.name in frame.columns and frame[m.name].notna().any()]
+    cols = [*EVALUATION_FIELDS, *metrics, "train_seconds", "finished_at"]
+    rows = []
+    for rec in frame.to_dict("records"):
+        row = []
+        for c in cols:
+            value = rec.get(c)
+            if c in _TEXT_FIELDS[:3]:
+                row.append("" if value is None else str(value))
+            elif c == "finished_at":
+                row.append("" if value is None or value != value else
+                           value.strftime("%Y-%m-%d %H:%M:%S"))
+            else:
+                row.append(format_value(c, value))
+        rows.append(row)
+    return [metric_label(c) if c in metrics else c.replace("_", " ") for c in cols], rows
+
+
+def evaluations_table(frame: Any) -> html.Table:
+    """The evaluations by fidelity as an HTML table (numbers right-aligned)."""
+    header, rows = evaluation_rows(frame)
+    numeric = [h not in _TEXT_FIELDS and h != "finished at" for h in header]
+    return html.Table([
+        html.Thead(html.Tr([html.Th(h) for h in header])),
+        html.Tbody([html.Tr([html.Td(v, className="num" if n else None)
+                             for v, n in zip(r, numeric, strict=True)],
+                            className="candidate-evaluation-row") for r in rows]),
+    ], id="candidate-evaluations-table", className="table mono")
 
 
 def parse_id(candidate_id: str | None) -> int | None:
@@ -140,6 +187,11 @@ def layout(candidate_id: str | None = None, **_query: Any) -> html.Div:
         *export_view(cand.artifacts),
         *reconstruction_view(cand.candidate_id, cand.artifacts),
         *accel_view(dict(cand.accel) if cand.accel else None, cand.accel_searched),
+        html.H3("Evaluations by fidelity"),
+        html.Div(evaluations_table(src.evaluations(cand.study, cand.candidate_id)),
+                 id="candidate-evaluations"),
+        html.P(["Train it longer: ", html.Code(f"dse train {cand.study} {cand.candidate_id} "
+                                               "--epochs N")], className="hint"),
         html.H3("Layers"),
         layer_table(table),
         html.H3("Per-layer cost"),
@@ -161,6 +213,18 @@ def update_curve(_n: int, cid: int, token: str | None) -> tuple[Any, str]:
     if ctx.triggered_id == "candidate-interval" and new_token == token:
         raise PreventUpdate
     return learning_curve_figure(epochs), new_token
+
+
+@callback(Output("candidate-evaluations", "children"),
+          Input("candidate-interval", "n_intervals"), State("candidate-id", "data"),
+          prevent_initial_call=True)
+def update_evaluations(_n: int, cid: int) -> Any:
+    """The evaluations table, redrawn while a `dse train` of the candidate runs."""
+    src = data.get_data()
+    cand = src.candidate(cid)
+    if cand is None:
+        raise PreventUpdate
+    return evaluations_table(src.evaluations(cand.study, cid))
 
 
 @callback(Output("candidate-download", "data"), Input("candidate-download-btn", "n_clicks"),

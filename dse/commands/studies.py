@@ -146,20 +146,36 @@ def _split(value: str | None) -> list[str] | None:
               default="table", show_default=True, help="Output format (parquet needs --out).")
 @click.option("--out", "out", default=None, metavar="FILE",
               help="Write to FILE instead of standard output.")
+@click.option("--evaluations", is_flag=True,
+              help="One row per evaluation by fidelity: the search's own and each `dse "
+                   "train` run (source, training_id, epochs, ...).")
+@click.option("--highest-fidelity", is_flag=True,
+              help="With --evaluations: per candidate only its complete evaluation with the "
+                   "most epochs.")
 def query(study: str, db: str, pareto: bool, where: str | None, sort: str | None,
-          columns: str | None, fmt: str, out: str | None) -> None:
-    """One row per candidate of STUDY with its metrics and Pareto flag."""
+          columns: str | None, fmt: str, out: str | None, evaluations: bool,
+          highest_fidelity: bool) -> None:
+    """One row per candidate of STUDY with its metrics and Pareto flag (with --evaluations:
+    one row per evaluation of a candidate, by fidelity)."""
     from dse.commands._common import check_out_file, staged_file
 
     if fmt == "parquet" and not out:
         raise UserError("--format parquet: needs --out FILE (binary output)")
+    if highest_fidelity and not evaluations:
+        raise UserError("--highest-fidelity: only with --evaluations")
     if out:
         check_out_file(out)  # before the database is read
     with _open(db) as store:
         cols = _split(columns)
-        frame = store.query(study, pareto_only=pareto, where=where, sort=_split(sort),
-                            columns=cols)
-        objectives = store.get_study(study).objectives
+        if evaluations:
+            frame = store.evaluations(study, pareto_only=pareto,
+                                      highest_fidelity=highest_fidelity, where=where,
+                                      sort=_split(sort), columns=cols)
+        else:
+            frame = store.query(study, pareto_only=pareto, where=where, sort=_split(sort),
+                                columns=cols)
+        rec = store.get_study(study)
+        objectives = rec.objectives
     if fmt == "parquet":
         assert out is not None
         with staged_file(out) as tmp:
@@ -172,23 +188,29 @@ def query(study: str, db: str, pareto: bool, where: str | None, sort: str | None
         text = frame.to_json(orient="records", date_format="iso", indent=2) + "\n"
     else:
         if cols is None:
-            keep = ["candidate_id", "trial_number", "status", "pareto",
-                    *[n for n, _ in objectives]]
-            for extra in ("accuracy", "memory_bits", "energy_pj", "violated"):
+            lead = ["candidate_id", "source", "training_id", "epochs", "status"] if evaluations \
+                else ["candidate_id", "trial_number", "status", "pareto"]
+            keep = [*lead, *[n for n, _ in objectives]]
+            from dse.tasks import get_task
+
+            tail = (f"test_{get_task(rec.task).primary}", "train_seconds") if evaluations \
+                else ("accuracy", "memory_bits", "energy_pj", "violated")
+            for extra in tail:
                 if extra not in keep:
                     keep.append(extra)
             shown = frame[[c for c in keep if c in frame.columns]]
             shown = shown.loc[:, [c for c in shown.columns
-                                  if c in keep[:4] or shown[c].notna().any()]]
+                                  if c in lead or shown[c].notna().any()]]
         else:
             shown = frame
         if out:
             text = shown.to_string(index=False) + "\n"
         else:
             if frame.empty:
-                click.echo("no matching candidates")
+                click.echo("no matching " + ("evaluations" if evaluations else "candidates"))
                 return
-            _print_table(shown, title=f"{study}: {len(frame)} candidates")
+            _print_table(shown, title=f"{study}: {len(frame)} "
+                         + ("evaluations" if evaluations else "candidates"))
             return
     if out:
         with staged_file(out) as tmp:

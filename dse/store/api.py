@@ -21,7 +21,7 @@ from dse.store.engine import (
     create_store_engine,
     upgrade_schema,
 )
-from dse.store.records import EvaluationRecord, StudyRecord
+from dse.store.records import EvaluationRecord, StudyRecord, TrainingRecord, TrainingStart
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,6 +117,33 @@ class Store:
         """See :func:`dse.store.writes.requeue_running`."""
         return writes.requeue_running(self.db, study_id)
 
+    def start_training(self, candidate_id: int, *, epochs: int, schedule: str,
+                       max_train_batches: int | None, settings: Mapping[str, Any],
+                       host: str, pid: int, retrain: bool = False) -> TrainingStart:
+        """See :func:`dse.store.writes.start_training`."""
+        return writes.start_training(self.db, candidate_id, epochs=epochs, schedule=schedule,
+                                     max_train_batches=max_train_batches, settings=settings,
+                                     host=host, pid=pid, retrain=retrain)
+
+    def training_epoch(self, training_id: int, row: Mapping[str, Any],
+                       checkpoint: bytes | None = None) -> None:
+        """See :func:`dse.store.writes.training_epoch`."""
+        writes.training_epoch(self.db, training_id, row, checkpoint)
+
+    def beat_training(self, training_id: int, host: str, pid: int) -> bool:
+        """See :func:`dse.store.writes.beat_training`."""
+        return writes.beat_training(self.db, training_id, host, pid)
+
+    def finish_training(self, training_id: int, status: str, *,
+                        metrics: Mapping[str, Any] | None = None,
+                        error: str | None = None) -> None:
+        """See :func:`dse.store.writes.finish_training`."""
+        writes.finish_training(self.db, training_id, status, metrics=metrics, error=error)
+
+    def interrupt_training(self, training_id: int, host: str, pid: int) -> None:
+        """See :func:`dse.store.writes.interrupt_training`."""
+        writes.interrupt_training(self.db, training_id, host, pid)
+
     def refresh_pareto(self, study: str | int) -> int:
         """See :func:`dse.store.writes.refresh_pareto`."""
         return writes.refresh_pareto(self.db, study)
@@ -157,6 +184,19 @@ class Store:
         """See :func:`dse.store.reads.query`."""
         return reads.query(self.db, study, pareto_only=pareto_only, where=where, sort=sort,
                            columns=columns, since_id=since_id)
+
+    def evaluations(self, study: str | int, *, candidate_id: int | None = None,
+                    pareto_only: bool = False, highest_fidelity: bool = False,
+                    where: str | None = None, sort: Sequence[str] | None = None,
+                    columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """See :func:`dse.store.reads.evaluations`."""
+        return reads.evaluations(self.db, study, candidate_id=candidate_id,
+                                 pareto_only=pareto_only, highest_fidelity=highest_fidelity,
+                                 where=where, sort=sort, columns=columns)
+
+    def training(self, training_id: int) -> TrainingRecord:
+        """See :func:`dse.store.reads.training`."""
+        return reads.training(self.db, training_id)
 
     def epochs(self, candidate_id: int) -> pd.DataFrame:
         """See :func:`dse.store.reads.epochs`."""

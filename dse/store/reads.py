@@ -28,9 +28,11 @@ from dse.store.engine import StoreError
 from dse.store.records import (
     EvaluationRecord,
     StudyRecord,
+    TrainingRecord,
     eval_record,
     objective_vector,
     study_record,
+    training_record,
 )
 from dse.store.schema import (
     ACCURACY_COLUMNS,
@@ -43,6 +45,7 @@ from dse.store.schema import (
     Evaluation,
     HardwareReport,
     Study,
+    Training,
 )
 from dse.store.where import (
     STRING_COLUMNS,
@@ -135,11 +138,20 @@ def query(db: Database, study: str | int, *, pareto_only: bool = False, where: s
         frame = _expand_accel(frame)
     if not alive:  # running, but its driver is gone
         frame["status"] = [shown_status(v, alive) for v in frame["status"]]
-    if node is not None and not pushdown:
-        valid = [c for c in frame.columns if c in FILTERABLE or c not in QUERY_COLUMNS
-                 and c != "choices"]
+    valid = [c for c in frame.columns if c in FILTERABLE or c not in QUERY_COLUMNS
+             and c != "choices"]
+    return _filter_sort_select(frame, where if node is not None and not pushdown else None,
+                               valid, sort, columns)
+
+
+def _filter_sort_select(frame: pd.DataFrame, where: str | None, valid: Sequence[str],
+                        sort: Sequence[str] | None, columns: Sequence[str] | None
+                        ) -> pd.DataFrame:
+    """``frame`` filtered by ``where`` (over the ``valid`` columns, as a pandas mask), sorted
+    and cut to ``columns``; unknown names raise :class:`StoreError` listing the valid ones."""
+    if where is not None and where.strip():
         try:
-            node = parse_where(where or "", valid)
+            node = parse_where(where, valid)
         except WhereError as exc:
             raise StoreError(f"--where: {exc}") from None
         frame = frame[to_mask(node, frame).fillna(False).to_numpy(dtype=bool)]
@@ -518,3 +530,118 @@ def hypervolume_history(db: Database, study: str | int) -> pd.DataFrame:
     frame = pd.DataFrame(out, columns=cols)
     frame["trial_number"] = frame["trial_number"].astype("Int64")
     return frame
+
+
+# ------------------------------------------------------------------ evaluations by fidelity
+
+#: The leading columns of an evaluations row, in output order (then the hardware metrics and
+#: the other metrics by name).
+EVALUATION_COLUMNS = ("candidate_id", "source", "training_id", "epochs", "schedule",
+                      "max_train_batches", "status", *ACCURACY_COLUMNS, "train_seconds",
+                      "epochs_run", *HARDWARE_COLUMNS, "attempt", "host", "error",
+                      "started_at", "finished_at")
+_EVAL_STRINGS = ("source", "schedule", "status", "host", "error")
+
+
+def evaluations(db: Database, study: str | int, *, candidate_id: int | None = None,
+                pareto_only: bool = False, highest_fidelity: bool = False,
+                where: str | None = None,
+                sort: Sequence[str] | None = None, columns: Sequence[str] | None = None
+                ) -> pd.DataFrame:
+    """Every evaluation of the study's candidates with its fidelity, ordered by candidate and
+    epochs: ``source`` ``search`` (the candidate's live evaluation, at the study's epochs and
+    schedule; over-budget candidates, never trained, are left out) or ``train`` (a ``dse
+    train`` run, ``training_id`` its id). Hardware metrics are the candidate's (its hardware
+    report); a ``running`` row whose process is gone shows ``interrupted``.
+
+    ``pareto_only``: only the candidates on the study's front (by their search evaluations).
+    ``highest_fidelity``: per candidate only its complete evaluation with the most epochs (the
+    latest of equals). ``where``/``sort``/``columns`` as in :func:`query` over these columns.
+    """
+    from dse.store.drivers import driver_alive
+
+    with db.read() as session:
+        srow = db.study(session, study)
+        alive = study_driver_alive(srow)
+        config = dict(srow.config or {})
+        if candidate_id is not None and session.execute(select(Candidate.id).where(
+                Candidate.id == int(candidate_id), Candidate.study_id == srow.id)
+                ).first() is None:
+            raise StoreError(f"study {srow.name!r} has no candidate {candidate_id}")
+        hw_stmt = select(HardwareReport.candidate_id, HardwareReport.metrics).join(
+            Candidate, Candidate.id == HardwareReport.candidate_id).where(
+            Candidate.study_id == srow.id)
+        ev_stmt = select(Evaluation).where(Evaluation.study_id == srow.id,
+                                           Evaluation.status != "infeasible")
+        tr_stmt = select(Training).where(Training.study_id == srow.id)
+        if pareto_only:
+            front = select(Evaluation.candidate_id).where(Evaluation.study_id == srow.id,
+                                                          Evaluation.pareto == true())
+            hw_stmt = hw_stmt.where(HardwareReport.candidate_id.in_(front))
+            ev_stmt = ev_stmt.where(Evaluation.candidate_id.in_(front))
+            tr_stmt = tr_stmt.where(Training.candidate_id.in_(front))
+        if candidate_id is not None:
+            hw_stmt = hw_stmt.where(HardwareReport.candidate_id == int(candidate_id))
+            ev_stmt = ev_stmt.where(Evaluation.candidate_id == int(candidate_id))
+            tr_stmt = tr_stmt.where(Training.candidate_id == int(candidate_id))
+        hardware = {int(c): dict(m or {}) for c, m in session.execute(hw_stmt).all()}
+        evs = [eval_record(ev) for ev in session.execute(ev_stmt).scalars().all()]
+        trs = [training_record(t) for t in session.execute(tr_stmt).scalars().all()]
+    records: list[dict[str, Any]] = []
+    for ev in evs:
+        records.append({
+            **_numbers(hardware.get(ev.candidate_id, {})), **ev.metrics,
+            "candidate_id": ev.candidate_id, "source": "search", "training_id": None,
+            "epochs": config.get("epochs"), "schedule": config.get("schedule"),
+            "max_train_batches": config.get("max_train_batches"),
+            "status": shown_status(ev.status, alive), "attempt": ev.attempt,
+            "host": None, "error": ev.error,
+            "started_at": ev.started_at, "finished_at": ev.finished_at})
+    for tr in trs:
+        records.append({
+            **_numbers(hardware.get(tr.candidate_id, {})), **tr.metrics,
+            "candidate_id": tr.candidate_id, "source": "train", "training_id": tr.id,
+            "epochs": tr.epochs, "schedule": tr.schedule,
+            "max_train_batches": tr.max_train_batches,
+            "status": shown_status(tr.status, driver_alive(tr.host, tr.pid, tr.beat)),
+            "attempt": tr.attempt, "host": tr.host, "error": tr.error,
+            "started_at": tr.started_at, "finished_at": tr.finished_at})
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(
+        columns=list(EVALUATION_COLUMNS))
+    for name in EVALUATION_COLUMNS:
+        if name not in frame.columns:
+            frame[name] = None
+    extra = sorted(c for c in frame.columns if c not in EVALUATION_COLUMNS)
+    frame = frame[[*EVALUATION_COLUMNS, *extra]]
+    for name in frame.columns:
+        if name in ("started_at", "finished_at"):
+            frame[name] = pd.to_datetime(frame[name])
+        elif name in ("candidate_id", "training_id", "epochs", "max_train_batches", "attempt"):
+            frame[name] = pd.array(frame[name].tolist(), dtype="Int64") if len(frame) else \
+                frame[name].astype("Int64")
+        elif name not in _EVAL_STRINGS:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    frame = frame.sort_values(["candidate_id", "epochs", "source", "training_id"],
+                              kind="mergesort", na_position="first").reset_index(drop=True)
+    if highest_fidelity:
+        done = frame[frame["status"] == "complete"]
+        order = done.sort_values(["candidate_id", "epochs", "finished_at"], kind="mergesort")
+        frame = order.groupby("candidate_id", sort=True).tail(1).reset_index(drop=True)
+    valid = [c for c in frame.columns if c == "status" or c not in _EVAL_STRINGS
+             and c not in ("started_at", "finished_at")]
+    return _filter_sort_select(frame, where, valid, sort, columns)
+
+
+def training(db: Database, training_id: int) -> TrainingRecord:
+    """One training (``dse train``) by id, its status as stored."""
+    with db.read() as session:
+        t = session.get(Training, training_id)
+        if t is None:
+            raise StoreError(f"unknown training id {training_id}")
+        return training_record(t)
+
+
+def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
+    """The numeric entries of a metrics mapping (a hardware report's totals)."""
+    return {k: float(v) for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}

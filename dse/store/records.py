@@ -1,6 +1,7 @@
 """What the store returns and the conversions both its writes and its reads share: the
 records of a study and of an evaluation, an evaluation's metrics by name, the objective vector
-of a row, and the split of reported numbers into real columns and the JSON extras."""
+of a row, the records of a training (``dse train``), and the split of reported numbers into
+real columns and the JSON extras."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from dse.store.schema import METRIC_COLUMNS, Evaluation, Study
+from dse.store.schema import METRIC_COLUMNS, TRAINED_COLUMNS, Evaluation, Study, Training
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,63 @@ class EvaluationRecord:
     finished_at: datetime | None
 
 
+@dataclass(frozen=True)
+class TrainingRecord:
+    """A further evaluation of a candidate at a fidelity (``dse train``; table
+    ``dse_trainings``). ``metrics``: the trained metric columns and the JSON metrics by name;
+    ``curve``: one dict per epoch (stage, epoch, losses, accuracies, seconds, extras)."""
+
+    id: int
+    candidate_id: int
+    study_id: int
+    epochs: int
+    schedule: str
+    max_train_batches: int | None
+    fidelity_key: str
+    status: str
+    metrics: dict[str, float]
+    curve: list[dict[str, Any]]
+    settings: dict[str, Any]
+    error: str | None
+    attempt: int
+    host: str | None
+    pid: int | None
+    beat: float | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def fidelity_key(schedule: str, epochs: int, max_train_batches: int | None) -> str:
+    """The key of a training among its candidate's: ``<schedule>:<epochs>:<batches or all>``
+    (e.g. ``two-stage:36:all``)."""
+    batches = "all" if max_train_batches is None else str(int(max_train_batches))
+    return f"{schedule}:{int(epochs)}:{batches}"
+
+
+def training_record(t: Training) -> TrainingRecord:
+    metrics = row_metrics(t, TRAINED_COLUMNS)
+    return TrainingRecord(
+        id=t.id, candidate_id=t.candidate_id, study_id=t.study_id, epochs=t.epochs,
+        schedule=t.schedule, max_train_batches=t.max_train_batches,
+        fidelity_key=t.fidelity_key, status=t.status, metrics=metrics,
+        curve=list(t.curve or []), settings=dict(t.settings or {}), error=t.error,
+        attempt=t.attempt, host=t.host, pid=t.pid, beat=t.beat, created_at=t.created_at,
+        started_at=t.started_at, finished_at=t.finished_at)
+
+
+@dataclass(frozen=True)
+class TrainingStart:
+    """What :meth:`Store.start_training` found and did. ``action``: ``new`` (a first run),
+    ``resumed`` (an unfinished run continues from ``checkpoint``, its curve so far kept),
+    ``restarted`` (from scratch: asked to retrain, or an unfinished run with no checkpoint)
+    or ``done`` (already finished: nothing started)."""
+
+    record: TrainingRecord
+    action: str
+    checkpoint: bytes | None = None
+
+
 def study_record(s: Study) -> StudyRecord:
     return StudyRecord(
         id=s.id, name=s.name, space=s.space, dataset=s.dataset, task=s.task,
@@ -64,12 +122,17 @@ def study_record(s: Study) -> StudyRecord:
 
 def evaluation_metrics(ev: Evaluation) -> dict[str, float]:
     """All metrics of an evaluation by name: real columns first, then the JSON extras."""
+    return row_metrics(ev, METRIC_COLUMNS)
+
+
+def row_metrics(row: Evaluation | Training, columns: Sequence[str]) -> dict[str, float]:
+    """The non-null metric ``columns`` of a row, then the numbers of its JSON ``metrics``."""
     out: dict[str, float] = {}
-    for name in METRIC_COLUMNS:
-        value = getattr(ev, name)
+    for name in columns:
+        value = getattr(row, name)
         if value is not None:
             out[name] = float(value)
-    for key, value in (ev.metrics or {}).items():
+    for key, value in (row.metrics or {}).items():
         if key not in out and isinstance(value, int | float) and not isinstance(value, bool):
             out[key] = float(value)
     return out

@@ -44,6 +44,9 @@ HARDWARE_COLUMNS = ("memory_bits", "weight_memory_bits", "act_buffer_bits", "mac
 #: Accuracy metrics stored as real columns of ``dse_evaluations`` (fractions in [0, 1]).
 ACCURACY_COLUMNS = ("accuracy", "val_accuracy", "test_accuracy")
 METRIC_COLUMNS = HARDWARE_COLUMNS + ACCURACY_COLUMNS + ("train_seconds",)
+#: Metrics stored as real columns of ``dse_trainings``: the trained ones of METRIC_COLUMNS
+#: (a training's hardware metrics are its candidate's, in ``dse_hardware_reports``).
+TRAINED_COLUMNS = ACCURACY_COLUMNS + ("train_seconds",)
 #: Columns of ``dse_epochs`` besides the keys; other per-epoch numbers go to its ``metrics``.
 EPOCH_COLUMNS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
 
@@ -198,3 +201,49 @@ class Artifact(Base):
     mime: Mapped[str] = mapped_column(String(255))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Training(Base):
+    """A further evaluation of a candidate by ``dse train`` at a fidelity (``epochs`` of
+    ``schedule``, at most ``max_train_batches`` batches per epoch): the candidate's live
+    evaluation (``dse_evaluations``, the search's) is never touched. One row per
+    (candidate, ``fidelity_key``); the learning curve is the ``curve`` JSON list and, while
+    the run is unfinished, ``checkpoint`` holds the trainer's checkpoint of its last epoch
+    (the run resumes from it)."""
+
+    __tablename__ = "dse_trainings"
+    __table_args__ = (UniqueConstraint("candidate_id", "fidelity_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("dse_candidates.id", ondelete="CASCADE"))
+    #: denormalized from the candidate, so per-study scans need no join
+    study_id: Mapped[int] = mapped_column(ForeignKey("dse_studies.id", ondelete="CASCADE"),
+                                          index=True)
+    #: the fidelity: total epochs of the schedule
+    epochs: Mapped[int] = mapped_column(Integer)
+    schedule: Mapped[str] = mapped_column(String(64))
+    max_train_batches: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: "<schedule>:<epochs>:<max_train_batches or all>", unique per candidate
+    fidelity_key: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    accuracy: Mapped[float | None] = mapped_column(Double, nullable=True)
+    val_accuracy: Mapped[float | None] = mapped_column(Double, nullable=True)
+    test_accuracy: Mapped[float | None] = mapped_column(Double, nullable=True)
+    train_seconds: Mapped[float | None] = mapped_column(Double, nullable=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: one dict per epoch: stage, epoch and the epoch's numbers (as dse_epochs' columns)
+    curve: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    #: the training settings (the study's, with this fidelity), as the trial payload has them
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    checkpoint: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    #: the process training it (host, pid, heartbeat in seconds since the epoch); NULL when
+    #: none (see ``dse.store.drivers.driver_alive``)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    beat: Mapped[float | None] = mapped_column(Double, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

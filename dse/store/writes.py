@@ -14,6 +14,7 @@ point). ``refresh_pareto`` recomputes the flags of a study from scratch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,22 +28,27 @@ from dse.store.db import Database
 from dse.store.engine import StoreError
 from dse.store.records import (
     StudyRecord,
+    TrainingStart,
     clean_number,
     dominates,
+    fidelity_key,
     json_safe,
     objective_vector,
     split_metrics,
     study_record,
+    training_record,
 )
 from dse.store.schema import (
     HARDWARE_COLUMNS,
     METRIC_COLUMNS,
+    TRAINED_COLUMNS,
     Artifact,
     Candidate,
     Epoch,
     Evaluation,
     HardwareReport,
     Study,
+    Training,
     utcnow,
 )
 from hwmodel.metrics import COST_MODEL_VERSION
@@ -405,3 +411,110 @@ def _dialect_insert(session: Session) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert
+
+
+# ------------------------------------------------------------------ trainings (dse train)
+def start_training(db: Database, candidate_id: int, *, epochs: int, schedule: str,
+                   max_train_batches: int | None, settings: Mapping[str, Any],
+                   host: str, pid: int, retrain: bool = False) -> TrainingStart:
+    """Claim the training of ``candidate_id`` at this fidelity for the process (host, pid)
+    (see :class:`TrainingStart` for what happens to a stored one). A run whose process is
+    alive (:func:`dse.store.drivers.driver_alive`) is not taken over: StoreError naming
+    it. A resumed run with other ``settings`` than stored restarts from scratch."""
+    from dse.store.drivers import driver_alive
+
+    key = fidelity_key(schedule, epochs, max_train_batches)
+    stored: dict[str, Any] = json_safe(dict(settings))
+    with db.write() as session:
+        cand = session.get(Candidate, candidate_id)
+        if cand is None:
+            raise StoreError(f"unknown candidate id {candidate_id}")
+        db.lock_study(session, cand.study_id)
+        row = session.execute(select(Training).where(
+            Training.candidate_id == candidate_id, Training.fidelity_key == key)
+            .execution_options(populate_existing=True)).scalar_one_or_none()
+        now = utcnow()
+        if row is None:
+            row = Training(candidate_id=candidate_id, study_id=cand.study_id,
+                           epochs=int(epochs), schedule=str(schedule),
+                           max_train_batches=max_train_batches, fidelity_key=key,
+                           status=Status.RUNNING.value, metrics={}, curve=[],
+                           settings=stored, attempt=1, host=str(host)[:255],
+                           pid=int(pid), beat=time.time(), created_at=now, started_at=now)
+            session.add(row)
+            session.flush()
+            return TrainingStart(training_record(row), "new")
+        final = row.status in FINAL_STATUSES
+        if final and not retrain:
+            return TrainingStart(training_record(row), "done")
+        if row.status == Status.RUNNING and (row.host, row.pid) != (host, pid) \
+                and driver_alive(row.host, row.pid, row.beat):
+            raise StoreError(f"candidate {candidate_id} at {key} is being trained by "
+                             f"another process (pid {row.pid} on {row.host}); wait for it")
+        checkpoint = row.checkpoint
+        if final or checkpoint is None or row.settings != stored:
+            action, checkpoint = "restarted", None
+            row.curve, row.checkpoint = [], None
+        else:
+            action = "resumed"
+        for name in TRAINED_COLUMNS:
+            setattr(row, name, None)
+        row.metrics, row.error, row.settings = {}, None, stored
+        row.status = Status.RUNNING.value
+        row.attempt = (row.attempt or 0) + 1
+        row.host, row.pid, row.beat = str(host)[:255], int(pid), time.time()
+        row.started_at, row.finished_at = now, None
+        session.flush()
+        return TrainingStart(training_record(row), action, checkpoint)
+
+def training_epoch(db: Database, training_id: int, row: Mapping[str, Any],
+                   checkpoint: bytes | None = None) -> None:
+    """One epoch of a training: its curve point (``stage``, ``epoch`` and numbers; a point
+    of the same stage and epoch is replaced) and the trainer's checkpoint after it, in one
+    transaction (so a resumed run and its curve agree)."""
+    point = json_safe(dict(row))
+    with db.write() as session:
+        t = session.get(Training, training_id)
+        if t is None:
+            raise StoreError(f"unknown training id {training_id}")
+        where = (point.get("stage"), point.get("epoch"))
+        t.curve = [p for p in (t.curve or []) if (p.get("stage"), p.get("epoch")) != where
+                   ] + [point]
+        if checkpoint is not None:
+            t.checkpoint = bytes(checkpoint)
+        t.beat = time.time()
+
+def beat_training(db: Database, training_id: int, host: str, pid: int) -> bool:
+    """Renew the heartbeat of a training held by (host, pid); False if another holds it."""
+    with db.write() as session:
+        result = session.execute(update(Training).where(
+            Training.id == training_id, Training.host == str(host)[:255],
+            Training.pid == int(pid)).values(beat=time.time()))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+def finish_training(db: Database, training_id: int, status: str, *,
+                    metrics: Mapping[str, Any] | None = None,
+                    error: str | None = None) -> None:
+    """Record a training's outcome (``complete`` or ``failed``) and its metrics (trained
+    metric names to columns, the rest to JSON); its checkpoint is dropped."""
+    if status not in (Status.COMPLETE, Status.FAILED):
+        raise ValueError(f"status: must be complete or failed, got {status!r}")
+    cols, extra = split_metrics(metrics or {}, TRAINED_COLUMNS)
+    with db.write() as session:
+        t = session.get(Training, training_id)
+        if t is None:
+            raise StoreError(f"unknown training id {training_id}")
+        t.status, t.error, t.finished_at = status, error, utcnow()
+        for key, value in cols.items():
+            setattr(t, key, value)
+        t.metrics = extra
+        t.checkpoint, t.pid, t.beat = None, None, None
+
+def interrupt_training(db: Database, training_id: int, host: str, pid: int) -> None:
+    """A training (held by host, pid) stopped before its end: ``interrupted``, its
+    checkpoint kept for the next run."""
+    with db.write() as session:
+        session.execute(update(Training).where(
+            Training.id == training_id, Training.host == str(host)[:255],
+            Training.pid == int(pid), Training.status == Status.RUNNING.value)
+            .values(status=Status.INTERRUPTED.value, pid=None, beat=None))

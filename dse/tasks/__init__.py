@@ -5,10 +5,12 @@ A task defines its defaults (dataset, space, objectives), the metrics its traini
 :mod:`dse.catalog`), the per-epoch validation metric that early stopping watches (``monitor``,
 maximized) and the objective it estimates (``primary``: what a pruned trial is scored by),
 metrics known from the spec alone (``spec_metrics``, checked against budgets before training),
-and ``run(payload, on_epoch)``, which trains one candidate and never raises. Tasks are entries of
-the generic registry :data:`TASKS` (built-ins: ``classification``, the default, and
-``compression``). :func:`run_trial` trains one payload with its task: the one entry point of
-the search's executors (in-process and Ray Tune) and of anything else that trains a candidate.
+why a spec cannot be trained on a dataset (``spec_problem``: by default its input shape and
+class count must be the dataset's), and ``run(payload, on_epoch)``, which trains one candidate
+and never raises. Tasks are entries of the generic registry :data:`TASKS` (built-ins:
+``classification``, the default, and ``compression``). :func:`run_trial` trains one payload
+with its task: the one entry point of the search's executors (in-process and Ray Tune) and of
+anything else that trains a candidate (``dse train``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,19 @@ from search_spaces.registry import Registry
 RunFn = Callable[[TrialPayload, EpochCallback], TrialResult]
 
 
+def same_shape_and_classes(spec: Any, input_shape: tuple[int, ...], num_classes: int
+                           ) -> str | None:
+    """Why ``spec`` cannot be trained on a dataset of ``input_shape`` and ``num_classes``
+    (the default rule: both must be the spec's), or None."""
+    if tuple(spec.input_shape) != tuple(input_shape):
+        return (f"the spec's input_shape {list(spec.input_shape)} is not the dataset's "
+                f"{list(input_shape)}")
+    if int(spec.num_classes) != int(num_classes):
+        return (f"the spec's num_classes={spec.num_classes} is not the dataset's "
+                f"{num_classes}")
+    return None
+
+
 @dataclass(frozen=True)
 class Task:
     name: str
@@ -41,6 +56,8 @@ class Task:
     default_space: str
     run: RunFn
     spec_metrics: Callable[[Any], dict[str, float]] = field(default=lambda spec: {})
+    #: ``(spec, input_shape, num_classes) -> reason or None``: can the spec train on the data
+    spec_problem: Callable[[Any, tuple[int, ...], int], str | None] = same_shape_and_classes
 
     @property
     def objectives(self) -> dict[str, Direction]:

@@ -30,7 +30,8 @@ def run(payload: TrialPayload, report: EpochCallback) -> TrialResult:
         result = train(model, ctx.data, ctx.stages, batch_size=payload.batch_size,
                        lr=payload.lr, seed=ctx.seed, on_epoch=on_epoch,
                        max_train_batches=payload.max_train_batches, progress=False,
-                       device=ctx.device, **payload.recipe())
+                       device=ctx.device, checkpoint_path=payload.checkpoint_path,
+                       **payload.recipe())
         status, reason = ctx.outcome(result.status, result.reason)
         # The objective is the validation accuracy of the model as trained to the end (fully
         # quantized after the last stage), the one the test accuracy is measured on, not the

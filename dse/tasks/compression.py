@@ -43,6 +43,17 @@ def spec_metrics(spec: Any) -> dict[str, float]:
     return {"bits_per_pixel": float(bits_per_pixel(spec))}
 
 
+def spec_problem(spec: Any, input_shape: tuple[int, ...], num_classes: int) -> str | None:
+    """Why a patch encoder ``spec`` cannot code the images of a dataset, or None: the images
+    must be (C, H, W) with the patch's channels and at least the patch's size."""
+    patch = tuple(spec.input_shape)
+    if len(input_shape) != 3 or len(patch) != 3 or patch[0] != input_shape[0] \
+            or any(p > s for p, s in zip(patch[1:], input_shape[1:], strict=True)):
+        return (f"the spec's patch {list(patch)} does not fit the dataset's images "
+                f"{list(input_shape)} (same channels, patch no larger than the image)")
+    return None
+
+
 def run(payload: TrialPayload, report: EpochCallback) -> TrialResult:
     """Train one patch encoder with its full-frame decoder; never raises."""
     started = time.monotonic()
@@ -66,7 +77,8 @@ def run(payload: TrialPayload, report: EpochCallback) -> TrialResult:
 
         result = train_codec(codec, data, ctx.stages, batch_size=payload.batch_size,
                              lr=payload.lr, seed=ctx.seed, on_epoch=on_epoch,
-                             max_train_batches=payload.max_train_batches, device=ctx.device)
+                             max_train_batches=payload.max_train_batches, device=ctx.device,
+                             checkpoint_path=payload.checkpoint_path)
         status, reason = ctx.outcome(result.status, result.reason)
         psnr = result.val.get("psnr_db")
         if status == "complete" and (psnr is None or not math.isfinite(psnr)):
@@ -127,4 +139,5 @@ COMPRESSION = register_task(Task(
     default_space="asic-encoder-codec",
     run=_run,
     spec_metrics=spec_metrics,
+    spec_problem=spec_problem,
 ))

@@ -526,6 +526,13 @@ class HEQQuantizer(WeightQuantizer):
                 self.step_size.mul_(self.momentum).add_((1.0 - self.momentum) * target)
         return self.step_size
 
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        # The mirrors follow the loaded buffers: a quantizer called before the load (a
+        # checkpoint's stages replayed on a fresh model) would keep its own call count, and a
+        # resumed run would refit on other steps than the unbroken one.
+        self._fitted, self._calls = False, 0
+
     def _is_fitted(self) -> bool:
         if not self._fitted and float(self.step_size) != 0.0:  # e.g. loaded from a state dict
             self._fitted = True

@@ -439,3 +439,111 @@ def test_dataframe_types(store: Store) -> None:
     assert frame["pareto"].dtype == bool
     assert frame["accuracy"].dtype == np.float64 and frame["psnr_db"].dtype == np.float64
     assert pd.api.types.is_datetime64_any_dtype(frame["finished_at"])
+
+
+# ------------------------------------------------------------------ trainings (dse train)
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_trainings_claim_resume_refuse_finish(store: Store) -> None:
+    import os
+    import socket
+
+    here = socket.gethostname()
+    sid = _study(store).id
+    cid, _ = store.add_candidate(sid, "{}", "h1")
+    kw: dict[str, Any] = {"epochs": 6, "schedule": "qat", "max_train_batches": None,
+                          "settings": {"lr": 0.01}}
+    first = store.start_training(cid, host=here, pid=os.getpid(), **kw)
+    assert first.action == "new" and first.record.fidelity_key == "qat:6:all"
+    assert (first.record.status, first.record.attempt, first.checkpoint) == ("running", 1, None)
+    tid = first.record.id
+    store.training_epoch(tid, {"stage": "q", "epoch": 1, "val_accuracy": 0.5}, b"ck1")
+    store.training_epoch(tid, {"stage": "q", "epoch": 1, "val_accuracy": 0.6}, b"ck1b")
+    store.training_epoch(tid, {"stage": "q", "epoch": 2, "val_accuracy": 0.7}, b"ck2")
+    # held by a live process (this one): another is refused, and nothing changes
+    with pytest.raises(StoreError, match=rf"being trained by another process \(pid "
+                                         rf"{os.getpid()} on {here}\)"):
+        store.start_training(cid, host=here, pid=os.getpid() + 1, **kw)
+    assert store.training(tid).attempt == 1
+    # its holder died: resumed from the last checkpoint, the curve kept (epoch 1 replaced)
+    with store.db.write() as session:  # put a dead holder on the row
+        session.execute(text("UPDATE dse_trainings SET pid = :p"), {"p": _dead_pid()})
+    assert store.evaluations("s1")["status"].tolist() == ["interrupted"]
+    resumed = store.start_training(cid, host=here, pid=os.getpid(), **kw)
+    assert (resumed.action, resumed.checkpoint, resumed.record.attempt) == ("resumed", b"ck2", 2)
+    assert [p["val_accuracy"] for p in resumed.record.curve] == [0.6, 0.7]
+    store.finish_training(tid, "complete", metrics={"accuracy": 0.75, "psnr_db": 3.0,
+                                                    "train_seconds": 2.5})
+    done = store.start_training(cid, host=here, pid=1, **kw)
+    assert done.action == "done"
+    assert done.record.metrics == {"accuracy": 0.75, "train_seconds": 2.5, "psnr_db": 3.0}
+    assert (done.record.pid, done.record.beat) == (None, None)
+    with store.db.read() as session:  # the checkpoint is dropped once finished
+        assert session.execute(text("SELECT checkpoint FROM dse_trainings")).scalar_one() \
+            is None
+    again = store.start_training(cid, host=here, pid=os.getpid(), retrain=True, **kw)
+    assert (again.action, again.checkpoint, again.record.curve, again.record.metrics,
+            again.record.attempt) == ("restarted", None, [], {}, 3)
+    store.interrupt_training(tid, here, os.getpid())
+    assert store.training(tid).status == "interrupted"
+    # other settings: an unfinished run restarts from scratch
+    store.training_epoch(tid, {"stage": "q", "epoch": 1}, b"ck")
+    other = store.start_training(cid, host=here, pid=os.getpid(),
+                                 **{**kw, "settings": {"lr": 0.02}})
+    assert (other.action, other.checkpoint, other.record.curve) == ("restarted", None, [])
+    # another fidelity is another training
+    more = store.start_training(cid, host=here, pid=os.getpid(), **{**kw, "max_train_batches": 4})
+    assert more.action == "new" and more.record.id != tid
+    assert more.record.fidelity_key == "qat:6:4"
+    with pytest.raises(ValueError, match="complete or failed"):
+        store.finish_training(tid, "pruned")
+
+
+def test_evaluations_view_by_fidelity(store: Store) -> None:
+    """The search's evaluation and the trainings of each candidate, with the candidate's
+    hardware numbers; the highest complete fidelity per candidate; the front's only."""
+    import os
+    import socket
+
+    sid = store.create_or_get_study("s1", space="mognet", dataset="digits",
+                                    config={"epochs": 4, "schedule": "qat"},
+                                    objectives=OBJ2).id
+    a, _ = _complete(store, sid, "a", {"accuracy": 0.8}, {"memory_bits": 100.0}, trial=0)
+    b, _ = _complete(store, sid, "b", {"accuracy": 0.7}, {"memory_bits": 300.0}, trial=1)
+    c, ec = _complete(store, sid, "c", {}, {"memory_bits": 50.0}, trial=2)
+    store.finish_evaluation(ec, "infeasible", violated="memory_bits<=10")  # left out
+    me = (socket.gethostname(), os.getpid())
+    for cid, epochs, acc in ((a, 12, 0.9), (a, 8, 0.85), (b, 12, None)):
+        t = store.start_training(cid, epochs=epochs, schedule="qat", max_train_batches=None,
+                                 settings={}, host=me[0], pid=me[1]).record.id
+        if acc is not None:
+            store.finish_training(t, "complete", metrics={"accuracy": acc, "epochs_run": 12})
+    frame = store.evaluations("s1")
+    assert list(zip(frame["candidate_id"], frame["source"], frame["epochs"],
+                    frame["status"], frame["accuracy"].fillna(-1), frame["memory_bits"],
+                    strict=True)) == [
+        (a, "search", 4, "complete", 0.8, 100.0), (a, "train", 8, "complete", 0.85, 100.0),
+        (a, "train", 12, "complete", 0.9, 100.0), (b, "search", 4, "complete", 0.7, 300.0),
+        (b, "train", 12, "running", -1, 300.0)]
+    best = store.evaluations("s1", highest_fidelity=True)
+    assert list(zip(best["candidate_id"], best["epochs"], best["accuracy"], strict=True)) == \
+        [(a, 12, 0.9), (b, 4, 0.7)]
+    # b is dominated by a (lower accuracy, more memory): the front is a alone
+    front = store.evaluations("s1", pareto_only=True)
+    assert set(front["candidate_id"]) == {a}
+    assert store.evaluations("s1", where="epochs > 4 and status == 'complete'",
+                             columns=["epochs"])["epochs"].tolist() == [8, 12]
+    assert store.evaluations("s1", candidate_id=b)["source"].tolist() == ["search", "train"]
+    with pytest.raises(StoreError, match="study 's1' has no candidate 999"):
+        store.evaluations("s1", candidate_id=999)
+    with pytest.raises(StoreError, match="--where"):
+        store.evaluations("s1", where="nope > 1")

@@ -196,6 +196,26 @@ def test_heq_default_refit_interval_is_8() -> None:
     assert int(quant.num_calls) == 9
 
 
+def test_heq_refit_schedule_survives_a_state_dict_load() -> None:
+    """A checkpoint loaded into a quantizer that was already called (a resumed run replays
+    its stages on a fresh model first) continues the saved call count: the next refit is at
+    call 16 of the saved run (7 calls after the load), not 8 calls after it."""
+    w = _gauss(3000, 4)
+    saved = HEQQuantizer(3).train()
+    for k in range(9):
+        saved((1 + k) * w)
+    fresh = HEQQuantizer(3).train()
+    fresh(100 * w)  # called before the load: fitted, its own count 1
+    fresh.load_state_dict(saved.state_dict())
+    assert float(fresh.step_size) == float(heq_fit_step(9 * w, 3))
+    for k in range(9, 16):  # calls 9..15 hold the call-8 fit
+        fresh((1 + k) * w)
+        assert float(fresh.step_size) == float(heq_fit_step(9 * w, 3))
+    fresh(17 * w)  # call 16: refit
+    assert float(fresh.step_size) == float(heq_fit_step(17 * w, 3))
+    assert int(fresh.num_calls) == 17
+
+
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 8])
 @pytest.mark.parametrize("scaling", ["lsfit", "none"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
