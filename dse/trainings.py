@@ -145,8 +145,8 @@ def plan_candidate(store: Store, study: str, candidate_id: int, *, epochs: int |
         cand = None
     if cand is None or cand["study_id"] != rec.id:
         ids = store.query(rec.name, columns=["candidate_id"])["candidate_id"]
-        known = f"its candidates are {int(ids.min())}..{int(ids.max())}" if len(ids) \
-            else "it has no candidates"
+        known = f"its {len(ids)} candidates have ids {int(ids.min())}..{int(ids.max())}" \
+            if len(ids) else "it has no candidates"
         raise UserError(f"study {rec.name!r} has no candidate {candidate_id} ({known}; "
                         f"`dse query {rec.name}` lists them)")
     ev = cand["evaluation"]

@@ -156,7 +156,7 @@ def test_train_a_front_candidate_longer(study_db: tuple[str, int, int],
 
 @pytest.mark.parametrize(("argv", "message"), [
     (("train", "nope", "1"), "unknown study 'nope' (studies: s)"),
-    (("train", "s", "999"), "study 's' has no candidate 999 (its candidates are 1..3"),
+    (("train", "s", "999"), "study 's' has no candidate 999 (its 3 candidates have ids 1..3"),
     (("train", "s", "{infeasible}"), "is infeasible (memory_bits<=10)"),
     (("train", "s", "{front}", "--epochs", "0"), "--epochs=0 must be an integer >= 1"),
     (("train", "s", "{front}", "--epochs", "-3"), "--epochs=-3 must be an integer >= 1"),
