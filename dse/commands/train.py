@@ -16,15 +16,17 @@ from typing import Any
 import click
 
 from dse.commands.studies import DEFAULT_DB
+from dse.config import DEFAULTS
 from dse.errors import UserError
+from dse.trainings import DEFAULT_TRAIN_STUDY, LONGER
 
 
 @click.command("train")
 @click.argument("target", metavar="SPEC|STUDY")
 @click.argument("candidate", type=int, required=False, metavar="[CANDIDATE]")
 @click.option("--epochs", type=int, default=None, metavar="N",
-              help="Epochs in all (the fidelity). [a candidate: 3 x its study's epochs; "
-                   "a spec: 12]")
+              help=f"Epochs in all (the fidelity). [a candidate: {LONGER} x its study's "
+                   f"epochs; a spec: {DEFAULTS.epochs}]")
 @click.option("--schedule", default=None, metavar="S",
               help="Training schedule (qat, two-stage, billnet, float). [the study's]")
 @click.option("--max-train-batches", type=int, default=None, metavar="N",
@@ -32,14 +34,15 @@ from dse.errors import UserError
 @click.option("--retrain", is_flag=True, help="Train again a training that already finished.")
 @click.option("--study", "study", default=None, metavar="NAME",
               help="SPEC only: the train study to store it in (created on first use with "
-                   "the settings below). [train]")
+                   f"the settings below). [{DEFAULT_TRAIN_STUDY}]")
 @click.option("--task", default=None, help="SPEC only, new train study: the task. "
               "[classification]")
 @click.option("--dataset", default=None, help="SPEC only, new train study: the dataset. "
               "[the task's, e.g. digits]")
 @click.option("--data-root", default=None, help="SPEC only, new train study: the folder of an "
               "on-disk dataset.")
-@click.option("--seed", type=int, default=None, help="SPEC only, new train study. [0]")
+@click.option("--seed", type=int, default=None,
+              help=f"SPEC only, new train study. [{DEFAULTS.seed}]")
 @click.option("--lr", type=float, default=None, help="SPEC only, new train study.")
 @click.option("--batch-size", type=int, default=None, help="SPEC only, new train study.")
 @click.option("--db", "db", default=DEFAULT_DB, show_default=True, envvar="TINYDSE_DB",
@@ -53,7 +56,7 @@ def train(target: str, candidate: int | None, epochs: int | None, schedule: str 
     settings; the result is stored as a further evaluation at its fidelity (`dse query STUDY
     --evaluations`). Run it again to continue a killed run."""
     from dse.store import StoreError, open_store
-    from dse.trainings import DEFAULT_TRAIN_STUDY, plan_candidate, plan_spec, run_training
+    from dse.trainings import plan_candidate, plan_spec, run_training
 
     fidelity: dict[str, Any] = {"epochs": epochs, "schedule": schedule,
                                 "max_train_batches": max_train_batches}

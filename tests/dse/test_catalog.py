@@ -116,3 +116,12 @@ def test_default_epochs_in_help_and_readme_are_the_config_default() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     stated = re.search(r"(\d+) epochs per candidate", readme)
     assert stated is not None and int(stated.group(1)) == DEFAULTS.epochs
+
+
+def test_training_columns_are_the_catalogues_trained_columns() -> None:
+    """The real metric columns of dse_trainings (dse train) are the catalogue's column metrics
+    known only after training."""
+    from dse.store.schema import TRAINED_COLUMNS
+
+    assert set(TRAINED_COLUMNS) == {m.name for m in catalogue()
+                                    if m.column and m.known is Known.TRAINING}

@@ -35,6 +35,21 @@ def test_file_then_flags_override(tmp_path: Path) -> None:
     assert cfg.study == "s2" and cfg.epochs == 2 and cfg.budgets[0].op == "<"
 
 
+def test_a_stored_config_reads_back() -> None:
+    """from_dict(to_dict()) is the same configuration (what `dse train` reads from a study),
+    through JSON, with other keys of the stored config ignored."""
+    import json
+
+    from dse.config import SearchConfig
+
+    cfg = build_config(study="s3", objectives="accuracy,cycles", budgets=["memory_bits<=1e6"],
+                       max_train_batches=3, trial_timeout_s=5.0, dataset_params={"k": 1})
+    stored = json.loads(json.dumps({**cfg.to_dict(), "hypervolume_reference": [0.0, 1.0]}))
+    assert SearchConfig.from_dict(stored) == cfg
+    assert SearchConfig.from_dict({"epochs": 3, "max_train_batches": None}) == \
+        SearchConfig(epochs=3)
+
+
 def test_budget_semantics() -> None:
     b = Budget.parse("memory_bits <= 1e6")
     assert (b.metric, b.op, b.value) == ("memory_bits", "<=", 1e6)
