@@ -71,6 +71,12 @@ def train(target: str, candidate: int | None, epochs: int | None, schedule: str 
 
         spec = resolve_spec(target)  # before the database is opened
     try:
+        if spec is None:  # a study's candidate: the database must exist (none is created)
+            from dse.store.engine import mask_url, sqlite_file
+
+            path = sqlite_file(db)
+            if path is not None and not path.exists():
+                raise UserError(f"{mask_url(db)}: no such database file")
         store = open_store(db)
     except StoreError as exc:
         raise UserError(str(exc)) from None

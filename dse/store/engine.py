@@ -95,6 +95,16 @@ def _sqlite_path(url: URL) -> str | None:
     return db
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite results URL (None: in memory, or not SQLite); StoreError for a
+    malformed URL."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    path = _sqlite_path(parsed)
+    return None if path is None else Path(path).expanduser()
+
+
 def _sqlite_engine(url: URL, read_only: bool) -> Engine:
     path = _sqlite_path(url)
     kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}

@@ -189,6 +189,14 @@ def test_bad_inputs_are_one_line_exit_2_and_write_nothing(
     assert counts(url) == before
 
 
+def test_a_missing_database_is_not_created(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    code, out, err = run(capsys, "train", "s", "1", "--db", url)
+    assert (code, out) == (2, "") and err == f"dse: error: {url}: no such database file\n"
+    assert not (tmp_path / "none.db").exists()
+
+
 def test_a_train_study_keeps_its_settings(tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 't.db'}"
