@@ -340,13 +340,11 @@ class Proposer:
                 prior = self.store.evaluation_for_hash(self.study_id, spec_hash)
                 if prior is not None:
                     trial.set_user_attr("duplicate_of", spec_hash)
-                    self._set_constraints(trial, prior.metrics)
-                if prior is not None and prior.status not in UNFINISHED_STATUSES:
-                    self._tell_stored(trial.number, prior.status, prior.metrics)
-                    self.on_event("duplicate", {"trial": trial.number})
-                    continue
-                if prior is not None:  # the same spec is training right now
-                    self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+                    if prior.status in UNFINISHED_STATUSES:  # the same spec is training now
+                        self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+                    else:
+                        self._set_constraints(trial, prior.metrics)
+                        self._tell_stored(trial.number, prior.status, prior.metrics)
                     self.on_event("duplicate", {"trial": trial.number})
                     continue
                 # a pair is simulated only once it fits (pair_hardware)
