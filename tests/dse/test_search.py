@@ -6,6 +6,7 @@ the Optuna study it leaves.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -295,8 +296,17 @@ def test_ray_tune_path_with_ray_address(tmp_path: Path) -> None:
         assert set(df["status"]) <= {"complete", "infeasible", "pruned", "failed"}
         assert (df["status"] == "complete").sum() >= 1, df[["status", "error"]]
         done = df[df["status"] == "complete"]
-        assert len(open_store(url).epochs(int(done.iloc[0]["candidate_id"]))) >= 1
+        cid = int(done.iloc[0]["candidate_id"])
+        assert len(open_store(url).epochs(cid)) >= 1
         assert not math.isnan(float(done.iloc[0]["accuracy"]))
+        # the trained model came back through Tune's reports as bytes: it loads
+        from dse.export import MODEL_ARTIFACT, MODEL_MIME, load_trained_model
+        from search_spaces.spec import ArchSpec
+
+        mime, blob = open_store(url).artifact(cid, MODEL_ARTIFACT)
+        spec = open_store(url).candidate(cid)["spec"]
+        spec = ArchSpec.from_json(spec if isinstance(spec, str) else json.dumps(spec))
+        assert mime == MODEL_MIME and load_trained_model(spec, blob) is not None
     finally:
         _stop_ray_head(port)
 
