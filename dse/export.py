@@ -500,11 +500,13 @@ ACCEL_FILE = "accel.yaml"
 
 def candidate_bundle(store: Store, study: str, candidate_id: int, *,
                      vectors: int = DEFAULT_VECTORS,
-                     word_bits: int = DEFAULT_WORD_BITS) -> Bundle:
+                     word_bits: int = DEFAULT_WORD_BITS,
+                     training: int | None = None) -> Bundle:
     """The export bundle of a complete candidate of ``study`` (by candidate id), built from
-    its stored trained model. Unknown study or candidate, a candidate of another study, one
-    that did not complete or has no stored model, or bad ``vectors``/``word_bits``:
-    :class:`UserError`."""
+    its stored trained model: the search's, or with ``training`` the model that complete
+    ``dse train`` run of the candidate left. Unknown study or candidate, a candidate of
+    another study, one that did not complete or has no stored model, an unknown or unfinished
+    training, or bad ``vectors``/``word_bits``: :class:`UserError`."""
     from search_spaces.spec import ArchSpec
 
     if not isinstance(vectors, int) or isinstance(vectors, bool) or vectors < 1:
@@ -516,20 +518,54 @@ def candidate_bundle(store: Store, study: str, candidate_id: int, *,
     if cand["study_id"] != rec.id:
         raise UserError(f"candidate {candidate_id} belongs to study {cand['study']!r}, "
                         f"not {rec.name!r}")
-    status = (cand["evaluation"] or {}).get("status", "not evaluated")
-    if status != Status.COMPLETE:
-        raise UserError(f"candidate {candidate_id} of study {rec.name!r} is {status!r}: only a "
-                        "complete candidate has a trained model to export")
     spec = ArchSpec.from_json(cand["spec"])
-    source = _model_source(store, rec.id, int(candidate_id), spec.hash, cand["artifacts"])
-    if source is None:
-        raise UserError(f"candidate {candidate_id} of study {rec.name!r} has no stored model "
-                        "(it was trained by a tinydse that did not keep trained models; "
-                        "train it again in a new study)")
+    if training is not None:
+        source, name = int(candidate_id), _training_model(store, rec.name, cand, training)
+    else:
+        status = (cand["evaluation"] or {}).get("status", "not evaluated")
+        if status != Status.COMPLETE:
+            raise UserError(f"candidate {candidate_id} of study {rec.name!r} is {status!r}: "
+                            "only a complete candidate has a trained model to export")
+        found = _model_source(store, rec.id, int(candidate_id), spec.hash, cand["artifacts"])
+        if found is None:
+            raise UserError(f"candidate {candidate_id} of study {rec.name!r} has no stored "
+                            "model (it was trained by a tinydse that did not keep trained "
+                            "models; train it again in a new study)")
+        source, name = found, MODEL_ARTIFACT
+    _mime, blob = store.artifact(source, name)
+    return _bundle_of(rec, cand, spec, blob, vectors=vectors, word_bits=word_bits)
+
+
+def training_artifact(training_id: int, name: str = MODEL_ARTIFACT) -> str:
+    """The candidate artifact holding file ``name`` of its ``dse train`` run ``training_id``
+    (e.g. ``training-3/model``); the search's own ``model`` stays the candidate's."""
+    return f"training-{int(training_id)}/{name}"
+
+
+def _training_model(store: Store, study: str, cand: dict[str, Any], training: int) -> str:
+    """The candidate artifact holding the model of its complete ``dse train`` run
+    ``training``; else :class:`UserError`."""
+    runs = store.evaluations(study, candidate_id=int(cand["id"]))
+    run = runs[runs["training_id"] == int(training)]
+    if run.empty:
+        raise UserError(f"--training={training}: not a training of candidate {cand['id']} "
+                        f"(`dse query {study} --evaluations` lists them)")
+    status = str(run["status"].iloc[0])
+    name = training_artifact(training)
+    if status != Status.COMPLETE or name not in cand["artifacts"]:
+        raise UserError(f"--training={training}: it is {status!r}; only a complete "
+                        "training has a trained model to export")
+    return name
+
+
+def _bundle_of(rec: Any, cand: dict[str, Any], spec: ArchSpec, blob: bytes, *, vectors: int,
+               word_bits: int) -> Bundle:
+    """The bundle of a trained model ``blob`` of candidate ``cand`` (a store candidate dict) of
+    study ``rec``."""
     from hwmodel.golden import input_codes
     from search_spaces.deploy import integer_image
 
-    _mime, blob = store.artifact(source, MODEL_ARTIFACT)
+    candidate_id = int(cand["id"])
     model = load_trained_model(spec, blob)
     try:
         image = integer_image(model, spec)
@@ -571,13 +607,13 @@ def _model_source(store: Store, study_id: int, candidate_id: int, network_hash: 
 
 def export_candidate(store: Store, study: str, candidate_id: int,
                      out: str | os.PathLike[str], *, vectors: int = DEFAULT_VECTORS,
-                     word_bits: int = DEFAULT_WORD_BITS) -> Path:
+                     word_bits: int = DEFAULT_WORD_BITS, training: int | None = None) -> Path:
     """Write the export bundle of a candidate to the new folder ``out`` (see the module
     docstring). The folder is made (as a temporary sibling) before anything is computed, so
     an unwritable ``out`` fails fast; any failure leaves nothing behind."""
     with staged_folder(out) as tmp:
         bundle = candidate_bundle(store, study, candidate_id, vectors=vectors,
-                                  word_bits=word_bits)
+                                  word_bits=word_bits, training=training)
         _write_files(bundle, tmp, out)
     return Path(out)
 
@@ -586,5 +622,6 @@ __all__ = [
     "ACCEL_FILE", "Bundle", "DEFAULT_VECTORS", "DEFAULT_WORD_BITS", "MODEL_ARTIFACT", "PackedImage",
     "ParamEntry", "build_bundle", "candidate_bundle", "export_candidate", "load_trained_model",
     "model_checkpoint", "pack_bits", "pack_image", "readmemh", "store_trained_model",
-    "staged_folder", "stream_bytes", "tensor_formats", "unpack", "write_bundle",
+    "staged_folder", "stream_bytes", "tensor_formats", "training_artifact", "unpack",
+    "write_bundle",
 ]

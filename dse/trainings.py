@@ -278,18 +278,14 @@ def run_training(store: Store, plan: TrainPlan, *, retrain: bool = False,
         value = getattr(result, key)
         if value is not None:
             metrics[key] = float(value)
+    from dse.export import training_artifact
+
     for name, (mime, data) in result.artifacts.items():
-        store.add_artifact(plan.candidate_id, artifact_name(tid, name), mime, data)
+        store.add_artifact(plan.candidate_id, training_artifact(tid, name), mime, data)
     complete = result.status == "complete"
     store.finish_training(tid, "complete" if complete else "failed", metrics=metrics,
                           error=None if complete else result.reason)
     return TrainOutcome(plan, store.training(tid), start.action)
-
-
-def artifact_name(training_id: int, name: str) -> str:
-    """The candidate artifact holding a training's file ``name`` (e.g. ``training-3/model``):
-    the search's own ``model`` stays the candidate's."""
-    return f"training-{training_id}/{name}"
 
 
 @contextlib.contextmanager
@@ -333,5 +329,5 @@ def _heartbeat(store: Store, training_id: int, host: str, pid: int) -> Iterator[
 
 
 __all__ = ["DEFAULT_TRAIN_STUDY", "LONGER", "STUDY_SETTINGS", "TRAIN_SPACE", "TrainOutcome",
-           "TrainPlan", "artifact_name", "check_dataset", "is_train_study", "plan_candidate",
+           "TrainPlan", "check_dataset", "is_train_study", "plan_candidate",
            "plan_spec", "run_training"]

@@ -23,10 +23,13 @@ from dse.export import DEFAULT_VECTORS, DEFAULT_WORD_BITS
               metavar="N", help="Test vectors: the first N inputs of the test split.")
 @click.option("--word-bits", "word_bits", type=int, default=DEFAULT_WORD_BITS,
               show_default=True, metavar="W", help="Word width of the memories' .hex files.")
+@click.option("--training", "training", type=int, default=None, metavar="ID",
+              help="Export the model of this complete `dse train` run of the candidate "
+                   "(its training_id in `dse query STUDY --evaluations`). [the search's]")
 @click.option("--db", "db", default=DEFAULT_DB, show_default=True, envvar="TINYDSE_DB",
               metavar="URL", help="Results database (env TINYDSE_DB).")
 def export(study: str, candidate: int, out: str, vectors: int, word_bits: int,
-           db: str) -> None:
+           training: int | None, db: str) -> None:
     """Write candidate CANDIDATE (its id, as `dse query` shows it) of STUDY to --out DIR:
     memories/*.bin|hex (the parameter image), manifest.json, vectors/*.hex."""
     from dse.export import export_candidate
@@ -34,7 +37,7 @@ def export(study: str, candidate: int, out: str, vectors: int, word_bits: int,
 
     with open_store(db, read_only=True) as store:
         path = export_candidate(store, study, candidate, out, vectors=vectors,
-                                word_bits=word_bits)
+                                word_bits=word_bits, training=training)
     import json
 
     manifest = json.loads((path / "manifest.json").read_text())

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from dse.cli import main
 from dse.config import build_config
+from dse.export import candidate_bundle
 from dse.search import run_search
 from dse.store import open_store
 from dse.trainings import LONGER, TRAIN_SPACE
@@ -106,7 +107,7 @@ def test_train_a_reference_into_a_train_study(tmp_path: Path,
             [p["val_accuracy"] for p in first.curve]
 
 
-def test_train_a_front_candidate_longer(study_db: tuple[str, int, int],
+def test_train_a_front_candidate_longer(study_db: tuple[str, int, int], tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     url, cid, _ = study_db
     with open_store(url) as store:
@@ -152,6 +153,23 @@ def test_train_a_front_candidate_longer(study_db: tuple[str, int, int],
                          "--format", "csv")
     assert code == 0, err
     assert f"{cid},{LONGER * 2}" in out.splitlines()
+    # the longer-trained model goes to the hardware flow like the search's
+    longer = int(rows["training_id"].iloc[2])
+    with open_store(url, read_only=True) as store:
+        ours = candidate_bundle(store, "s", cid, training=longer, vectors=4).files
+        search = candidate_bundle(store, "s", cid, vectors=4).files
+    assert set(ours) == set(search)
+    assert len(ours["memories/weights.bin"]) == len(search["memories/weights.bin"])
+    assert ours["memories/weights.bin"] != search["memories/weights.bin"]  # trained further
+    code, out, err = run(capsys, "export", "s", str(cid), "--training", str(longer),
+                         "--out", str(tmp_path / "longer"), "--vectors", "4", "--db", url)
+    assert code == 0, err
+    assert (tmp_path / "longer" / "memories" / "weights.bin").read_bytes() == \
+        ours["memories/weights.bin"]
+    for bad, message in ((999, "--training=999: not a training of candidate"),):
+        code, out, err = run(capsys, "export", "s", str(cid), "--training", str(bad),
+                             "--out", str(tmp_path / "bad"), "--db", url)
+        assert code == 2 and message in err and not (tmp_path / "bad").exists()
 
 
 @pytest.mark.parametrize(("argv", "message"), [
