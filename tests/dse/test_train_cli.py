@@ -277,3 +277,31 @@ def test_killed_training_resumes_where_it_stopped(tmp_path: Path,
 
 def _curve(points: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return [(p["stage"], p["epoch"], p["train_loss"], p["val_accuracy"]) for p in points]
+
+
+def test_ctrl_c_stores_interrupted_and_the_rerun_resumes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dse.store.api import Store
+
+    stored = Store.training_epoch
+
+    def interrupted_after_2(self: Store, training_id: int, row: dict[str, Any],
+                            checkpoint: bytes | None = None) -> None:
+        stored(self, training_id, row, checkpoint)
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    argv = ("train", "tiny-digits", "--epochs", "3", "--schedule", "qat",
+            "--max-train-batches", "2", "--db", f"sqlite:///{tmp_path / 'c.db'}")
+    monkeypatch.setattr(Store, "training_epoch", interrupted_after_2)
+    code, _, err = run(capsys, *argv)
+    assert code == 130 and err.endswith("dse: aborted\n")  # click turns Ctrl-C into Abort
+    monkeypatch.setattr(Store, "training_epoch", stored)
+    with open_store(f"sqlite:///{tmp_path / 'c.db'}") as store:
+        rec = store.training(1)
+        assert (rec.status, rec.pid, len(rec.curve)) == ("interrupted", None, 2)
+    code, _, err = run(capsys, *argv)
+    assert code == 0 and "resumed after epoch 2" in err
+    with open_store(f"sqlite:///{tmp_path / 'c.db'}") as store:
+        assert (store.training(1).status, store.training(1).attempt) == ("complete", 2)
