@@ -20,10 +20,11 @@ integer reference executor (:mod:`hwmodel.golden`) runs, and the bundle's expect
 that executor's, so an RTL simulation that matches them computes what the cost model charges.
 
 The trained network comes from the candidate's ``model`` artifact: a trial that completes
-stores its final model as a tinydse checkpoint (:func:`store_trained_model`), so exporting
-never retrains. Bad input (an unknown study or candidate, a candidate that did not complete,
-a folder that cannot be written) raises :class:`dse.errors.UserError`; the folder is written
-in a temporary sibling and renamed, so a failure leaves nothing half-written.
+returns its final model as a tinydse checkpoint (:func:`model_checkpoint`), which the search
+driver stores with the result, so exporting never retrains. Bad input (an unknown study or
+candidate, a candidate that did not complete, a folder that cannot be written) raises
+:class:`dse.errors.UserError`; the folder is written in a temporary sibling and renamed, so a
+failure leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -440,14 +441,6 @@ def model_checkpoint(model: nn.Module, stages: Sequence[Stage], seed: int = 0) -
             return fh.read()
 
 
-def store_trained_model(store: Store, candidate_id: int, model: nn.Module,
-                        stages: Sequence[Stage], seed: int = 0) -> None:
-    """Keep a completed trial's model as the candidate's ``model`` artifact (so an export
-    needs no retraining)."""
-    store.add_artifact(candidate_id, MODEL_ARTIFACT, MODEL_MIME,
-                       model_checkpoint(model, stages, seed))
-
-
 def load_trained_model(spec: ArchSpec, blob: bytes) -> nn.Module:
     """The model of ``spec`` with the trained state of a ``model`` artifact, its stage
     switches replayed (so BSN folding and the quantizers are as at the end of training), in
@@ -621,7 +614,6 @@ def export_candidate(store: Store, study: str, candidate_id: int,
 __all__ = [
     "ACCEL_FILE", "Bundle", "DEFAULT_VECTORS", "DEFAULT_WORD_BITS", "MODEL_ARTIFACT", "PackedImage",
     "ParamEntry", "build_bundle", "candidate_bundle", "export_candidate", "load_trained_model",
-    "model_checkpoint", "pack_bits", "pack_image", "readmemh", "store_trained_model",
-    "staged_folder", "stream_bytes", "tensor_formats", "training_artifact", "unpack",
-    "write_bundle",
+    "model_checkpoint", "pack_bits", "pack_image", "readmemh", "staged_folder",
+    "stream_bytes", "tensor_formats", "training_artifact", "unpack", "write_bundle",
 ]

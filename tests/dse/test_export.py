@@ -17,8 +17,10 @@ from dse.errors import UserError
 from dse.export import (
     ACCEL_FILE,
     MODEL_ARTIFACT,
+    MODEL_MIME,
     Bundle,
     load_trained_model,
+    model_checkpoint,
     pack_bits,
     pack_image,
     readmemh,
@@ -219,6 +221,12 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     capsys.readouterr()
     code = main(list(argv))
     return code, capsys.readouterr().err
+
+
+def _store_model(store: Any, candidate_id: int, model: Any, stages: Any) -> None:
+    """Keep ``model`` as the candidate's ``model`` artifact, as the search driver stores a
+    completed trial's (dse.search: the trial's artifacts, ``store.add_artifact``)."""
+    store.add_artifact(candidate_id, MODEL_ARTIFACT, MODEL_MIME, model_checkpoint(model, stages))
 
 
 def _add_candidate(store: Any, status: str) -> int:
@@ -487,7 +495,6 @@ def test_export_of_a_trained_candidate_is_the_trained_network(
 def test_export_refuses_too_many_vectors_and_an_undeployed_model(
         study: tuple[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from dse.data import get_dataset
-    from dse.export import store_trained_model
     from dse.train import get_schedule
     from search_spaces.build import build_model
     from search_spaces.spec import ArchSpec
@@ -505,7 +512,7 @@ def test_export_refuses_too_many_vectors_and_an_undeployed_model(
     # a model trained without the deployed stage has no integer image
     cid = _add_candidate(store, "complete")
     spec = ArchSpec.from_json(store.candidate(cid)["spec"])
-    store_trained_model(store, cid, build_model(spec), get_schedule("qat", 2))
+    _store_model(store, cid, build_model(spec), get_schedule("qat", 2))
     code, err = _cli(capsys, "export", "exp", str(cid), "--out", str(out), "--db", url)
     assert code == 2 and err.strip().count("\n") == 0
     assert f"candidate {cid} of study 'exp' cannot be exported: model: not deployed" in err
@@ -521,7 +528,6 @@ def test_export_of_a_patch_encoder_ends_in_the_decoders_patch_codes(
 
     from dse.codec import PatchEncoder, split_images
     from dse.data import get_dataset
-    from dse.export import store_trained_model
     from dse.store import open_store
     from dse.train import deployable, get_schedule
     from search_spaces.build import build_model
@@ -545,7 +551,7 @@ def test_export_of_a_patch_encoder_ends_in_the_decoders_patch_codes(
     with torch.no_grad():  # the deployed BSN layers fit their shifts and offsets to a batch
         model(torch.rand(64, *spec.input_shape))
     model.eval()
-    store_trained_model(store, cid, model, deployable(get_schedule("qat", 2)))
+    _store_model(store, cid, model, deployable(get_schedule("qat", 2)))
     code, err = _cli(capsys, "export", "codec", str(cid), "--out", str(tmp_path / "b"),
                      "--vectors", "5", "--db", url)
     assert code == 0, err
