@@ -174,9 +174,11 @@ class TinyNet(nn.Module):
         self.input_act = input_act
         self.layers = nn.ModuleList(layers)
         self.deployed = False
-        # deployed: integer logits times a power of two (set on deployment) for the loss;
-        # the argmax, hence the class, is the integer one
+        # deployed: integer logits times a power of two (set on deployment) and a trained
+        # gain exp(logit_gain) for the loss; both positive, so the argmax, hence the class,
+        # is the integer one (search_spaces.deploy.set_deployed)
         self.register_buffer("logit_scale", torch.ones(()))
+        self.logit_gain: nn.Parameter | None = None
 
     def set_deployed(self, on: bool) -> None:
         self.deployed = on
@@ -199,8 +201,26 @@ class TinyNet(nn.Module):
             for layer in self.layers:
                 x = layer(x)
         if self.spec.top_layers()[-1].out_bits >= FLOAT_BITS:
-            x = x * self.logit_scale
+            scale = self.logit_scale
+            if self.logit_gain is not None:
+                scale = scale * torch.exp(self.logit_gain)
+            x = x * scale
         return x
+
+    def add_logit_gain(self) -> nn.Parameter:
+        """The deployed stage's trained logit gain (log scale; created once, before its
+        optimizer, like a BSN's offsets)."""
+        if self.logit_gain is None:
+            self.logit_gain = nn.Parameter(torch.zeros((), device=self.logit_scale.device))
+        return self.logit_gain
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
+                              *args: Any, **kwargs: Any) -> None:
+        # a deployed model saved before the gain was trained: gain 1
+        key = prefix + "logit_gain"
+        if self.logit_gain is not None and key not in state_dict:
+            state_dict[key] = torch.zeros(())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def stored_weight_bits(self) -> int:
         """Bits stored on chip for all weights; equals ``spec.weight_bits()``."""

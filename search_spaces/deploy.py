@@ -113,8 +113,12 @@ def set_deployed(model: nn.Module, on: bool = True, params: CostParams | None = 
 
     Raises :class:`hwmodel.golden.NotDeployable` when the spec has no integer form. Switching
     on quantizes everything, restarts the BN running statistics (they move to accumulator
-    units) and lets each BSN fit its shift and offsets to the first batch it sees. The BSN
-    offset width and the largest shift are the cost model's (:class:`CostParams`).
+    units), lets each BSN fit its shift and offsets to the first batch it sees, and gives
+    integer logits a power-of-two scale near the float model's and a trained gain (a
+    temperature of the loss, not of the chip: the float-scale model's last weight scale
+    ``alpha`` grows with its weights and sharpens its logits, which the deployed stage's
+    integer logits cannot; frozen, the loss stays flat and training slows). The BSN offset
+    width and the largest shift are the cost model's (:class:`CostParams`).
     """
     nets = [m for m in model.modules() if isinstance(m, TinyNet)]
     if not nets:
@@ -145,6 +149,8 @@ def _set_deployed(model: TinyNet, on: bool, params: CostParams) -> None:
             module.add_offsets()
     if fresh:
         model.logit_scale.fill_(_logit_scale(model))
+        if model.spec.top_layers()[-1].out_bits >= FLOAT_BITS:
+            model.add_logit_gain()
 
 
 def _require_deployed(model: TinyNet) -> None:
