@@ -364,7 +364,7 @@ class Proposer:
                             if b.violated_by(metrics.get(b.metric, math.inf))]
                 if violated or misfit:
                     trial.set_user_attr("infeasible", True)
-                    self.store.finish_evaluation(eval_id, "infeasible", metrics=metrics,
+                    self.store.finish_evaluation(eval_id, "infeasible",
                                                  violated=", ".join([*violated, *misfit]))
                     self._tell_values(trial.number, metrics)
                     self.on_event("infeasible", {"trial": trial.number, **metrics})
@@ -512,14 +512,18 @@ class Proposer:
         import optuna
 
         status = result.status
-        metrics = {**cand.metrics, **result.metrics}
+        # what is known before training was stored with the candidate (record_hardware): the
+        # result stores only what training yielded
+        trained = {k: v for k, v in result.metrics.items()
+                   if not ((m := self.catalogue.get(k)) is not None and m.known.before_training)}
         for key, value in (("train_seconds", result.train_seconds),
                            ("epochs_run", result.epochs_run)):
             if value is not None:
-                metrics[key] = float(value)
+                trained[key] = float(value)
+        metrics = {**cand.metrics, **trained}
         for name, (mime, data) in result.artifacts.items():
             self.store.add_artifact(cand.candidate_id, name, mime, data)
-        self.store.finish_evaluation(cand.eval_id, status, metrics=metrics,
+        self.store.finish_evaluation(cand.eval_id, status, metrics=trained,
                                      error=result.reason if status == "failed" else None)
         if status == "failed":
             self.study.tell(cand.trial_number, state=optuna.trial.TrialState.FAIL)

@@ -19,6 +19,7 @@ from dse.store.engine import (
     SessionFactory,
     check_schema,
     create_store_engine,
+    heal_metric_columns,
     upgrade_schema,
 )
 from dse.store.records import EvaluationRecord, StudyRecord, TrainingRecord, TrainingStart
@@ -233,6 +234,7 @@ def open_store(url: str, *, read_only: bool = False) -> Store:
             check_schema(factory)
         else:
             upgrade_schema(factory)
+            heal_metric_columns(factory)
     except BaseException:
         engine.dispose()
         raise

@@ -273,6 +273,46 @@ def upgrade_schema(factory: SessionFactory) -> None:
         raise translate(exc, url) from exc
 
 
+def missing_metric_columns(conn: Connection) -> list[tuple[str, str]]:
+    """(table, column) of every metric column of the models (the catalogue's:
+    :data:`dse.store.schema.METRIC_TABLES`) that the database lacks."""
+    from dse.store.schema import METRIC_TABLES
+
+    inspector = inspect(conn)
+    out = []
+    for table, columns in METRIC_TABLES.items():
+        have = {c["name"] for c in inspector.get_columns(table)}
+        out += [(table, name) for name in columns() if name not in have]
+    return out
+
+
+def heal_metric_columns(factory: SessionFactory) -> list[tuple[str, str]]:
+    """Add every metric column the catalogue names and the database lacks (``ALTER TABLE ..
+    ADD COLUMN``, NULL for every existing row), serialized across processes like a migration;
+    what was added. A metric flagged ``column`` in the catalogue is thus a column with no
+    migration of its own (docs/design.md, "Metric catalogue")."""
+    from dse.store.schema import Base
+
+    try:
+        with factory.engine.connect() as conn:
+            if not missing_metric_columns(conn):  # fast path: no lock taken
+                return []
+        write_engine = factory.engine.execution_options(tinydse_write=True) \
+            if factory.is_sqlite else factory.engine
+        with write_engine.begin() as conn:
+            if not factory.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+                             {"ns": PG_LOCK_NAMESPACE, "key": _MIGRATION_LOCK_KEY})
+            missing = missing_metric_columns(conn)  # again, under the lock
+            quote = conn.dialect.identifier_preparer.quote
+            for table, name in missing:
+                kind = Base.metadata.tables[table].c[name].type.compile(dialect=conn.dialect)
+                conn.execute(text(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(name)} {kind}"))
+            return missing
+    except SQLAlchemyError as exc:
+        raise translate(exc, factory.url) from exc
+
+
 def check_schema(factory: SessionFactory) -> None:
     """For read-only use: the database must already hold our schema at the head revision."""
     try:
@@ -287,3 +327,12 @@ def check_schema(factory: SessionFactory) -> None:
     if rev != head:
         raise StoreError(f"{mask_url(factory.url)}: schema revision {rev} is not the current "
                          f"{head}; open it read-write once (any `dse search` does) to upgrade")
+    try:
+        with factory.engine.connect() as conn:
+            missing = missing_metric_columns(conn)
+    except SQLAlchemyError as exc:
+        raise translate(exc, factory.url) from exc
+    if missing:
+        names = ", ".join(f"{t}.{c}" for t, c in missing)
+        raise StoreError(f"{mask_url(factory.url)}: the metric column(s) {names} are missing; "
+                         "open it read-write once (any `dse search` does) to add them")

@@ -29,16 +29,14 @@ from dse.store.records import (
     EvaluationRecord,
     StudyRecord,
     TrainingRecord,
+    before_training,
     eval_record,
     objective_vector,
     study_record,
     training_record,
 )
 from dse.store.schema import (
-    ACCURACY_COLUMNS,
     EPOCH_COLUMNS,
-    HARDWARE_COLUMNS,
-    METRIC_COLUMNS,
     Artifact,
     Candidate,
     Epoch,
@@ -46,9 +44,10 @@ from dse.store.schema import (
     HardwareReport,
     Study,
     Training,
+    metric_columns,
+    trained_columns,
 )
 from dse.store.where import (
-    STRING_COLUMNS,
     WhereError,
     parse_where,
     referenced_columns,
@@ -56,31 +55,38 @@ from dse.store.where import (
     to_sqlalchemy,
 )
 
-#: The real columns of a query row, in output order.
-QUERY_COLUMNS: dict[str, Any] = {
-    "candidate_id": Candidate.id,
-    "evaluation_id": Evaluation.id,
-    "trial_number": Evaluation.trial_number,
-    "status": Evaluation.status,
-    "pareto": Evaluation.pareto,
-    **{name: getattr(Evaluation, name) for name in ACCURACY_COLUMNS},
-    **{name: getattr(Evaluation, name) for name in HARDWARE_COLUMNS},
-    "train_seconds": Evaluation.train_seconds,
-    "attempt": Evaluation.attempt,
-    "host": Evaluation.host,
-    "violated": Evaluation.violated,
-    "error": Evaluation.error,
-    "spec_hash": Candidate.spec_hash,
-    "network_hash": Candidate.network_hash,
-    "created_at": Candidate.created_at,
-    "started_at": Evaluation.started_at,
-    "finished_at": Evaluation.finished_at,
-}
-#: Columns the --where language may compare (numbers, the status string, the pareto flag).
-FILTERABLE = [c for c in QUERY_COLUMNS
-              if c not in ("host", "violated", "error", "spec_hash", "network_hash",
-                           "created_at", "started_at", "finished_at")]
-_NUMERIC = [c for c in FILTERABLE if c not in STRING_COLUMNS and c != "pareto"]
+
+def query_columns() -> dict[str, Any]:
+    """The real columns of a query row, in output order (the metric columns are the
+    catalogue's, :func:`dse.store.schema.metric_columns`)."""
+    return {
+        "candidate_id": Candidate.id,
+        "evaluation_id": Evaluation.id,
+        "trial_number": Evaluation.trial_number,
+        "status": Evaluation.status,
+        "pareto": Evaluation.pareto,
+        **{name: getattr(Evaluation, name) for name in metric_columns()},
+        "attempt": Evaluation.attempt,
+        "host": Evaluation.host,
+        "violated": Evaluation.violated,
+        "error": Evaluation.error,
+        "spec_hash": Candidate.spec_hash,
+        "network_hash": Candidate.network_hash,
+        "created_at": Candidate.created_at,
+        "started_at": Evaluation.started_at,
+        "finished_at": Evaluation.finished_at,
+    }
+
+
+#: Query columns the --where language may not compare (text and times).
+_UNFILTERABLE = ("host", "violated", "error", "spec_hash", "network_hash", "created_at",
+                 "started_at", "finished_at")
+
+
+def filterable() -> list[str]:
+    """Columns the --where language may compare (numbers, the status string, the pareto
+    flag)."""
+    return [c for c in query_columns() if c not in _UNFILTERABLE]
 
 
 def _direction_of(objectives: Sequence[tuple[str, str]], name: str) -> str:
@@ -101,14 +107,16 @@ def query(db: Database, study: str | int, *, pareto_only: bool = False, where: s
     node = None
     if where is not None and where.strip():
         try:  # parse against everything that could exist; names are checked again below
-            node = parse_where(where, _AnyName(FILTERABLE))
+            node = parse_where(where, _AnyName(filterable()))
         except WhereError as exc:
             raise StoreError(f"--where: {exc}") from None
-    pushdown = node is not None and referenced_columns(node) <= set(FILTERABLE)
+    columns_now = query_columns()
+    filterable_now = filterable()
+    pushdown = node is not None and referenced_columns(node) <= set(filterable_now)
     with db.read() as session:
         srow = db.study(session, study)
         alive = study_driver_alive(srow)
-        cols = dict(QUERY_COLUMNS)
+        cols = dict(columns_now)
         sel = [c.label(n) for n, c in cols.items()] + [Evaluation.metrics.label("_metrics")]
         if include_choices:
             sel.append(Candidate.choices.label("_choices"))
@@ -133,12 +141,12 @@ def query(db: Database, study: str | int, *, pareto_only: bool = False, where: s
     names = list(cols) + ["_metrics"] + (["_choices"] if include_choices else []) + (
         ["_accel"] if pairs else [])
     frame = pd.DataFrame.from_records(rows, columns=names)
-    frame = _expand(frame, include_choices)
+    frame = _expand(frame, columns_now, include_choices)
     if pairs:
         frame = _expand_accel(frame)
     if not alive:  # running, but its driver is gone
         frame["status"] = [shown_status(v, alive) for v in frame["status"]]
-    valid = [c for c in frame.columns if c in FILTERABLE or c not in QUERY_COLUMNS
+    valid = [c for c in frame.columns if c in filterable_now or c not in columns_now
              and c != "choices"]
     return _filter_sort_select(frame, where if node is not None and not pushdown else None,
                                valid, sort, columns)
@@ -174,9 +182,10 @@ class _AnyName(list[str]):
         return isinstance(item, str)
 
 
-def _expand(frame: pd.DataFrame, include_choices: bool) -> pd.DataFrame:
+def _expand(frame: pd.DataFrame, columns: dict[str, Any], include_choices: bool
+            ) -> pd.DataFrame:
     """Typed columns, JSON metrics as columns, choices as a JSON string."""
-    for name in QUERY_COLUMNS:
+    for name in columns:
         if name in ("status", "host", "violated", "error", "spec_hash", "network_hash"):
             continue
         if name in ("created_at", "started_at", "finished_at"):
@@ -411,22 +420,24 @@ def list_studies(db: Database) -> pd.DataFrame:
 
 
 def epochs(db: Database, candidate_id: int) -> pd.DataFrame:
-    """The learning curve of a candidate: stage, epoch, losses, accuracies, seconds, extras."""
+    """The learning curve of a candidate's current attempt: attempt, stage, epoch, losses,
+    accuracies, seconds, extras."""
     with db.read() as session:
         if session.get(Candidate, candidate_id) is None:
             raise StoreError(f"unknown candidate id {candidate_id}")
         rows = session.execute(select(Epoch).join(
-            Evaluation, Evaluation.id == Epoch.evaluation_id).where(
+            Evaluation, (Evaluation.id == Epoch.evaluation_id)
+            & (Evaluation.attempt == Epoch.attempt)).where(
             Evaluation.candidate_id == candidate_id).order_by(Epoch.id)).scalars().all()
     records = []
     for r in rows:
         rec: dict[str, Any] = {"epoch_id": r.id, "evaluation_id": r.evaluation_id,
-                               "stage": r.stage, "epoch": r.epoch}
+                               "attempt": r.attempt, "stage": r.stage, "epoch": r.epoch}
         rec.update({c: getattr(r, c) for c in EPOCH_COLUMNS})
         rec.update({k: v for k, v in (r.metrics or {}).items() if k not in rec})
         rec["created_at"] = r.created_at
         records.append(rec)
-    base = ["epoch_id", "evaluation_id", "stage", "epoch", *EPOCH_COLUMNS]
+    base = ["epoch_id", "evaluation_id", "attempt", "stage", "epoch", *EPOCH_COLUMNS]
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(
         columns=[*base, "created_at"])
     for c in EPOCH_COLUMNS:
@@ -476,8 +487,9 @@ def hypervolume_history(db: Database, study: str | int) -> pd.DataFrame:
         rec = study_record(srow)
         names = [n for n, _ in rec.objectives]
         sel: list[Any] = [Evaluation.id, Evaluation.trial_number, Evaluation.finished_at]
-        sel += [getattr(Evaluation, n) for n in names if n in METRIC_COLUMNS]
-        need_json = any(n not in METRIC_COLUMNS for n in names)
+        metric_cols = metric_columns()
+        sel += [getattr(Evaluation, n) for n in names if n in metric_cols]
+        need_json = any(n not in metric_cols for n in names)
         if need_json:
             sel.append(Evaluation.metrics)
         rows = session.execute(select(*sel).where(
@@ -490,7 +502,7 @@ def hypervolume_history(db: Database, study: str | int) -> pd.DataFrame:
         mapping: dict[str, Any] = {}
         k = 3
         for n in names:
-            if n in METRIC_COLUMNS:
+            if n in metric_cols:
                 mapping[n] = r[k]
                 k += 1
         if need_json:
@@ -534,12 +546,13 @@ def hypervolume_history(db: Database, study: str | int) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ evaluations by fidelity
 
-#: The leading columns of an evaluations row, in output order (then the hardware metrics and
-#: the other metrics by name).
-EVALUATION_COLUMNS = ("candidate_id", "source", "training_id", "epochs", "schedule",
-                      "max_train_batches", "status", *ACCURACY_COLUMNS, "train_seconds",
-                      "epochs_run", *HARDWARE_COLUMNS, "attempt", "host", "error",
-                      "started_at", "finished_at")
+def evaluation_columns() -> tuple[str, ...]:
+    """The leading columns of an evaluations row, in output order (then the other metrics by
+    name): the trained metric columns, then the hardware ones (the catalogue's)."""
+    hardware = [c for c in metric_columns() if before_training(c)]
+    return ("candidate_id", "source", "training_id", "epochs", "schedule",
+            "max_train_batches", "status", *trained_columns(), "epochs_run", *hardware,
+            "attempt", "host", "error", "started_at", "finished_at")
 _EVAL_STRINGS = ("source", "schedule", "status", "host", "error")
 
 
@@ -587,6 +600,7 @@ def evaluations(db: Database, study: str | int, *, candidate_id: int | None = No
         hardware = {int(c): dict(m or {}) for c, m in session.execute(hw_stmt).all()}
         evs = [eval_record(ev) for ev in session.execute(ev_stmt).scalars().all()]
         trs = [training_record(t) for t in session.execute(tr_stmt).scalars().all()]
+    leading = evaluation_columns()
     records: list[dict[str, Any]] = []
     for ev in evs:
         records.append({
@@ -607,12 +621,12 @@ def evaluations(db: Database, study: str | int, *, candidate_id: int | None = No
             "attempt": tr.attempt, "host": tr.host, "error": tr.error,
             "started_at": tr.started_at, "finished_at": tr.finished_at})
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(
-        columns=list(EVALUATION_COLUMNS))
-    for name in EVALUATION_COLUMNS:
+        columns=list(leading))
+    for name in leading:
         if name not in frame.columns:
             frame[name] = None
-    extra = sorted(c for c in frame.columns if c not in EVALUATION_COLUMNS)
-    frame = frame[[*EVALUATION_COLUMNS, *extra]]
+    extra = sorted(c for c in frame.columns if c not in leading)
+    frame = frame[[*leading, *extra]]
     for name in frame.columns:
         if name in ("started_at", "finished_at"):
             frame[name] = pd.to_datetime(frame[name])

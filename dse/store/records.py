@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from dse.store.schema import METRIC_COLUMNS, TRAINED_COLUMNS, Evaluation, Study, Training
+from dse.store.schema import Evaluation, Study, Training, metric_columns, trained_columns
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def fidelity_key(schedule: str, epochs: int, max_train_batches: int | None) -> s
 
 
 def training_record(t: Training) -> TrainingRecord:
-    metrics = row_metrics(t, TRAINED_COLUMNS)
+    metrics = row_metrics(t, trained_columns())
     return TrainingRecord(
         id=t.id, candidate_id=t.candidate_id, study_id=t.study_id, epochs=t.epochs,
         schedule=t.schedule, max_train_batches=t.max_train_batches,
@@ -122,7 +122,7 @@ def study_record(s: Study) -> StudyRecord:
 
 def evaluation_metrics(ev: Evaluation) -> dict[str, float]:
     """All metrics of an evaluation by name: real columns first, then the JSON extras."""
-    return row_metrics(ev, METRIC_COLUMNS)
+    return row_metrics(ev, metric_columns())
 
 
 def row_metrics(row: Evaluation | Training, columns: Sequence[str]) -> dict[str, float]:
@@ -188,8 +188,9 @@ def objective_vector(ev: Evaluation | Mapping[str, Any], objectives: Sequence[tu
     """The objective values of an evaluation (object or row mapping), None if any is missing."""
     values = []
     extras = (ev.metrics if isinstance(ev, Evaluation) else ev.get("metrics")) or {}
+    columns = metric_columns()
     for name, _direction in objectives:
-        if name in METRIC_COLUMNS:
+        if name in columns:
             value = getattr(ev, name) if isinstance(ev, Evaluation) else ev.get(name)
         else:
             value = extras.get(name)
@@ -204,3 +205,14 @@ def objective_vector(ev: Evaluation | Mapping[str, Any], objectives: Sequence[tu
 def dominates(q: np.ndarray, p: np.ndarray, signs: np.ndarray) -> bool:
     a, b = q * signs, p * signs
     return bool(np.all(a <= b) and np.any(a < b))
+
+
+def before_training(name: str) -> bool:
+    """Whether the catalogue knows metric ``name`` before training (spec, cost model,
+    simulator): such a value belongs to the candidate and survives a restart; everything
+    else (trained metrics, names outside the catalogue) belongs to one attempt."""
+    from dse.catalog import catalogue
+
+    metric = catalogue().get(name)
+    return metric is not None and metric.known.before_training
+

@@ -5,10 +5,11 @@ A call is retried only when it failed on the connection (``StoreError.transient`
 ``OperationalError`` / ``InterfaceError``, or Optuna's ``StorageInternalError`` caused by one).
 Retrying a whole call is safe because every store write is one transaction that is idempotent
 when re-run: candidates and studies are inserted on-conflict, an epoch row is keyed by
-(evaluation, stage, epoch), results and artifacts replace. For Optuna, a ``tell`` whose first
-attempt committed before the connection broke is refused on retry (the trial is finished):
-that refusal counts as success. Only the driver writes (``dse.store`` docs), so only it needs
-this. Optuna's storage is retried with :func:`call` by ``dse.optuna_adapter.retrying_rdb``.
+(evaluation, attempt, stage, epoch), results and artifacts replace. For Optuna, a ``tell``
+whose first attempt committed before the connection broke is refused on retry (the trial is
+finished): that refusal counts as success. Only the driver writes (``dse.store`` docs), so
+only it needs this. Optuna's storage is retried with :func:`call` by
+``dse.optuna_adapter.retrying_rdb``.
 """
 
 from __future__ import annotations

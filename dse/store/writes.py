@@ -29,6 +29,7 @@ from dse.store.engine import StoreError
 from dse.store.records import (
     StudyRecord,
     TrainingStart,
+    before_training,
     clean_number,
     dominates,
     fidelity_key,
@@ -39,9 +40,7 @@ from dse.store.records import (
     training_record,
 )
 from dse.store.schema import (
-    HARDWARE_COLUMNS,
-    METRIC_COLUMNS,
-    TRAINED_COLUMNS,
+    EPOCH_COLUMNS,
     Artifact,
     Candidate,
     Epoch,
@@ -49,6 +48,8 @@ from dse.store.schema import (
     HardwareReport,
     Study,
     Training,
+    metric_columns,
+    trained_columns,
     utcnow,
 )
 from hwmodel.metrics import COST_MODEL_VERSION
@@ -87,7 +88,6 @@ def _validate_budgets(budgets: Sequence[tuple[str, str, float]]) -> list[dict[st
                              f"got {value!r}")
         out.append({"metric": metric, "op": op, "value": number})
     return out
-
 
 
 def create_or_get_study(db: Database, name: str, *, space: str, dataset: str,
@@ -139,6 +139,7 @@ def create_or_get_study(db: Database, name: str, *, space: str, dataset: str,
                     f"got {field}={_show(field, new[field])} (use another study name)")
         return study_record(row)
 
+
 def add_candidate(db: Database, study_id: int, spec_json: str, spec_hash: str,
                   choices: Mapping[str, Any] | None = None, *,
                   network_hash: str | None = None) -> tuple[int, bool]:
@@ -162,9 +163,15 @@ def add_candidate(db: Database, study_id: int, spec_json: str, spec_hash: str,
             Candidate.study_id == study_id, Candidate.spec_hash == spec_hash)).scalar_one()
         return int(found), False
 
+
 def start_evaluation(db: Database, candidate_id: int, trial_number: int | None) -> int:
-    """Mark the candidate's evaluation running (created, or restarted with attempt + 1:
-    previous results and flags are cleared, hardware metrics kept); its id."""
+    """Mark the candidate's evaluation running; its id. A new evaluation is attempt 1 (with
+    the hardware report's totals). A later start is a restart (attempt + 1) that clears
+    everything the abandoned attempt wrote: every metric not known before training (columns
+    and JSON: accuracies, a compression task's ``psnr_db``, training time), its epoch rows,
+    the search's artifacts of the candidate (a further training's, named
+    ``training-<id>/<name>``, stay), error, violated budget, host and Pareto flag. The
+    hardware metrics, known before training, stay."""
     with db.write() as session:
         cand = session.get(Candidate, candidate_id)
         if cand is None:
@@ -180,7 +187,7 @@ def start_evaluation(db: Database, candidate_id: int, trial_number: int | None) 
             hw = session.execute(select(HardwareReport).where(
                 HardwareReport.candidate_id == candidate_id)).scalar_one_or_none()
             if hw is not None:
-                cols, extra = split_metrics(hw.metrics or {}, HARDWARE_COLUMNS)
+                cols, extra = split_metrics(hw.metrics or {}, metric_columns())
                 for key, value in cols.items():
                     setattr(ev, key, value)
                 ev.metrics = extra
@@ -197,21 +204,27 @@ def start_evaluation(db: Database, candidate_id: int, trial_number: int | None) 
         ev.attempt = (ev.attempt or 0) + 1
         ev.pareto = False
         ev.host = None
-        for name in ("accuracy", "val_accuracy", "test_accuracy", "train_seconds"):
-            setattr(ev, name, None)
-        # the new attempt's learning curve starts again
+        for name in metric_columns():
+            if not before_training(name):
+                setattr(ev, name, None)
+        ev.metrics = {k: v for k, v in (ev.metrics or {}).items() if before_training(k)}
         session.execute(delete(Epoch).where(Epoch.evaluation_id == ev.id))
+        session.execute(delete(Artifact).where(Artifact.candidate_id == candidate_id,
+                                               Artifact.name.notlike("%/%")))
         session.flush()
         if was_pareto:
             _refresh_pareto(session, cand.study_id)
         return int(ev.id)
 
+
 def record_hardware(db: Database, candidate_id: int, metrics: Mapping[str, Any],
                     per_layer: Sequence[Mapping[str, Any]] = (),
                     accel: Mapping[str, Any] | None = None) -> None:
-    """Store the cost model's report of a candidate (replacing an earlier one) and copy its
-    metrics onto the candidate's evaluation (hardware columns; others to JSON metrics)."""
-    cols, extra = split_metrics(metrics, HARDWARE_COLUMNS)
+    """Store the cost model's report of a candidate (replacing an earlier one) and, in the
+    same transaction, its totals on the candidate's evaluation if it exists (the catalogue's
+    metric columns, the rest in its JSON; a new evaluation copies them from the report). The
+    search calls it once per candidate; a result never carries these numbers again."""
+    cols, extra = split_metrics(metrics, metric_columns())
     with db.write() as session:
         cand = session.get(Candidate, candidate_id)
         if cand is None:
@@ -238,6 +251,7 @@ def record_hardware(db: Database, candidate_id: int, metrics: Mapping[str, Any],
             if ev.status == "complete":  # objectives may have changed
                 _refresh_pareto(session, cand.study_id)
 
+
 def finish_evaluation(db: Database, eval_id: int, status: str, *,
                       metrics: Mapping[str, Any] | None = None, error: str | None = None,
                       violated: str | None = None) -> None:
@@ -245,7 +259,7 @@ def finish_evaluation(db: Database, eval_id: int, status: str, *,
     (known names to columns, the rest to JSON), and update the study's Pareto flags."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"status: must be one of {', '.join(FINAL_STATUSES)}, got {status!r}")
-    cols, extra = split_metrics(metrics or {}, METRIC_COLUMNS)
+    cols, extra = split_metrics(metrics or {}, metric_columns())
     with db.write() as session:
         ev = session.get(Evaluation, eval_id)
         if ev is None:
@@ -267,31 +281,36 @@ def finish_evaluation(db: Database, eval_id: int, status: str, *,
         else:
             _add_to_front(session, ev)
 
-def add_epoch(db: Database, eval_id: int, stage: str | int, epoch: int, **metrics: Any) -> int:
-    """One learning-curve point (train_loss, train_accuracy, val_loss, val_accuracy,
-    seconds as columns; other numbers in the row's JSON metrics); its id."""
-    from dse.store.schema import EPOCH_COLUMNS
 
+def add_epoch(db: Database, eval_id: int, stage: str | int, epoch: int, **metrics: Any) -> int:
+    """One learning-curve point of the evaluation's current attempt (train_loss,
+    train_accuracy, val_loss, val_accuracy, seconds as columns; other numbers in the row's
+    JSON metrics); its id."""
     cols, extra = split_metrics(metrics, EPOCH_COLUMNS)
     with db.write() as session:
-        if session.get(Evaluation, eval_id) is None:
+        attempt = session.execute(select(Evaluation.attempt).where(
+            Evaluation.id == eval_id)).scalar_one_or_none()
+        if attempt is None:
             raise StoreError(f"unknown evaluation id {eval_id}")
-        # one row per (evaluation, stage, epoch): a write retried after a lost connection
-        # (or a report seen twice) replaces the row instead of adding a second one
+        # one row per (evaluation, attempt, stage, epoch): a write retried after a lost
+        # connection (or a report seen twice) replaces the row instead of adding a second one
         values = {"metrics": extra, **{c: cols.get(c) for c in EPOCH_COLUMNS},
                   "created_at": utcnow()}
         stmt = _dialect_insert(session)(Epoch).values(
-            evaluation_id=eval_id, stage=str(stage), epoch=int(epoch), **values)
+            evaluation_id=eval_id, attempt=int(attempt), stage=str(stage), epoch=int(epoch),
+            **values)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["evaluation_id", "stage", "epoch"], set_=values
+            index_elements=["evaluation_id", "attempt", "stage", "epoch"], set_=values
         ).returning(Epoch.id)
         return int(session.execute(stmt).scalar_one())
+
 
 def set_host(db: Database, eval_id: int, host: str) -> None:
     """Record the hostname of the machine the evaluation trains on."""
     with db.write() as session:
         session.execute(update(Evaluation).where(Evaluation.id == eval_id)
                         .values(host=str(host)[:255]))
+
 
 def add_artifact(db: Database, candidate_id: int, name: str, mime: str, data: bytes) -> None:
     """Store a small file made for a candidate under ``name`` (replacing one of that name),
@@ -314,6 +333,7 @@ def add_artifact(db: Database, candidate_id: int, name: str, mime: str, data: by
         else:
             row.mime, row.data, row.created_at = mime, bytes(data), utcnow()
 
+
 def requeue_running(db: Database, study_id: int) -> int:
     """Set evaluations left ``running`` or ``interrupted`` (by a process that died or was
     stopped) back to ``queued``; how many. Call it when no other process is evaluating
@@ -326,6 +346,7 @@ def requeue_running(db: Database, study_id: int) -> int:
             .values(status="queued"))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+
 def refresh_pareto(db: Database, study: str | int) -> int:
     """Recompute the Pareto flags of a study from scratch; the front size."""
     with db.write() as session:
@@ -337,6 +358,7 @@ def refresh_pareto(db: Database, study: str | int) -> int:
 def _objectives(session: Session, study_id: int) -> list[tuple[str, str]]:
     objs = session.execute(select(Study.objectives).where(Study.id == study_id)).scalar_one()
     return [(str(o["name"]), str(o["direction"])) for o in objs or []]
+
 
 def _add_to_front(session: Session, ev: Evaluation) -> None:
     if ev.status != "complete":
@@ -357,12 +379,14 @@ def _add_to_front(session: Session, ev: Evaluation) -> None:
         if v is None or dominates(p, v, signs):
             q.pareto = False
 
+
 def _refresh_pareto(session: Session, study_id: int) -> int:
     from dse.pareto import non_dominated
 
     objectives = _objectives(session, study_id)
     names = [n for n, _ in objectives]
-    col_names = [n for n in names if n in METRIC_COLUMNS]
+    columns = metric_columns()
+    col_names = [n for n in names if n in columns]
     need_json = len(col_names) < len(names)
     cols = [Evaluation.id] + [getattr(Evaluation, n) for n in col_names]
     if need_json:
@@ -393,6 +417,7 @@ def _refresh_pareto(session: Session, study_id: int) -> int:
         session.execute(update(Evaluation).where(Evaluation.id.in_(chunk))
                         .values(pareto=True))
     return len(front_ids)
+
 
 def _show(field: str, value: Any) -> str:
     if field == "objectives":
@@ -457,7 +482,7 @@ def start_training(db: Database, candidate_id: int, *, epochs: int, schedule: st
             row.curve, row.checkpoint = [], None
         else:
             action = "resumed"
-        for name in TRAINED_COLUMNS:
+        for name in trained_columns():
             setattr(row, name, None)
         row.metrics, row.error, row.settings = {}, None, stored
         row.status = Status.RUNNING.value
@@ -499,7 +524,7 @@ def finish_training(db: Database, training_id: int, status: str, *,
     metric names to columns, the rest to JSON); its checkpoint is dropped."""
     if status not in (Status.COMPLETE, Status.FAILED):
         raise ValueError(f"status: must be complete or failed, got {status!r}")
-    cols, extra = split_metrics(metrics or {}, TRAINED_COLUMNS)
+    cols, extra = split_metrics(metrics or {}, trained_columns())
     with db.write() as session:
         t = session.get(Training, training_id)
         if t is None:

@@ -117,7 +117,8 @@ class ClusterRun:
         if host:
             where.append(f"e.host = '{host}'")
         if with_epoch:
-            where.append("exists (select 1 from dse_epochs p where p.evaluation_id = e.id)")
+            where.append("exists (select 1 from dse_epochs p where p.evaluation_id = e.id "
+                         "and p.attempt = e.attempt)")
         rows = self.cluster.sql("select e.trial_number from dse_evaluations e join dse_studies s"
                                 f" on s.id = e.study_id where {' and '.join(where)}")
         return [int(r[0]) for r in rows]

@@ -86,7 +86,8 @@ def variants(limit: int, seed: int = 0) -> Iterator[tuple[Any, dict[str, Any]]]:
 
 
 def hardware(spec: Any) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any]]:
-    """Totals (the store's hardware columns plus the logic size), per-layer rows, accel."""
+    """Totals (the store's hardware columns plus the logic size, which goes to the JSON
+    metrics), per-layer rows, accel."""
     from hwmodel.cost import cost_report
 
     rep = cost_report(spec).to_dict()
@@ -222,8 +223,8 @@ def bulk_fill(url: str, name: str, n: int, *, seed: int = 0,
             cids = dict(session.execute(select(Candidate.spec_hash, Candidate.id).where(
                 Candidate.study_id == study.id)).all())
             session.execute(insert(HardwareReport), [
-                {"candidate_id": cids[s.hash], "metrics": m, "per_layer": layers,
-                 "accel": accel} for s, m, layers, accel, _ in rows])
+                {"candidate_id": cids[s.hash], "per_layer": layers, "accel": accel}
+                for s, _m, layers, accel, _ in rows])
             session.execute(insert(Evaluation), [
                 {"candidate_id": cids[s.hash], "study_id": study.id, "trial_number": t,
                  "status": "complete", "accuracy": acc, "val_accuracy": acc,

@@ -121,7 +121,115 @@ def test_default_epochs_in_help_and_readme_are_the_config_default() -> None:
 def test_training_columns_are_the_catalogues_trained_columns() -> None:
     """The real metric columns of dse_trainings (dse train) are the catalogue's column metrics
     known only after training."""
-    from dse.store.schema import TRAINED_COLUMNS
+    from dse.store.schema import trained_columns
 
-    assert set(TRAINED_COLUMNS) == {m.name for m in catalogue()
+    assert set(trained_columns()) == {m.name for m in catalogue()
                                     if m.column and m.known is Known.TRAINING}
+
+
+def test_store_metric_columns_are_the_catalogue_columns(tmp_path: Path) -> None:
+    """The real metric columns of ``dse_evaluations`` (models, a fresh database, a query
+    frame, docs/schema.md) are exactly the catalogue's entries flagged ``column``; every
+    other catalogue metric a trial reports goes to the JSON metrics."""
+    from sqlalchemy import inspect, select
+
+    from dse.store import open_store
+    from dse.store.schema import Evaluation, metric_columns
+    from dse.store.schema_doc import schema_markdown
+
+    expected = {m.name for m in catalogue() if m.column}
+    assert set(metric_columns()) == expected
+    doubles = {c.name for c in Evaluation.__table__.columns if c.type.python_type is float}
+    assert doubles == expected
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    with store.engine.connect() as conn:
+        have = {c["name"] for c in inspect(conn).get_columns("dse_evaluations")}
+    assert have & {m.name for m in catalogue()} == expected
+    study = store.create_or_get_study("s", space="tiny", dataset="digits",
+                                      objectives=[("accuracy", "maximize")])
+    cid, _ = store.add_candidate(study.id, "{}", "h", {})
+    store.record_hardware(cid, {"memory_bits": 1.0, "ideal_cycles": 2.0})
+    eid = store.start_evaluation(cid, 0)
+    store.finish_evaluation(eid, "complete", metrics={"accuracy": 0.5, "epochs_run": 3.0})
+    with store.db.read() as session:
+        json_keys = set(session.execute(select(Evaluation.metrics)).scalar_one())
+    assert json_keys == {"ideal_cycles", "epochs_run"}
+    assert expected <= set(store.query("s").columns)
+    store.close()
+    doc = schema_markdown()
+    for name in expected:
+        assert f"| {name} | double, null |" in doc
+    for m in catalogue():
+        if not m.column:
+            assert f"| {m.name} | {m.unit} |" in doc and f"| {m.name} | double" not in doc
+
+
+def probe_a_new_metric(url: str) -> None:
+    """Run in a fresh process by the next test: one catalogue entry, registered after the
+    store was created, is an objective, a budget, a dashboard axis, a store column (added to
+    the existing database at open) and a row of docs/schema.md, with no other edit."""
+    from sqlalchemy import inspect, text
+
+    from dse.catalog import EXTRA_METRICS, register_metric
+    from dse.config import budget_metrics
+    from dse.store import open_store
+    from dse.store.schema_doc import schema_markdown
+    from hwmodel.metrics import Metric
+
+    open_store(url).close()  # a database made before the metric existed
+    probe = Metric("probe_bits", "bits", "minimize", Known.COST_MODEL, "probe memory (bits)",
+                   log_axis=True, column=True)
+    register_metric(probe)
+    try:
+        for task in list_tasks():
+            assert objective_directions(task)["probe_bits"] == "minimize"
+            assert "probe_bits" in budget_metrics(task)
+        cfg = build_config(objectives="accuracy,probe_bits", budgets=["probe_bits<=10"],
+                           study="p")
+        assert cfg.directions == ["maximize", "minimize"]
+        assert cfg.budgets == (Budget("probe_bits", "<=", 10.0),)
+        assert "probe_bits" in D.axis_metrics()
+        assert F.default_direction("probe_bits") == "minimize"
+        assert F.metric_label("probe_bits") == "probe memory (bits)"
+        assert F.is_log_metric("probe_bits")
+        store = open_store(url)
+        with store.engine.connect() as conn:
+            assert "probe_bits" in {c["name"] for c in
+                                    inspect(conn).get_columns("dse_evaluations")}
+        study = store.create_or_get_study("p", space="tiny", dataset="digits",
+                                          objectives=[("accuracy", "maximize"),
+                                                      ("probe_bits", "minimize")])
+        for key, bits, acc in (("a", 7.0, 0.5), ("b", 9.0, 0.4)):
+            cid, _ = store.add_candidate(study.id, "{}", key, {})
+            store.record_hardware(cid, {"memory_bits": 5.0, "probe_bits": bits})
+            eid = store.start_evaluation(cid, 0)
+            store.finish_evaluation(eid, "complete", metrics={"accuracy": acc})
+        with store.engine.connect() as conn:
+            rows = conn.execute(text("SELECT probe_bits, metrics FROM dse_evaluations "
+                                     "ORDER BY id")).all()
+        assert [r[0] for r in rows] == [7.0, 9.0]
+        assert all("probe_bits" not in str(r[1]) for r in rows)  # a column, not JSON
+        front = store.query("p", pareto_only=True, where="probe_bits <= 8")
+        assert front["probe_bits"].tolist() == [7.0]
+        assert store.study_status("p")["best"]["probe_bits"] == 7.0
+        shown = D.numeric_axes(D.canonical_candidates(store.query("p")), ["accuracy"])
+        assert "probe_bits" in shown
+        store.close()
+        assert "| probe_bits | double, null | probe memory (bits); known from: cost model |" \
+            in schema_markdown()
+    finally:
+        EXTRA_METRICS.remove("probe_bits")
+    assert "probe_bits" not in catalogue()
+
+
+def test_a_metric_added_to_the_catalogue_is_everywhere(tmp_path: Path) -> None:
+    """In a fresh process (the store maps a new column for the rest of its process, which
+    would leak into other tests' schemas): see :func:`probe_a_new_metric`."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'probe.db'}"
+    code = f"from tests.dse.test_catalog import probe_a_new_metric as p; p({url!r})"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]

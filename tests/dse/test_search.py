@@ -653,3 +653,39 @@ def test_ray_reports_carry_epochs_and_result_exactly(monkeypatch: Any,
                                   ("complete", TrialResult(status="pruned", epochs_run=1,
                                                            metrics={"accuracy": 0.25}))]
         assert seen == [(2, 1, 0.25, 2, "float")]
+
+
+def test_hardware_metrics_are_written_once_per_candidate(tmp_path: Path, monkeypatch: Any
+                                                         ) -> None:
+    """Each metric known before training reaches the store in one write per candidate (its
+    hardware report); the outcome of training, feasible or not, carries only trained ones,
+    and every read derives the hardware numbers from that one place."""
+    from dse.catalog import catalogue
+    from dse.store.api import Store
+
+    writes: list[tuple[str, int, set[str]]] = []
+    for name in ("record_hardware", "finish_evaluation"):
+        real = getattr(Store, name)
+
+        def spy(self: Any, key: int, *args: Any, _real: Any = real, _name: str = name,
+                **kwargs: Any) -> Any:
+            metrics = args[0] if args else kwargs.get("metrics")
+            writes.append((_name, key, set(metrics or {})))
+            return _real(self, key, *args, **kwargs)
+
+        monkeypatch.setattr(Store, name, spy)
+    url = db_url(tmp_path)
+    cfg = build_config(study="once", db=url, trials=3, seed=2, warm_start=0,
+                       budgets=["memory_bits<=4000"], **QUICK)
+    run_search(cfg)
+    cat = catalogue()
+    hardware = {m.name for m in cat if m.known.before_training}
+    reports = [w for w in writes if w[0] == "record_hardware"]
+    finishes = [w for w in writes if w[0] == "finish_evaluation"]
+    assert len(reports) == len({key for _, key, _ in reports}) >= 3  # one per candidate
+    assert all({"memory_bits", "energy_pj", "ideal_cycles"} <= m for _, _, m in reports)
+    assert finishes and all(not (m & hardware) for _, _, m in finishes)
+    df = open_store(url).query("once")
+    assert (df["memory_bits"] > 0).all() and df["ideal_cycles"].notna().all()
+    statuses = set(df["status"])
+    assert "complete" in statuses and "infeasible" in statuses

@@ -70,13 +70,35 @@ def _complete(store: Store, study_id: int, key: str, metrics: dict[str, float],
 # ------------------------------------------------------------------ schema and opening
 
 
-def test_open_creates_schema_at_head_and_reopen_is_a_no_op(store_url: str) -> None:
+def _schema_diff(conn: Any) -> list[Any]:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from dse.store.engine import head_revision
     from dse.store.schema import VERSION_TABLE, Base
 
+    ctx = MigrationContext.configure(conn, opts={
+        "compare_type": True, "version_table": VERSION_TABLE,
+        "include_name": lambda n, t, p: t != "table" or n.startswith("dse_")})
+    return list(compare_metadata(ctx, Base.metadata))
+
+
+def test_open_creates_schema_at_head_and_reopen_is_a_no_op(store_url: str) -> None:
+    from dse.store.engine import (
+        SessionFactory,
+        create_store_engine,
+        head_revision,
+        upgrade_schema,
+    )
+    from dse.store.schema import VERSION_TABLE, metric_columns
+
+    # the migrations alone: the models differ at most by metric columns the catalogue gained
+    # after the last revision (the open adds them, see the next test)
+    engine, url = create_store_engine(store_url)
+    upgrade_schema(SessionFactory(engine, url))
+    with engine.connect() as conn:
+        assert all(d[0] == "add_column" and d[2] == "dse_evaluations"
+                   and d[3].name in metric_columns() for d in _schema_diff(conn))
+    engine.dispose()
     s1 = open_store(store_url)
     s2 = open_store(store_url)  # second open: already at head
     with s1.engine.connect() as conn:
@@ -86,12 +108,70 @@ def test_open_creates_schema_at_head_and_reopen_is_a_no_op(store_url: str) -> No
         assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() \
             == head_revision()
         # the models and the migrations describe the same schema
-        ctx = MigrationContext.configure(conn, opts={
-            "compare_type": True, "version_table": VERSION_TABLE,
-            "include_name": lambda n, t, p: t != "table" or n.startswith("dse_")})
-        assert compare_metadata(ctx, Base.metadata) == []
+        assert _schema_diff(conn) == []
     s1.close()
     s2.close()
+
+
+def test_a_missing_metric_column_is_added_at_open(store_url: str) -> None:
+    """A database without one of the catalogue's metric columns (an older one, or one opened
+    before the catalogue gained it) gets it at the next read-write open, NULL for the rows
+    there; a read-only open names it."""
+    s = open_store(store_url)
+    rec = _study(s)
+    _complete(s, rec.id, "a", {"accuracy": 0.5}, {"memory_bits": 10.0, "energy_pj": 3.0})
+    with s.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE dse_evaluations DROP COLUMN energy_pj"))
+    s.close()
+    with pytest.raises(StoreError, match=r"the metric column\(s\) dse_evaluations.energy_pj "
+                                         "are missing; open it read-write once"):
+        open_store(store_url, read_only=True)
+    s = open_store(store_url)
+    with s.engine.connect() as conn:
+        assert "energy_pj" in {c["name"] for c in inspect(conn).get_columns("dse_evaluations")}
+        assert _schema_diff(conn) == []
+    assert np.isnan(s.query("s1")["energy_pj"].iloc[0])
+    _complete(s, rec.id, "b", {"accuracy": 0.6}, {"memory_bits": 20.0, "energy_pj": 4.0})
+    assert s.query("s1")["energy_pj"].iloc[1] == 4.0
+    s.close()
+    open_store(store_url, read_only=True).close()
+
+
+def test_upgrade_from_0006_keys_epochs_by_attempt(store_url: str) -> None:
+    """Revision 0007 on a database holding 0006 rows: epoch rows take their evaluation's
+    attempt, the never-written ``latency_cycles`` goes."""
+    from alembic import command
+
+    from dse.store.engine import alembic_config, create_store_engine
+
+    engine, url = create_store_engine(store_url)
+    with engine.begin() as conn:
+        cfg = alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006")
+        conn.execute(text(
+            "INSERT INTO dse_studies (id, name, space, dataset, task, config, objectives, "
+            "budgets, tinydse_version, cost_model_version, created_at, updated_at) VALUES "
+            "(1, 's1', 'tiny', 'digits', 'classification', '{}', '[]', '[]', '', '', "
+            "'2026-01-01', '2026-01-01')"))
+        conn.execute(text("INSERT INTO dse_candidates (id, study_id, spec, spec_hash, choices, "
+                          "created_at) VALUES (1, 1, '{}', 'h', '{}', '2026-01-01')"))
+        conn.execute(text("INSERT INTO dse_evaluations (id, candidate_id, study_id, status, "
+                          "metrics, pareto, attempt, latency_cycles) VALUES "
+                          "(1, 1, 1, 'running', '{}', false, 3, NULL)"))
+        conn.execute(text("INSERT INTO dse_epochs (id, evaluation_id, stage, epoch, metrics, "
+                          "created_at) VALUES (1, 1, 'fp', 1, '{}', '2026-01-01')"))
+        conn.execute(text("INSERT INTO dse_hardware_reports (id, candidate_id, metrics, "
+                          "per_layer, accel, created_at) VALUES "
+                          "(1, 1, '{}', '[]', '{}', '2026-01-01')"))
+    engine.dispose()
+    s = open_store(store_url)
+    with s.engine.connect() as conn:
+        assert conn.execute(text("SELECT attempt FROM dse_epochs")).scalar_one() == 3
+        assert "latency_cycles" not in {c["name"] for c in
+                                        inspect(conn).get_columns("dse_evaluations")}
+    assert s.epochs(1)["attempt"].tolist() == [3]
+    s.close()
 
 
 def test_optuna_tables_live_beside_ours(store_url: str) -> None:
@@ -207,6 +287,8 @@ def test_evaluation_lifecycle_and_metrics(store: Store) -> None:
     info = store.candidate(cid)
     assert info["spec"] == '{"x": 1}' and info["choices"] == {"w": 1}
     assert info["hardware"]["per_layer"] == [{"layer": "conv1", "memory_bits": 640}]
+    assert info["hardware"]["metrics"] == {"memory_bits": 640.0, "macs": 1.5e6,
+                                           "utilization": 0.25}
     assert info["hardware"]["accel"] == {"pe_rows": 8}
     assert info["evaluation"]["status"] == "complete" and info["study"] == "s1"
     with pytest.raises(ValueError, match="status"):
@@ -243,13 +325,57 @@ def test_restart_and_requeue(store: Store) -> None:
     assert again == e1
     ev = store.evaluation(e1)
     assert ev.status == "running" and ev.attempt == 2 and ev.trial_number == 5
-    assert "accuracy" not in ev.metrics and ev.metrics["memory_bits"] == 100.0
+    assert ev.metrics == {"memory_bits": 100.0}
     assert store.evaluation(e2).pareto
     c3, _ = store.add_candidate(rec.id, "{}", "c", {})
     store.start_evaluation(c3, 6)
     assert store.requeue_running(rec.id) == 2
     assert store.study_status("s1")["counts"]["queued"] == 2
     assert store.requeue_running(rec.id) == 0
+    # a requeued evaluation that had started restarts as a new attempt
+    assert store.start_evaluation(c1, 5) == e1 and store.evaluation(e1).attempt == 3
+
+
+def test_a_restart_clears_everything_the_abandoned_attempt_wrote(store: Store) -> None:
+    """A compression trial's attempt wrote trained columns and JSON metrics (psnr_db, its
+    own extras), epochs, an artifact, an error: a restart leaves only what is known before
+    training (hardware columns and JSON totals, the spec's bits_per_pixel), and the new
+    attempt's epochs are keyed by its number."""
+    rec = _study(store, objectives=[("psnr_db", "maximize"), ("bits_per_pixel", "minimize")],
+                 budgets=[])
+    cid, _ = store.add_candidate(rec.id, "{}", "codec", {})
+    store.record_hardware(cid, {"memory_bits": 64.0, "ideal_cycles": 9.0,
+                                "bits_per_pixel": 0.5}, [{"layer": "c1"}], {"rows": 8})
+    eid = store.start_evaluation(cid, 0)
+    assert store.evaluation(eid).attempt == 1
+    store.add_epoch(eid, "fp", 1, train_loss=0.3, psnr=20.0)
+    store.add_epoch(eid, "fp", 2, train_loss=0.2, psnr=21.0)
+    store.add_artifact(cid, "reconstruction", "image/png", b"png")
+    store.finish_evaluation(eid, "failed", error="RuntimeError: lost", metrics={
+        "psnr_db": 21.0, "ms_ssim": 0.9, "test_blockiness": 0.1, "train_seconds": 2.0,
+        "accuracy": 0.5, "unlisted_number": 7.0})
+    assert store.start_evaluation(cid, 0) == eid
+    ev = store.evaluation(eid)
+    assert ev.attempt == 2 and ev.status == "running" and ev.error is None
+    assert ev.metrics == {"memory_bits": 64.0, "ideal_cycles": 9.0, "bits_per_pixel": 0.5}
+    assert store.epochs(cid).empty and store.artifacts(cid) == []
+    row = store.query("s1").iloc[0]
+    assert np.isnan(row["accuracy"]) and np.isnan(row["train_seconds"])
+    assert "psnr_db" not in row.index and row["memory_bits"] == 64.0
+    info = store.candidate(cid)
+    assert info["hardware"] == {"metrics": {"memory_bits": 64.0, "ideal_cycles": 9.0,
+                                            "bits_per_pixel": 0.5},
+                                "per_layer": [{"layer": "c1"}], "accel": {"rows": 8}}
+    store.add_epoch(eid, "fp", 1, train_loss=0.25)
+    store.add_epoch(eid, "fp", 1, train_loss=0.24)  # a retried write replaces its row
+    curve = store.epochs(cid)
+    assert curve["attempt"].tolist() == [2] and curve["train_loss"].tolist() == [0.24]
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT attempt, count(*) FROM dse_epochs "
+                                 "GROUP BY attempt")).all() == [(2, 1)]
+    store.finish_evaluation(eid, "complete", metrics={"psnr_db": 22.0})
+    assert store.evaluation(eid).metrics == {"memory_bits": 64.0, "ideal_cycles": 9.0,
+                                             "bits_per_pixel": 0.5, "psnr_db": 22.0}
 
 
 # ------------------------------------------------------------------ pareto and hypervolume
@@ -547,3 +673,14 @@ def test_evaluations_view_by_fidelity(store: Store) -> None:
         store.evaluations("s1", candidate_id=999)
     with pytest.raises(StoreError, match="--where"):
         store.evaluations("s1", where="nope > 1")
+
+
+def test_docs_schema_md_is_the_generated_text() -> None:
+    """docs/schema.md is generated from the models and the metric catalogue: after a schema
+    or catalogue change, ``python -m dse.store.schema_doc`` rewrites it."""
+    from pathlib import Path
+
+    from dse.store.schema_doc import DOC_PATH, schema_markdown
+
+    committed = (Path(__file__).resolve().parents[2] / DOC_PATH).read_text(encoding="utf-8")
+    assert committed == schema_markdown(), "run: python -m dse.store.schema_doc"
