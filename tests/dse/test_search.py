@@ -657,9 +657,9 @@ def test_ray_reports_carry_epochs_and_result_exactly(monkeypatch: Any,
 
 def test_hardware_metrics_are_written_once_per_candidate(tmp_path: Path, monkeypatch: Any
                                                          ) -> None:
-    """Each metric known before training reaches the store in one write per candidate (its
-    hardware report); the outcome of training, feasible or not, carries only trained ones,
-    and every read derives the hardware numbers from that one place."""
+    """Each metric known before training reaches the store in one write per candidate
+    (``record_hardware``); the outcome of training, feasible or not, carries only trained
+    ones, and the reads still show every hardware number."""
     from dse.catalog import catalogue
     from dse.store.api import Store
 
