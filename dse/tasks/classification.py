@@ -93,6 +93,6 @@ CLASSIFICATION = register_task(Task(
     primary="accuracy",
     default_objectives=("accuracy", "memory_bits"),
     default_dataset="digits",
-    default_space="tiny",
+    default_space="compact",
     run=_run,
 ))

@@ -21,7 +21,8 @@ from search_spaces.spec import ArchSpec
 SpaceFactory = Callable[..., SearchSpace]
 
 #: The space modules shipped with tinydse; each registers itself when imported.
-BUILTIN_SPACES = ("asic_encoder", "asic_encoder_codec", "billnet", "heq_resnet", "mognet", "tiny")
+BUILTIN_SPACES = ("asic_encoder", "asic_encoder_codec", "billnet", "compact", "heq_resnet",
+                  "mognet", "tiny")
 #: Space name -> class or factory ``(input_shape, num_classes, **params) -> SearchSpace``.
 USER_SPACE_SUFFIXES = (".yaml", ".yml", ".toml")
 SPACES: Registry[SpaceFactory] = Registry(

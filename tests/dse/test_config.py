@@ -13,7 +13,7 @@ from dse.search import SuccessiveHalving, cost_bucket
 
 def test_defaults_are_the_embedded_laptop_search() -> None:
     cfg = build_config()
-    assert (cfg.space, cfg.dataset) == ("tiny", "digits")
+    assert (cfg.space, cfg.dataset) == ("compact", "digits")
     assert cfg.db == f"sqlite:///{Path.cwd() / 'dse.db'}"  # absolute: Ray workers run elsewhere
     assert cfg.objectives == ("accuracy", "memory_bits")
     assert cfg.directions == ["maximize", "minimize"]

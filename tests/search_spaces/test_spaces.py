@@ -26,7 +26,7 @@ from search_spaces.spaces.base import (
 from search_spaces.spaces.staged import PresetSpace
 from search_spaces.spec import ArchSpec, Conv, Factorized, Linear, Pool, Residual
 
-SHIPPED = ["asic-encoder", "billnet", "heq-resnet", "mognet", "tiny"]
+SHIPPED = ["asic-encoder", "billnet", "compact", "heq-resnet", "mognet", "tiny"]
 #: Embedded datasets: digits (1,8,8), 10 classes; synthetic-gestures (1,8,32,32), 8 classes.
 SMALL = {"image": ((1, 8, 8), 10), "video": ((1, 8, 32, 32), 8)}
 PAPER_IMAGE = [((1, 16, 16), 10), ((3, 32, 32), 10), ((3, 32, 32), 100), ((3, 96, 96), 10)]
@@ -230,6 +230,26 @@ def test_tiny_size_is_the_hand_count() -> None:
     assert space.size() == 36 + 36 * 48 + 36 * 48**2 == 84_708
     assert _dfs_count(space.dimensions()) == 84_708
     assert get_space("tiny", input_shape=(1, 4, 4), num_classes=10).size() == 36 + 36 * 48
+
+
+def test_compact_size_is_the_hand_count() -> None:
+    """compact on digits (1,8,8): two halvings (8->4->2), so 3 or 4 stages. Stage 0: width 2
+    (8/16; weight bits fixed at 3, the stem ungrouped) = 2. Stage 1: width 2 (16/32) x groups 2
+    x weight bits 3 = 12; stage 2: width 3 (16/32/64) x 2 x 3 = 18; stage 3: width 2 (32/64)
+    x 2 x 3 = 12; classifier bits 2. Size = 2*12*18*2 * (1 + 12) = 864 * 13 = 11,232."""
+    space = get_space("compact", input_shape=(1, 8, 8), num_classes=10)
+    assert space.size_is_exact
+    assert space.size() == 2 * 12 * 18 * 2 * (1 + 12) == 11_232
+    assert _dfs_count(space.dimensions()) == 11_232
+    # every member: plain 3x3 convs, 2-bit activations, bit-shift norm, a 3-bit (quinary) stem
+    spec = space.from_choices(space.random_choices(random.Random(0)))
+    convs = [layer for layer in spec.layers if isinstance(layer, Conv)]
+    assert len(convs) in (3, 4) and convs[0].weight_levels == 5
+    assert all(c.act_bits == 2 and c.norm == "bsn" and c.kernel in (3, (3, 3)) for c in convs)
+    assert not any(isinstance(layer, Residual) for layer in spec.layers)
+    # on a 32x32 input the widths double (16..128) and there is one more halving
+    big = get_space("compact", input_shape=(3, 32, 32), num_classes=10)
+    assert {d.name: d.values() for d in big.dimensions()}["width_0"] == (16, 32)
 
 
 def test_exact_size_counts_distinct_architectures() -> None:

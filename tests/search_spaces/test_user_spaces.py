@@ -224,7 +224,7 @@ def test_missing_file_and_empty_file(tmp_path: Path) -> None:
     (["--show", "nope"],
      "space='nope' is not a registered search space (known: asic-encoder, asic-encoder-codec, "
      "asic-encoder-cosearch, "
-     "billnet, heq-resnet"),
+     "billnet, compact, heq-resnet"),
     (["--show", "tiny", "--input-shape", "abc"], "--input-shape='abc' must be integers"),
     (["--show", "tiny", "--input-shape", "1,8,8,8"], "must be 3 positive integers (C,H,W)"),
     (["--num-classes", "1"], "--num-classes=1 must be >= 2"),
