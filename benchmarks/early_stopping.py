@@ -100,7 +100,8 @@ def run(seed: int, early: bool, budget_s: float | None, args: argparse.Namespace
     return {"points": np.array(within, dtype=float).reshape(-1, 2),
             "seconds": min(charged.seconds, budget_s or charged.seconds),
             "trained": done["n"],
-            "pruned": int((df["status"] == "pruned").sum()), "epochs": cfg.epochs}
+            "pruned": int((df["status"] == "pruned").sum()), "epochs": cfg.epochs,
+            "space": cfg.space, "dataset": cfg.dataset}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=None, help="default: the service's")
     ap.add_argument("--max-train-batches", type=int, default=None)
-    ap.add_argument("--space", default="tiny")
-    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--space", default=None, help="default: the service's")
+    ap.add_argument("--dataset", default=None, help="default: the service's")
     ap.add_argument("--budget", default="none", help="one hard budget, or 'none'")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         f"ratio of two runs charged the same cached epoch times), torch {torch.__version__}; "
         f"wall time {wall / 60:.1f} min.",
         "",
-        f"Setup: space `{args.space}` on `{args.dataset}`, "
+        f"Setup: space `{rows[0][1]['space']}` on `{rows[0][1]['dataset']}`, "
         f"{'no budget' if args.budget == 'none' else 'budget `' + args.budget + '`'}, default "
         f"sampler and recipe, {rows[0][1]['epochs']} epochs"
         + (f" of at most {args.max_train_batches} batches" if args.max_train_batches else "")

@@ -95,12 +95,13 @@ def hardware_metrics(spec: ArchSpec, accel: AccelConfig, *, simulate: bool
 
 @dataclass
 class SuccessiveHalving:
-    """Asynchronous successive halving (ASHA-style) within hardware-cost buckets.
+    """Asynchronous successive halving (ASHA-style) against peers of no higher hardware cost.
 
     At each rung (epochs ``grace * eta**k``) a trial continues only if its validation
-    accuracy is in the top ``1/eta`` of the results seen at that rung *in its bucket*, so a
-    cheap model is never stopped for losing to an expensive one. A rung decides only after
-    ``min_peers`` results in the bucket.
+    accuracy is in the top ``1/eta`` of the results seen at that rung *in its cost bucket
+    (:func:`cost_bucket`, 19 % wide) or cheaper ones*: a cheap model is never stopped for
+    losing to an expensive one, and a costly one that cheaper models beat (dominated on the
+    front) stops. A rung decides only after ``min_peers`` such results.
 
     Like with like: with ``stage_start`` (stage name -> epochs before it, see
     :meth:`for_stages`) rungs lie only in the named stages, their epochs are counted from the
@@ -113,7 +114,8 @@ class SuccessiveHalving:
     grace_epochs: int = 1
     min_peers: int = 3
     stage_start: dict[str, int] | None = None
-    _seen: dict[tuple[int, str, int], list[float]] = field(
+    #: (stage, rung) -> the (bucket, value) results seen there
+    _seen: dict[tuple[str, int], list[tuple[int, float]]] = field(
         default_factory=lambda: defaultdict(list))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -143,22 +145,28 @@ class SuccessiveHalving:
         if not self.is_rung(local) or not math.isfinite(value):
             return False
         with self._lock:
-            seen = self._seen[(bucket, key, local)]
-            seen.append(value)
-            if len(seen) < self.min_peers or (final_epoch is not None
-                                              and epoch >= final_epoch):
+            seen = self._seen[(key, local)]
+            seen.append((bucket, value))
+            peers = [v for b, v in seen if b <= bucket]
+            if len(peers) < self.min_peers or (final_epoch is not None
+                                               and epoch >= final_epoch):
                 return False
-            ranked = sorted(seen, reverse=True)
+            ranked = sorted(peers, reverse=True)
             cutoff = ranked[max(0, math.ceil(len(ranked) / self.eta) - 1)]
             return value < cutoff
 
 
+#: Cost buckets per doubling of the cost (early stopping's peers: see SuccessiveHalving).
+BUCKETS_PER_OCTAVE = 4
+
+
 def cost_bucket(metrics: dict[str, float], objectives: tuple[str, ...]) -> int:
     """Bucket by the first objective known before training (memory_bits by default; e.g.
-    bits_per_pixel for compression), one bucket per factor of 4."""
+    bits_per_pixel for compression): ``floor(4 log2(value))``, one bucket per factor of
+    2^(1/4) (19 %), so "no higher cost" is nearly exact."""
     key = next((o for o in objectives if o in metrics), "memory_bits")
     value = metrics.get(key, metrics.get("memory_bits", 1.0))
-    return (math.frexp(max(value, 1e-300))[1] - 1) // 2  # floor(log4(value)), exact, < 1 too
+    return math.floor(BUCKETS_PER_OCTAVE * math.log2(max(value, 1e-300)))
 
 
 # --------------------------------------------------------------------------- one trial

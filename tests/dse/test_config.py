@@ -98,16 +98,23 @@ def test_bad_config_files(tmp_path: Path) -> None:
         build_config(str(tmp_path / "none.yaml"))
 
 
-def test_successive_halving_within_buckets() -> None:
+def test_successive_halving_against_no_costlier_peers() -> None:
     """eta=3, grace 1: rungs at epochs 1, 3, 9. With 3 peers the top third continue:
-    the third result at a rung is stopped if below the best one. Buckets do not mix."""
+    the third result at a rung is stopped if below the best one. A trial's peers are the
+    results of its cost bucket and the cheaper ones, never the costlier ones."""
     rule = SuccessiveHalving(eta=3, grace_epochs=1, min_peers=3)
     assert [e for e in range(1, 10) if rule.is_rung(e)] == [1, 3, 9]
     assert not rule.should_stop(0, 1, 0.9)
     assert not rule.should_stop(0, 1, 0.5)      # only 2 peers so far
     assert rule.should_stop(0, 1, 0.6)          # top third of [0.9, 0.6, 0.5] is 0.9
     assert not rule.should_stop(0, 1, 0.95)
-    assert not rule.should_stop(1, 1, 0.1)      # another bucket starts afresh
+    assert not rule.should_stop(-1, 1, 0.1)     # a cheaper bucket starts afresh
+    assert not rule.should_stop(-1, 1, 0.05)    # (2 peers)
+    assert rule.should_stop(-1, 1, 0.07)        # top third of [0.1, 0.07, 0.05] is 0.1
+    # a costlier bucket meets every result so far, [0.95, 0.9, 0.6, 0.5, 0.1, 0.07, 0.05],
+    # and its own: the top ceil(8/3) = 3 continue
+    assert rule.should_stop(1, 1, 0.55)         # 8 peers: cutoff is the 3rd best, 0.6
+    assert not rule.should_stop(1, 1, 0.6)      # 9 peers: cutoff 0.6 (3rd of 9)
     assert not rule.should_stop(0, 2, 0.0)      # not a rung
     assert not rule.should_stop(0, 3, 0.9)
     assert not rule.should_stop(0, 3, 0.8)
@@ -115,10 +122,14 @@ def test_successive_halving_within_buckets() -> None:
     assert rule.should_stop(0, 3, 0.2)          # ... but it counts as a peer
 
 
-def test_cost_bucket_is_log4_of_first_hardware_objective() -> None:
-    assert cost_bucket({"memory_bits": 4096.0}, ("accuracy", "memory_bits")) == 6
-    assert cost_bucket({"memory_bits": 4095.0}, ("accuracy", "memory_bits")) == 5
-    assert cost_bucket({"memory_bits": 1.0, "cycles": 64.0}, ("accuracy", "cycles")) == 3
+def test_cost_bucket_is_a_quarter_octave_of_first_hardware_objective() -> None:
+    """floor(4 log2(value)): 4096 = 2^12 -> 48; just below it -> 47; 2^12.25 = 4870.9 -> 49."""
+    assert cost_bucket({"memory_bits": 4096.0}, ("accuracy", "memory_bits")) == 48
+    assert cost_bucket({"memory_bits": 4095.0}, ("accuracy", "memory_bits")) == 47
+    assert cost_bucket({"memory_bits": 4871.0}, ("accuracy", "memory_bits")) == 49
+    assert cost_bucket({"memory_bits": 4870.0}, ("accuracy", "memory_bits")) == 48
+    assert cost_bucket({"memory_bits": 1.0, "cycles": 64.0}, ("accuracy", "cycles")) == 24  # 4 * 6
+
 
 def test_successive_halving_compares_like_with_like_stages() -> None:
     """two-stage over 6 epochs = float 1..3, quantized 4..6: rungs only in the quantized

@@ -169,8 +169,8 @@ def test_a_network_that_does_not_fit_is_infeasible_and_never_trained(
 def test_cost_bucket_reads_the_first_pre_training_objective() -> None:
     metrics = {"memory_bits": 4.0**9, "cycles": 4.0**6 * 1.5, "area_um2": 4.0**12}
     objectives = ("accuracy", "cycles", "area_um2", "energy_pj")
-    assert cost_bucket(metrics, objectives) == 6
-    assert cost_bucket(metrics, ("accuracy", "area_um2", "cycles")) == 12
+    assert cost_bucket(metrics, objectives) == 50  # floor(4 log2(1.5 * 2^12)) = 48 + 2
+    assert cost_bucket(metrics, ("accuracy", "area_um2", "cycles")) == 96  # 4 * 24
 
 
 def test_four_objective_cosearch_cli_front_and_query(tmp_path: Path,

@@ -217,7 +217,7 @@ def test_study_name_reused_with_other_space_is_refused(tmp_path: Path,
     code = main(["search", "--study", "same", "--db", url, "--space", "mognet", "--trials", "1",
                  "--executor", "local", "--quiet"])
     err = capsys.readouterr().err
-    assert code == 2 and "space" in err and "tiny" in err and "mognet" in err
+    assert code == 2 and "space" in err and "compact" in err and "mognet" in err
     assert err.count("\n") == 1
     after = open_store(url).query("same")
     assert len(after) == len(before)
