@@ -13,6 +13,7 @@ study's objectives), ``created_at``, ``updated_at``, and one numeric column per 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from dse.catalog import catalogue
@@ -46,6 +48,30 @@ FADED_OPACITY = 0.4
 WEBGL_ABOVE = 3000
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 SYMBOLS = ("circle", "diamond", "square", "triangle-up", "star", "hexagon", "pentagon")
+
+
+# ---------------------------------------------------------------------- building figures
+@functools.cache
+def theme() -> dict[str, Any]:
+    """The dashboard's Plotly template (``plotly_white``) as a plain dict, made once."""
+    return pio.templates["plotly_white"].to_plotly_json()  # type: ignore[no-any-return]
+
+
+def figure(traces: Sequence[Mapping[str, Any]] = (), **layout: Any) -> go.Figure:
+    """A figure of trace dicts (each with its ``type``) and layout keys, on :func:`theme`,
+    built without plotly.py's validation.
+
+    The figures of the Pareto page are made of values this module produces (numeric arrays,
+    known property names), and validating them cost more than everything else the page's
+    server side does: on a 10k-candidate study, coercing the arrays and deep-copying the
+    template took 1.2 s of the page's 1.5 s layout (``benchmarks/dashboard_load.py``).
+    ``_validate=False`` is plotly.py's own switch for that (``BaseFigure.__init__``);
+    ``tests/dashboard/test_figures.py`` fails if plotly.py stops honouring it, and the
+    browser tests draw every figure (a bad property would show as a console error).
+    """
+    # everything through the constructor: ``update_layout`` walks a template dict key by key
+    return go.Figure(data=[dict(t) for t in traces], layout={"template": theme(), **layout},
+                     _validate=False)
 
 
 # ---------------------------------------------------------------------- metric helpers
@@ -247,11 +273,11 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
     else SVG.
     """
     directions = dict(directions or {})
-    fig = go.Figure()
+    traces: list[dict[str, Any]] = []
     crange = _color_range(frames, color) if color else None
     counts: dict[str, int] = {}
     limit = WEBGL_ABOVE if webgl_above is None else webgl_above
-    scatter = go.Scattergl if sum(len(f) for f in frames.values()) > limit else go.Scatter
+    scatter = "scattergl" if sum(len(f) for f in frames.values()) > limit else "scatter"
     status_of = {"front": "complete", "dominated": "complete", **{k: k for k in ON_DEMAND}}
     for i, (study, df) in enumerate(frames.items()):
         objs = list((objectives or {}).get(study, [])) or [c for c in (y, x)]
@@ -275,7 +301,11 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
             counts[f"{study}:{key}"] = len(part)
             if key == "front":
                 part = part.sort_values([x, y])
-            fields = hover_fields(df, [c for c in (x, y, color) if c])
+            # the front hovers with every key number; a faded point with what places it
+            # (its axes, colour and the objectives): the 10k-point figure ships smaller
+            fields = hover_fields(df, [c for c in (x, y, color) if c]) if key == "front" \
+                else [c for c in dict.fromkeys([x, y, *([color] if color else []), *objs])
+                      if c in df.columns]
             marker: dict[str, Any] = {"size": 9 if key == "front" else 7, "symbol": symbol,
                                       "line": {"width": 1, "color": "#333"} if key == "front"
                                       else {"width": 0}}
@@ -299,10 +329,10 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
                     objs) == {x, y}:
                 mode = "lines+markers"
             name = f"{study} · {label}" if len(frames) > 1 else label
-            fig.add_trace(scatter(
+            trace: dict[str, Any] = dict(
+                type=scatter,
                 x=part[x].to_numpy(float), y=part[y].to_numpy(float), mode=mode, name=name,
                 marker=marker,
-                line={"color": base, "width": 1.5, "shape": "hv"} if "lines" in mode else None,
                 opacity=FADED_OPACITY if key == "dominated" else 1.0,
                 # binary (typed-array) customdata keeps a 10k-point figure small and fast to
                 # serialize; dcc.Graph cannot index it into clickData, so the click-through
@@ -312,18 +342,21 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
                 hovertemplate=hover_template(part, fields, status=status_of[key],
                                              study=study if len(frames) > 1 else None),
                 meta={"study": study, "role": key},
-            ))
-    fig.update_layout(
+            )
+            if "lines" in mode:
+                trace["line"] = {"color": base, "width": 1.5, "shape": "hv"}
+            traces.append(trace)
+    return figure(
+        traces,
         xaxis={"title": {"text": metric_label(x)},
                "type": "log" if log_axes and is_log_metric(x) else "linear"},
         yaxis={"title": {"text": metric_label(y)},
                "type": "log" if log_axes and is_log_metric(y) else "linear"},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        margin={"l": 60, "r": 20, "t": 40, "b": 50}, template="plotly_white",
+        margin={"l": 60, "r": 20, "t": 40, "b": 50},
         clickmode="event", hovermode="closest", uirevision=f"{x}|{y}",
         meta={"counts": counts},
     )
-    return fig
 
 
 # ---------------------------------------------------------------------- progress
@@ -494,9 +527,6 @@ def learning_curve_figure(epochs: pd.DataFrame) -> go.Figure:
 
 def empty_figure(message: str) -> go.Figure:
     """A blank figure carrying one centred message (no data yet, unknown axis)."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper",
-                       yref="paper", font={"size": 16})
-    fig.update_layout(template="plotly_white", xaxis={"visible": False},
-                      yaxis={"visible": False})
-    return fig
+    return figure(annotations=[{"text": message, "showarrow": False, "x": 0.5, "y": 0.5,
+                                "xref": "paper", "yref": "paper", "font": {"size": 16}}],
+                  xaxis={"visible": False}, yaxis={"visible": False})

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.figures import PALETTE, metric_label
+from dashboard.figures import PALETTE, figure, metric_label
 
 if TYPE_CHECKING:
     import optuna
@@ -138,18 +138,17 @@ def _objective(index: int, sign: float) -> Callable[[Any], float]:
 def importance_figure(table: pd.DataFrame, *, n_trials: int, method: str) -> go.Figure:
     """Horizontal grouped bars: one group per choice (most important on top), one bar per
     target."""
-    fig = go.Figure()
     choices = list(table.index)[::-1]
+    traces = []
     for k, col in enumerate(table.columns):
         label = "reaching the front" if col == FRONT else metric_label(str(col))
-        fig.add_trace(go.Bar(y=choices, x=table.loc[choices, col].to_numpy(float),
-                             orientation="h", name=label,
-                             marker_color=PALETTE[k % len(PALETTE)],
-                             hovertemplate="%{y}: %{x:.3f}<extra>" + label + "</extra>"))
-    fig.update_layout(template="plotly_white", barmode="group",
-                      title={"text": f"choice importance ({method}, {n_trials} trained trials)"},
-                      xaxis_title="importance (normalized per target)",
-                      height=max(260, 90 + len(choices) * (16 + 9 * len(table.columns))),
-                      margin={"l": 140, "r": 20, "t": 40, "b": 40},
-                      legend={"orientation": "h", "y": -0.15})
-    return fig
+        traces.append({"type": "bar", "y": choices,
+                       "x": table.loc[choices, col].to_numpy(float), "orientation": "h",
+                       "name": label, "marker": {"color": PALETTE[k % len(PALETTE)]},
+                       "hovertemplate": "%{y}: %{x:.3f}<extra>" + label + "</extra>"})
+    return figure(traces, barmode="group",
+                  title={"text": f"choice importance ({method}, {n_trials} trained trials)"},
+                  xaxis={"title": {"text": "importance (normalized per target)"}},
+                  height=max(260, 90 + len(choices) * (16 + 9 * len(table.columns))),
+                  margin={"l": 140, "r": 20, "t": 40, "b": 40},
+                  legend={"orientation": "h", "y": -0.15})

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.figures import format_value, is_log_metric, metric_label
+from dashboard.figures import empty_figure, figure, format_value, is_log_metric, metric_label
 
 #: Prefix of the columns holding one architecture choice each.
 CHOICE_PREFIX = "choice:"
@@ -194,8 +194,6 @@ def parcoords_figure(df: pd.DataFrame, axes: Sequence[str], *, color: str | None
     collector reads back (robust to the user reordering axes)."""
     axes = [a for a in axes if a in df.columns]
     if not axes or df.empty:
-        from dashboard.figures import empty_figure
-
         return empty_figure("no candidate with values on these axes yet")
     dims = []
     for col in axes:
@@ -226,11 +224,10 @@ def parcoords_figure(df: pd.DataFrame, axes: Sequence[str], *, color: str | None
         line = {"color": cvals, "colorscale": "Viridis", "showscale": True,
                 "colorbar": {"title": {"text": axis_label(color)
                                        + (" (log10)" if enc.log else "")}}}
-    fig = go.Figure(go.Parcoords(dimensions=dims, line=line, labelangle=-20,
-                                 labelside="top", unselected={"line": {"opacity": 0.05}}))
-    fig.update_layout(template="plotly_white", margin={"l": 60, "r": 60, "t": 80, "b": 30},
-                      uirevision="|".join(axes), meta={"axes": list(axes)})
-    return fig
+    return figure([{"type": "parcoords", "dimensions": dims, "line": line, "labelangle": -20,
+                    "labelside": "top", "unselected": {"line": {"opacity": 0.05}}}],
+                  margin={"l": 60, "r": 60, "t": 80, "b": 30}, uirevision="|".join(axes),
+                  meta={"axes": list(axes)})
 
 
 def brush_summary(df: pd.DataFrame, brush: Brush | None) -> list[str]:

@@ -44,6 +44,10 @@ dash.register_page(__name__, path_template="/study/<study>/pareto", name="Pareto
 SLIDER_STEPS = 200
 
 
+#: Rows of the front table drawn with the page (the rest on request: every row is a dozen
+#: components for the browser to build, and a 4-objective front of 10k candidates has 115).
+FRONT_ROWS = 30
+
 #: What the parallel coordinates show until drawn.
 PC_HINT = ("press \u2018draw parallel coordinates\u2019 to draw them (WebGL: without a GPU "
            "drawing takes seconds)")
@@ -185,6 +189,8 @@ def layout(study: str | None = None, compare: str | None = None, x: str | None =
         dcc.Graph(id="pareto-graph", figure=fig,
                   config={"displaylogo": False}, style={"height": "560px"}),
         html.H3("Front"),
+        dcc.Checklist(id="pareto-front-all", options=[
+            {"label": " list the whole front", "value": "all"}], value=[], inline=True),
         html.Div(table, id="pareto-front-table"),
         html.H3("Objectives and choices"),
         html.P("Drag along an axis to brush it (several ranges per axis; click a range to "
@@ -203,9 +209,9 @@ def layout(study: str | None = None, compare: str | None = None, x: str | None =
         dcc.Store(id="pareto-brush", data={}),
         html.Div(brush_status(frame, {}), id="pareto-brush-summary", className="summary"),
         # drawn on request: a WebGL parcoords takes seconds where the browser has no GPU
-        # (software rendering blocks the page), and the scatter and the front must not wait
-        dcc.Graph(id="pareto-parcoords", figure=empty_figure(PC_HINT),
-                  config={"displaylogo": False}, style={"height": "460px"}),
+        # (software rendering blocks the page), and the scatter and the front must not wait;
+        # the graph itself is made then (an empty one would still cost a Plotly drawing)
+        html.Div(html.P(PC_HINT, className="hint"), id="pareto-parcoords-box"),
         html.H3("Which choices matter"),
         html.Div([
             dcc.RadioItems(id="pareto-imp-method", options=[
@@ -214,8 +220,7 @@ def layout(study: str | None = None, compare: str | None = None, x: str | None =
         ], className="controls"),
         dcc.Loading(html.Div([
             html.Div(id="pareto-imp-note", className="summary"),
-            dcc.Graph(id="pareto-importance", figure=empty_figure("computing…"),
-                      config={"displaylogo": False}),
+            html.Div(html.P("computing…", className="hint"), id="pareto-importance-box"),
         ])),
         interval("pareto", data.REFRESH_MS),
     ])
@@ -248,18 +253,27 @@ def _budgets(values: Sequence[float | None], ids: Sequence[Mapping[str, str]],
 
 
 def front_table(frames: Mapping[str, pd.DataFrame], roles: Mapping[str, pd.Series], x: str,
-                y: str, objectives: Sequence[str] = ()) -> html.Table | html.Div:
+                y: str, objectives: Sequence[str] = (), limit: int | None = FRONT_ROWS
+                ) -> html.Table | html.Div:
     """The front's candidates with links to their pages, in ``x`` order: the two axes, the
-    other objectives, then the architecture choices."""
+    other objectives, then the architecture choices; the first ``limit`` (None: all), with a
+    line saying how many more there are."""
     metrics = list(dict.fromkeys([x, y, *objectives]))
     choices = list(dict.fromkeys(c for df in frames.values() for c in pc.choice_columns(df)))
-    rows = []
+    fronts = []
     for study, df in frames.items():
-        role = roles[study]
-        front = df[role == "front"]
+        front = df[roles[study] == "front"]
         if x in front.columns:
             front = front.sort_values([x, y] if y in front.columns else [x])
-        for _, r in front.iterrows():
+        fronts.append((study, front))
+    total = sum(len(f) for _, f in fronts)
+    if not total:
+        return html.Div("no candidate on the front yet")
+    rows: list[html.Tr] = []
+    for study, front in fronts:
+        for r in front.to_dict("records"):
+            if limit is not None and len(rows) >= limit:
+                break
             cid = int(r["candidate_id"])
             rows.append(html.Tr([
                 html.Td(study), html.Td(dcc.Link(f"#{cid}", href=candidate_href(cid),
@@ -268,12 +282,16 @@ def front_table(frames: Mapping[str, pd.DataFrame], roles: Mapping[str, pd.Serie
                 *(html.Td(format_value(m, r.get(m))) for m in metrics),
                 *(html.Td(_choice_text(r.get(c))) for c in choices)],
                 className="pareto-front-row"))
-    if not rows:
-        return html.Div("no candidate on the front yet")
     head = html.Thead(html.Tr([html.Th(h) for h in (
         "study", "candidate", "trial", *map(metric_label, metrics),
         *map(pc.axis_label, choices))]))
-    return html.Table([head, html.Tbody(rows)], className="table")
+    table = html.Table([head, html.Tbody(rows)], className="table")
+    if len(rows) == total:
+        return table
+    return html.Div([html.P([html.Span(f"{len(rows):,}", id="pareto-front-listed"),
+                             f" of {total:,} front candidates listed (in {x} order; "
+                             "\u2018list the whole front\u2019 lists all)"], className="hint"),
+                     table])
 
 
 def _choice_text(value: Any) -> str:
@@ -284,9 +302,11 @@ def _choice_text(value: Any) -> str:
 def render(study: str, compare: Sequence[str] | None, x: str, y: str, color: str | None,
            show: Sequence[str] | None, front_over: str,
            budgets: Mapping[str, float | None],
-           brush: pc.Brush | None = None) -> tuple[go.Figure, Any, Any]:
+           brush: pc.Brush | None = None, front_rows: int | None = FRONT_ROWS
+           ) -> tuple[go.Figure, Any, Any]:
     """Figure, summary and front table for the current controls (the callback's body);
-    ``brush`` narrows the study's (not the compared studies') trained candidates."""
+    ``brush`` narrows the study's (not the compared studies') trained candidates; the table
+    lists ``front_rows`` candidates (None: all)."""
     src = data.get_data()
     names = [study] + [c for c in (compare or []) if c != study]
     infos = {n: src.study(n) for n in names}
@@ -317,7 +337,8 @@ def render(study: str, compare: Sequence[str] | None, x: str, y: str, color: str
         html.Span(f"{infeasible:,}", id="pareto-count-infeasible"),
         " infeasible, failed or pruned",
     ]
-    return fig, summary, front_table(frames, roles, x, y, objectives.get(study, []))
+    return fig, summary, front_table(frames, roles, x, y, objectives.get(study, []),
+                                     limit=front_rows)
 
 
 @callback(Output("pareto-graph", "figure"), Output("pareto-summary", "children"),
@@ -327,13 +348,15 @@ def render(study: str, compare: Sequence[str] | None, x: str, y: str, color: str
           Input("pareto-show", "value"), Input("pareto-front-over", "value"),
           Input({"type": "pareto-budget", "metric": ALL}, "value"),
           Input("pareto-interval", "n_intervals"), Input("pareto-brush", "data"),
+          Input("pareto-front-all", "value"),
           State({"type": "pareto-budget", "metric": ALL}, "id"),
           State({"type": "pareto-budget", "metric": ALL}, "max"),
           State("pareto-study", "data"), State("pareto-token", "data"),
           prevent_initial_call=True)
 def update_pareto(x: str, y: str, color: str | None, compare: list[str] | None,
                   show: list[str] | None, front_over: str, budget_values: list[float | None],
-                  _n: int, brush: dict[str, Any] | None, budget_ids: list[dict[str, str]],
+                  _n: int, brush: dict[str, Any] | None, front_all: list[str] | None,
+                  budget_ids: list[dict[str, str]],
                   budget_max: list[float | None], study: str, token: str | None
                   ) -> tuple[Any, Any, Any, Any]:
     src = data.get_data()
@@ -343,7 +366,7 @@ def update_pareto(x: str, y: str, color: str | None, compare: list[str] | None,
         raise PreventUpdate  # live tick with nothing new: keep the page as it is
     budgets = _budgets(budget_values, budget_ids, budget_max)
     fig, summary, table = render(study, compare, x, y, color, show, front_over, budgets,
-                                 brush or {})
+                                 brush or {}, None if front_all else FRONT_ROWS)
     # the token only moves with the data: the parallel coordinates redraw on it
     return fig, summary, table, new_token if new_token != token else dash.no_update
 
@@ -397,7 +420,7 @@ dash.clientside_callback(
     prevent_initial_call=True)
 
 
-@callback(Output("pareto-parcoords", "figure"),
+@callback(Output("pareto-parcoords-box", "children"),
           Output("pareto-brush", "data", allow_duplicate=True),
           Input("pareto-pc-axes", "value"), Input("pareto-pc-color", "value"),
           Input("pareto-pc-clear", "n_clicks"), Input("pareto-token", "data"),
@@ -416,7 +439,9 @@ def update_parcoords(axes: list[str] | None, color: str | None, _clear: int, _to
     if ctx.triggered_id == "pareto-pc-clear":
         brush = {}
     kept = {k: v for k, v in (brush or {}).items() if k in axes}
-    return parcoords(frame, axes, color, kept), (kept if kept != (brush or {}) or
+    graph = dcc.Graph(id="pareto-parcoords", figure=parcoords(frame, axes, color, kept),
+                      config={"displaylogo": False}, style={"height": "460px"})
+    return graph, (kept if kept != (brush or {}) or
                                                  ctx.triggered_id == "pareto-pc-clear"
                                                  else dash.no_update)
 
@@ -427,11 +452,15 @@ def update_brush_summary(brush: dict[str, Any] | None, _token: str, study: str) 
     return brush_status(data.get_data().candidates(study), brush or {})
 
 
-@callback(Output("pareto-importance", "figure"), Output("pareto-imp-note", "children"),
+def importance_graph(fig: go.Figure) -> dcc.Graph:
+    return dcc.Graph(id="pareto-importance", figure=fig, config={"displaylogo": False})
+
+
+@callback(Output("pareto-importance-box", "children"), Output("pareto-imp-note", "children"),
           Input("pareto-imp-method", "value"), Input("pareto-brush", "data"),
           State("pareto-study", "data"))
 def update_importance(method: str, brush: dict[str, Any] | None, study: str
-                      ) -> tuple[go.Figure, str]:
+                      ) -> tuple[Any, str]:
     """Optuna's importances of the choices over the trained (brushed) candidates."""
     src = data.get_data()
     info = src.study(study)
@@ -442,16 +471,16 @@ def update_importance(method: str, brush: dict[str, Any] | None, study: str
     keep = {int(t) for t in done["trial"].dropna()}
     loaded = imp.cached_trials(src, study)
     if loaded is None:
-        return (empty_figure("no Optuna study in this database"),
+        return (html.P("no Optuna study in this database", className="hint"),
                 "Importances need the Optuna study a search keeps in the database.")
     directions, trials = loaded
     table = imp.choice_importances(directions, trials, info.objective_names, keep=keep,
                                    method=method)
     if table.empty:
-        return (empty_figure("too few trained candidates"),
+        return (html.P("too few trained candidates", className="hint"),
                 f"{len(keep)} trained candidates selected; importances need at least "
                 f"{imp.MIN_TRIALS}.")
     n = sum(1 for t in trials if t.number in keep)
-    return (imp.importance_figure(table, n_trials=n, method=method),
+    return (importance_graph(imp.importance_figure(table, n_trials=n, method=method)),
             f"most important: {table.index[0]} (over {n:,} trained candidates"
             + (", brushed)" if brush else ")"))

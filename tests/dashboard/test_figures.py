@@ -227,3 +227,22 @@ def test_hover_formats_follow_the_values(frame: pd.DataFrame) -> None:
     assert F.d3_format("energy_pj", pd.Series([1.5, 2.25])) == ".4g"
     data = F.hover_customdata(frame.iloc[:2], ["accuracy", "memory_bits"])
     assert data.dtype == np.float64 and data.tolist() == [[1, 0, 0.9, 1000], [2, 1, 0.8, 500]]
+
+
+def test_figure_skips_plotly_validation_and_keeps_the_theme() -> None:
+    """:func:`figures.figure` relies on plotly.py's ``_validate=False``: values are not
+    coerced (an out-of-range one passes through; validated, it raises), arrays stay as
+    given, property names are still checked, and the dashboard's template is the figure's."""
+    import plotly.graph_objects as go
+
+    xs = np.arange(5, dtype=float)
+    fig = F.figure([{"type": "scattergl", "x": xs, "y": xs, "opacity": 7}],
+                   xaxis={"type": "log"})
+    assert fig.data[0].x is xs and fig.layout.xaxis.type == "log"
+    assert fig.to_plotly_json()["data"][0]["opacity"] == 7
+    with pytest.raises(ValueError):
+        go.Figure(data=[{"type": "scattergl", "x": xs, "opacity": 7}])
+    with pytest.raises(ValueError):
+        F.figure([{"type": "scattergl", "not_a_property": 1}])
+    assert fig.to_plotly_json()["layout"]["template"] == F.theme()
+    assert F.theme()["layout"]["plot_bgcolor"] == "white"  # plotly_white

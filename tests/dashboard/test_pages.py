@@ -110,7 +110,7 @@ def test_pareto_budget_redraws_the_front(app: Any, filled_db: FilledDB) -> None:
 def test_update_pareto_callback_and_live_tick(app: Any, filled_db: FilledDB) -> None:
     pareto = page("pareto")
     args = ("cycles", "accuracy", "energy_pj", ["s2"], ["infeasible"], "axes",
-            [None], 0, {}, [{"type": "pareto-budget", "metric": "memory_bits"}], [5.0], "s1",
+            [None], 0, {}, [], [{"type": "pareto-budget", "metric": "memory_bits"}], [5.0], "s1",
             None)
     fig, _summary, _table, token = triggered("pareto-x.value", pareto.update_pareto, *args)
     assert fig.layout.yaxis.type == "linear" and fig.layout.xaxis.type == "log"
@@ -275,14 +275,17 @@ def test_parcoords_callback_keeps_and_clears_the_brush(filled_db: FilledDB) -> N
     make_app(filled_db.url)
     pareto = page("pareto")
     brush = {"accuracy": [0.5, 0.9], "choice:gate": [0, 1]}
-    fig, kept = triggered("pareto-pc-axes.value", pareto.update_parcoords,
-                          ["accuracy", "memory_bits"], "accuracy", 0, "t", 1, brush, "s1")
-    assert kept == {"accuracy": [0.5, 0.9]}  # the gate axis is gone: its brush with it
+    graph, kept = triggered("pareto-pc-axes.value", pareto.update_parcoords,
+                            ["accuracy", "memory_bits"], "accuracy", 0, "t", 1, brush, "s1")
+    fig = graph.figure  # the graph is made when first drawn
+    # the gate axis is gone: its brush with it
+    assert graph.id == "pareto-parcoords" and kept == {"accuracy": [0.5, 0.9]}
     dims = {d.name: d for d in fig.data[0].dimensions}
     assert list(dims) == ["accuracy", "memory_bits"]
-    assert dims["accuracy"].constraintrange == (0.5, 0.9)
-    fig, kept = triggered("pareto-pc-clear.n_clicks", pareto.update_parcoords,
-                          ["accuracy", "memory_bits"], "accuracy", 1, "t", 1, brush, "s1")
+    assert list(dims["accuracy"].constraintrange) == [0.5, 0.9]
+    graph, kept = triggered("pareto-pc-clear.n_clicks", pareto.update_parcoords,
+                            ["accuracy", "memory_bits"], "accuracy", 1, "t", 1, brush, "s1")
+    fig = graph.figure
     assert kept == {} and all(d.constraintrange is None for d in fig.data[0].dimensions)
     # until the draw button is pressed nothing is drawn (WebGL without a GPU is slow)
     assert triggered("pareto-pc-axes.value", pareto.update_parcoords,

@@ -112,10 +112,11 @@ def test_choice_importance_on_a_real_search(search_db: str) -> None:
     for _, row in done.iterrows():
         assert json.loads(row["choices"]) == params[int(row["trial_number"])]
     make_app(search_db)
-    fig, note = page("pareto").update_importance("ped-anova", {}, STUDY)
+    shown, note = page("pareto").update_importance("ped-anova", {}, STUDY)
     names = {k for p in params.values() for k in p}
     if len(done) >= imp.MIN_TRIALS:
         assert note.startswith("most important: ")
-        assert all(set(t.y) <= names for t in fig.data)
+        assert shown.id == "pareto-importance"
+        assert all(set(t.y) <= names for t in shown.figure.data)
     else:
         assert "importances need at least" in note
