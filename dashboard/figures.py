@@ -126,22 +126,36 @@ def d3_format(metric: str, values: pd.Series) -> str:
 
 
 def hover_template(df: pd.DataFrame, fields: Sequence[str], *, status: str,
-                   study: str | None = None) -> str:
-    """A Plotly hovertemplate over ``customdata = [candidate_id, trial, *fields]``: the
-    numbers are formatted in the browser, so a 10k-point figure ships no hover strings."""
+                   study: str | None = None, axes: Sequence[str] = ()) -> str:
+    """A Plotly hovertemplate over ``customdata = [candidate_id, trial, *fields]`` and the
+    point's own ``axes`` (x, y; read from the point, not shipped twice): the numbers are
+    formatted in the browser, so a 10k-point figure ships no hover strings."""
     head = (f"{study} · " if study else "") + "candidate %{customdata[0]:d}"
     lines = [head, "trial %{customdata[1]:d}", f"status {status}"]
+    lines += [f"{a}: %{{{'xy'[i]}:{d3_format(a, df[a])}}}" for i, a in enumerate(axes)]
     lines += [f"{f}: %{{customdata[{2 + i}]:{d3_format(f, df[f])}}}"
               for i, f in enumerate(fields)]
     return "<br>".join(lines) + "<extra></extra>"
 
 
 def hover_customdata(df: pd.DataFrame, fields: Sequence[str]) -> np.ndarray:
-    """``[candidate_id, trial, *fields]`` per row, as one float array (shipped as binary)."""
+    """``[candidate_id, trial, *fields]`` per row, as one float array (shipped as binary):
+    float32 (half the bytes) when every column survives it as shown on hover (ids, trials
+    and counts below 2^24 exactly; fractions and 4-significant-digit values to their
+    shown precision), else float64."""
     cols = [df["candidate_id"], df["trial"] if "trial" in df.columns
             else pd.Series(np.nan, index=df.index), *(df[f] for f in fields)]
-    return np.column_stack([pd.to_numeric(c, errors="coerce").to_numpy(float, na_value=np.nan)
-                            for c in cols]) if len(df) else np.empty((0, 2 + len(fields)))
+    if not len(df):
+        return np.empty((0, 2 + len(fields)))
+    out = np.column_stack([pd.to_numeric(c, errors="coerce").to_numpy(float, na_value=np.nan)
+                           for c in cols])
+    exact = [True, True, *(d3_format(f, df[f]) != ",.0f" for f in fields)]
+    narrow = out.astype(np.float32)
+    same = (narrow.astype(float) == out) | np.isnan(out)
+    if all(ok or bool(same[:, j].all()) for j, ok in enumerate(exact)) and bool(
+            same[:, :2].all()):
+        return narrow
+    return out
 
 
 # ---------------------------------------------------------------------- Pareto front
@@ -303,9 +317,10 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
                 part = part.sort_values([x, y])
             # the front hovers with every key number; a faded point with what places it
             # (its axes, colour and the objectives): the 10k-point figure ships smaller
-            fields = hover_fields(df, [c for c in (x, y, color) if c]) if key == "front" \
-                else [c for c in dict.fromkeys([x, y, *([color] if color else []), *objs])
-                      if c in df.columns]
+            fields = [f for f in (hover_fields(df, [c for c in (color,) if c])
+                                  if key == "front" else
+                                  dict.fromkeys([*([color] if color else []), *objs]))
+                      if f in df.columns and f not in (x, y)]
             marker: dict[str, Any] = {"size": 9 if key == "front" else 7, "symbol": symbol,
                                       "line": {"width": 1, "color": "#333"} if key == "front"
                                       else {"width": 0}}
@@ -340,7 +355,8 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
                 customdata=hover_customdata(part, fields),
                 ids=part["candidate_id"].astype("int64").astype(str).tolist(),
                 hovertemplate=hover_template(part, fields, status=status_of[key],
-                                             study=study if len(frames) > 1 else None),
+                                             study=study if len(frames) > 1 else None,
+                                             axes=(x, y)),
                 meta={"study": study, "role": key},
             )
             if "lines" in mode:

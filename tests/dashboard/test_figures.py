@@ -88,14 +88,17 @@ def hover_label(tr: Any, i: int) -> str:
     """What Plotly shows on hover for point ``i``: the template with its d3 formats applied
     (``:d``, ``:,.0f``, ``:.2%``, ``:.4g``), as a reference for the formats used."""
     def fmt(m: re.Match[str]) -> str:
-        v = float(tr.customdata[i][int(m.group(1))])
+        v = float(tr.x[i] if m.group(1) == "x" else tr.y[i] if m.group(1) == "y"
+                  else tr.customdata[i][int(m.group(1))])
         spec = m.group(2)
         if spec == ".2%":
             return f"{100 * v:.2f}%"
         if spec in ("d", ",.0f"):
             return f"{int(v):,}" if spec == ",.0f" else str(int(v))
         return f"{v:.4g}"
-    return re.sub(r"%\{customdata\[(\d+)\]:([^}]*)\}", fmt,
+    return re.sub(r"%\{(?:customdata\[(\d+)\]|(x|y)):([^}]*)\}",
+                  lambda m: fmt(re.match(r"(.*)\|(.*)", f"{m.group(1) or m.group(2)}|"
+                                                         f"{m.group(3)}")),  # type: ignore[arg-type]
                   tr.hovertemplate.replace("<extra></extra>", ""))
 
 
@@ -226,7 +229,13 @@ def test_hover_formats_follow_the_values(frame: pd.DataFrame) -> None:
     assert F.d3_format("accuracy", frame["accuracy"]) == ".2%"
     assert F.d3_format("energy_pj", pd.Series([1.5, 2.25])) == ".4g"
     data = F.hover_customdata(frame.iloc[:2], ["accuracy", "memory_bits"])
-    assert data.dtype == np.float64 and data.tolist() == [[1, 0, 0.9, 1000], [2, 1, 0.8, 500]]
+    # float32 keeps ids, trials and these counts exact and the fractions to their 2 decimals
+    assert data.dtype == np.float32
+    assert np.allclose(data, [[1, 0, 0.9, 1000], [2, 1, 0.8, 500]], rtol=1e-7, atol=0)
+    assert data[:, [0, 1, 3]].tolist() == [[1, 0, 1000], [2, 1, 500]]
+    big = frame.iloc[:2].assign(cycles=[2**24 + 1, 3])  # a count float32 cannot hold
+    wide = F.hover_customdata(big, ["accuracy", "cycles"])
+    assert wide.dtype == np.float64 and wide[0, 3] == 2**24 + 1
 
 
 def test_figure_skips_plotly_validation_and_keeps_the_theme() -> None:
