@@ -8,7 +8,7 @@
    ``--seeds`` training seeds. For the deployable run, the accuracy is the integer
    executor's on the test split, and the number of test predictions where the torch model
    disagrees with it is printed (must be 0). ``--ablation``: the references once more with
-   the deployed stage's logit gain frozen (as before it was trained).
+   the loss's logit scale frozen at deployment (as the deployed stage trained before).
 2. Cost of BN thresholds against BSN: for every reference and front point, the spec as is
    and the same spec with every BN replaced by BSN: normalization memory bits and logic area.
 3. Speed: the ``digits`` test split through ``mognet-digits`` (deployed, trained) by
@@ -79,26 +79,26 @@ RECIPE = {"batch_size": _CFG.batch_size, "lr": _CFG.lr, "lr_schedule": _CFG.lr_s
 
 
 @contextlib.contextmanager
-def frozen_logit_gain() -> Iterator[None]:
-    """The deployed stage with its logit gain created but not trained (the ablation)."""
-    real = TinyNet.add_logit_gain
+def frozen_logit_scale() -> Iterator[None]:
+    """The deployed stage with the loss's logit scale frozen at its value on deployment (the
+    ablation: how the deployed stage trained before the scale followed ``alpha``)."""
+    real = TinyNet.last_alpha
+    first: dict[int, torch.Tensor] = {}
 
-    def frozen(self: TinyNet) -> torch.nn.Parameter:
-        gain = real(self)
-        gain.requires_grad_(False)
-        return gain
+    def frozen(self: TinyNet) -> torch.Tensor:
+        return first.setdefault(id(self), real(self))
 
-    with mock.patch.object(TinyNet, "add_logit_gain", frozen):
+    with mock.patch.object(TinyNet, "last_alpha", frozen):
         yield
 
 
 def train_both(spec: ArchSpec, epochs: int, seeds: int, ablation: bool = False
                ) -> dict[str, Any]:
     """Mean test accuracies over ``seeds`` of the float-scale and the deployable training
-    (and, with ``ablation``, the deployable one with its logit gain frozen)."""
+    (and, with ``ablation``, the deployable one with its logit scale frozen)."""
     data = get_dataset("synthetic-gestures" if spec.is_video else "digits")
     x, y = split_tensors(data.test)
-    modes = ["float", "deployed"] + (["frozen_gain"] if ablation else [])
+    modes = ["float", "deployed"] + (["frozen_scale"] if ablation else [])
     acc: dict[str, list[float]] = {m: [] for m in modes}
     out: dict[str, Any] = {"mismatches": 0, "float_seconds": 0.0, "deployed_seconds": 0.0}
     for seed in range(seeds):
@@ -109,7 +109,7 @@ def train_both(spec: ArchSpec, epochs: int, seeds: int, ablation: bool = False
             if mode != "float":
                 stages = deployable(stages)
             t0 = time.perf_counter()
-            with frozen_logit_gain() if mode == "frozen_gain" else contextlib.nullcontext():
+            with frozen_logit_scale() if mode == "frozen_scale" else contextlib.nullcontext():
                 res = train(model, data, stages, seed=seed, progress=False, num_threads=1,
                             **RECIPE)
             if mode in ("float", "deployed"):
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--refs", default="",
                     help="comma-separated digits references (default: all of them)")
     ap.add_argument("--ablation", action="store_true",
-                    help="the references also with the deployed logit gain frozen")
+                    help="the references also with the deployed logit scale frozen")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0, help="seed of the candidate draw")
     ap.add_argument("--write-docs", action="store_true")
@@ -237,16 +237,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.perf_counter() - t_all:.0f} s in all). Schedule `two-stage` ({args.epochs} "
         f"epochs) with the search's recipe ({recipe}), training seeds 0..{args.seeds - 1}: "
         "mean test accuracy (each seed's in brackets); 'deployed' = the same with its last "
-        "stage in code space, accuracy of the integer executor on the test split; 'gain "
-        "frozen' = deployed with the logit gain not trained (the deployed stage before it "
-        "was). Norm bits / logic: the spec as is against every BN replaced by BSN (other "
-        "references: cost only).",
+        "stage in code space, accuracy of the integer executor on the test split; 'scale "
+        "frozen' = deployed with the loss's logit scale frozen at deployment (the deployed "
+        "stage before it followed the last layer's alpha). Norm bits / logic: the spec as is "
+        "against every BN replaced by BSN (other references: cost only).",
         "",
         f"Speed: the digits test split ({sp['n']} images) through `mognet-digits`: executor "
         f"**{sp['executor_s'] * 1e3:.0f} ms**, torch forward {sp['torch_s'] * 1e3:.0f} ms "
         f"(ratio executor/torch {sp['ratio']:.2f}; claim: < 1 s on one core).",
         "",
-        "| network | float-scale test acc | deployed (chip) test acc | deployed, gain frozen "
+        "| network | float-scale test acc | deployed (chip) test acc | deployed, scale frozen "
         "| torch/chip mismatches | norm bits (BN thresholds) | norm bits (all BSN) "
         "| logic um2 | logic um2 (all BSN) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         f = _pct(r["float_runs"]) if "float_runs" in r else "-"
         d = _pct(r["deployed_runs"]) if "deployed_runs" in r else "-"
-        g = _pct(r["frozen_gain_runs"]) if "frozen_gain_runs" in r else "-"
+        g = _pct(r["frozen_scale_runs"]) if "frozen_scale_runs" in r else "-"
         m = str(r["mismatches"]) if "mismatches" in r else "-"
         lines.append(f"| {r['name']} | {f} | {d} | {g} | {m} | {r['norm_bits']:,} | "
                      f"{r['bsn_norm_bits']:,} | {r['logic_um2']:,.0f} | "

@@ -174,11 +174,11 @@ class TinyNet(nn.Module):
         self.input_act = input_act
         self.layers = nn.ModuleList(layers)
         self.deployed = False
-        # deployed: integer logits times a power of two (set on deployment) and a trained
-        # gain exp(logit_gain) for the loss; both positive, so the argmax, hence the class,
+        # deployed: for the loss, the integer logits times the float-scale model's logit
+        # scale, alpha of the last layer's weights (as they train) times logit_scale = 1 /
+        # (code factor * L_in), set on deployment; positive, so the argmax, hence the class,
         # is the integer one (search_spaces.deploy.set_deployed)
         self.register_buffer("logit_scale", torch.ones(()))
-        self.logit_gain: nn.Parameter | None = None
 
     def set_deployed(self, on: bool) -> None:
         self.deployed = on
@@ -201,26 +201,22 @@ class TinyNet(nn.Module):
             for layer in self.layers:
                 x = layer(x)
         if self.spec.top_layers()[-1].out_bits >= FLOAT_BITS:
-            scale = self.logit_scale
-            if self.logit_gain is not None:
-                scale = scale * torch.exp(self.logit_gain)
-            x = x * scale
+            x = x * (self.logit_scale * self.last_alpha())
         return x
 
-    def add_logit_gain(self) -> nn.Parameter:
-        """The deployed stage's trained logit gain (log scale; created once, before its
-        optimizer, like a BSN's offsets)."""
-        if self.logit_gain is None:
-            self.logit_gain = nn.Parameter(torch.zeros((), device=self.logit_scale.device))
-        return self.logit_gain
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
-                              *args: Any, **kwargs: Any) -> None:
-        # a deployed model saved before the gain was trained: gain 1
-        key = prefix + "logit_gain"
-        if self.logit_gain is not None and key not in state_dict:
-            state_dict[key] = torch.zeros(())
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+    def last_alpha(self) -> Tensor:
+        """The last layer's weight scale ``alpha`` as its quantizer fits it now (no refit, no
+        gradient; 1 for a layer without one): what scales the float-scale model's logits."""
+        conv = getattr(self.layers[-1], "conv", None)
+        if not isinstance(conv, QuantWeightModule):
+            return torch.ones((), device=self.logit_scale.device)
+        quantizer = conv.quantizer
+        was = quantizer.training
+        quantizer.eval()
+        with torch.no_grad():
+            _, alpha = quantizer.quantize(conv.weight)
+        quantizer.train(was)
+        return alpha
 
     def stored_weight_bits(self) -> int:
         """Bits stored on chip for all weights; equals ``spec.weight_bits()``."""

@@ -15,7 +15,6 @@ Semantics: docs/design.md, "Integer semantics".
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -86,23 +85,16 @@ def leaf_modules(model: TinyNet) -> dict[str, LeafModules]:
 
 
 def _logit_scale(model: TinyNet) -> float:
-    """A power of two near the float-scale model's logit scale ``alpha / L_in`` of the last
-    layer, so the loss sees logits of the size it saw before deployment."""
+    """``1 / (code factor * L_in)`` of the last layer: times its ``alpha``
+    (:meth:`TinyNet.last_alpha`) and the integer logits, the float-scale model's logits."""
     infos = model.spec.top_layers()
-    last = model.layers[-1]
-    conv = getattr(last, "conv", None)
+    conv = getattr(model.layers[-1], "conv", None)
     if not isinstance(conv, QuantWeightModule):
         return 1.0
-    was = conv.quantizer.training
-    conv.quantizer.eval()
-    with torch.no_grad():
-        _, alpha = conv.quantizer.quantize(conv.weight)
-    conv.quantizer.train(was)
     in_bits = infos[-1].in_bits
     lstm_input = len(infos) > 1 and isinstance(infos[-2].layer, LSTM)
     steps = 1 if lstm_input or in_bits >= FLOAT_BITS else (1 << in_bits) - 1
-    ratio = float(alpha) / steps
-    return 2.0 ** round(math.log2(ratio)) if ratio > 0 and math.isfinite(ratio) else 1.0
+    return 1.0 / (conv.quantizer.code_factor * steps)
 
 
 def set_deployed(model: nn.Module, on: bool = True, params: CostParams | None = None) -> None:
@@ -113,12 +105,12 @@ def set_deployed(model: nn.Module, on: bool = True, params: CostParams | None = 
 
     Raises :class:`hwmodel.golden.NotDeployable` when the spec has no integer form. Switching
     on quantizes everything, restarts the BN running statistics (they move to accumulator
-    units), lets each BSN fit its shift and offsets to the first batch it sees, and gives
-    integer logits a power-of-two scale near the float model's and a trained gain (a
-    temperature of the loss, not of the chip: the float-scale model's last weight scale
-    ``alpha`` grows with its weights and sharpens its logits, which the deployed stage's
-    integer logits cannot; frozen, the loss stays flat and training slows). The BSN offset
-    width and the largest shift are the cost model's (:class:`CostParams`).
+    units), lets each BSN fit its shift and offsets to the first batch it sees, and has the
+    loss see the integer logits at the float-scale model's scale, the last layer's current
+    ``alpha`` over its input's code scale (a temperature of the loss, not of the chip: the
+    float-scale model's logits sharpen as that ``alpha`` grows with the weights; with the
+    scale frozen at deployment, training slowed). The BSN offset width and the largest shift
+    are the cost model's (:class:`CostParams`).
     """
     nets = [m for m in model.modules() if isinstance(m, TinyNet)]
     if not nets:
@@ -149,8 +141,6 @@ def _set_deployed(model: TinyNet, on: bool, params: CostParams) -> None:
             module.add_offsets()
     if fresh:
         model.logit_scale.fill_(_logit_scale(model))
-        if model.spec.top_layers()[-1].out_bits >= FLOAT_BITS:
-            model.add_logit_gain()
 
 
 def _require_deployed(model: TinyNet) -> None:

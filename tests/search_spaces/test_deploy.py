@@ -267,29 +267,24 @@ def test_image_needs_a_deployed_model() -> None:
         integer_image(model)
 
 
-def test_the_deployed_stage_trains_a_logit_gain() -> None:
-    """The loss sees the integer logits times the power-of-two scale and the trained gain
-    ``exp(logit_gain)``; both positive, so the classes are the integer logits' argmax."""
-    import math
-
-    spec, model, data = _trained_reference("tiny-digits")
-    assert isinstance(model.logit_gain, torch.nn.Parameter)
-    gain = float(model.logit_gain.detach())
-    assert gain != 0.0  # trained
+def test_the_loss_sees_the_integer_logits_at_the_float_scale() -> None:
+    """Deployed, the loss sees the integer logits times the last layer's current ``alpha``
+    over (code factor * L_in): the float-scale model's logits, whose scale grows as the
+    weights train; positive, so the classes are the integer logits' argmax."""
+    _, model, data = _trained_reference("tiny-digits")
     x, _ = split_tensors(data.test)
     logits, _ = torch_codes(model, x[:32])
+    last = model.layers[-1].conv
+    with torch.no_grad():
+        _, alpha = last.quantizer.eval().quantize(last.weight)
     model.eval()
     with torch.no_grad():
         out = model(x[:32]).double().numpy()
     model.train()
-    scale = float(model.logit_scale) * math.exp(gain)
-    assert np.allclose(out, logits * scale, rtol=1e-6, atol=0.0)
-    # a deployed model saved before the gain was trained loads with gain 1
-    state = {k: v for k, v in model.state_dict().items() if k != "logit_gain"}
-    fresh = build_model(spec)
-    set_deployed(fresh)
-    fresh.load_state_dict(state)
-    assert fresh.logit_gain is not None and float(fresh.logit_gain.detach()) == 0.0
+    l_in = (1 << model.spec.top_layers()[-1].in_bits) - 1
+    assert float(model.logit_scale) == pytest.approx(1.0 / (last.quantizer.code_factor * l_in))
+    assert np.allclose(out, logits * float(model.logit_scale) * float(alpha), rtol=1e-6,
+                       atol=0.0)
 
 
 def test_trial_metrics_are_the_chips() -> None:
