@@ -185,7 +185,9 @@ def run_one(sampler: str, seed: int, args: argparse.Namespace, workdir: str) -> 
                        space=args.space, dataset=args.dataset, budgets=budgets,
                        trials=args.trials * args.max_proposals, epochs=args.epochs,
                        max_train_batches=args.max_train_batches, progress=False,
-                       early_stopping=args.early_stopping)
+                       early_stopping=args.early_stopping, lr_schedule=args.lr_schedule,
+                       bn_recalibration=(None if args.bn_recalibration is None
+                                         else args.bn_recalibration == "on"))
     events: Counter[str] = Counter()
 
     def on_event(kind: str, info: dict[str, Any]) -> None:
@@ -210,7 +212,8 @@ def run_one(sampler: str, seed: int, args: argparse.Namespace, workdir: str) -> 
     proposals = int(df["trial_number"].notna().sum()) + events["duplicate"]
     relative, suggested = sampler_dims(sampler, seed, study, db)
     training = {k: getattr(cfg, k) for k in ("schedule", "epochs", "batch_size", "lr",
-                                             "max_train_batches", "early_stopping")}
+                                             "max_train_batches", "early_stopping",
+                                             "lr_schedule", "bn_recalibration")}
     return RunResult(sampler, seed, points, events, proposals, seconds, relative, suggested,
                      training)
 
@@ -272,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None,
                     help="training epochs (default: the service's default)")
     ap.add_argument("--max-train-batches", type=int, default=None)
+    ap.add_argument("--lr-schedule", default=None,
+                    help="learning-rate schedule (default: the service's default)")
+    ap.add_argument("--bn-recalibration", choices=("on", "off"), default=None,
+                    help="BN recalibration after each stage (default: the service's default)")
     ap.add_argument("--space", default="tiny")
     ap.add_argument("--dataset", default="digits")
     ap.add_argument("--budget", default="memory_bits<=8000",
@@ -400,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{tr['epochs']} epochs"
         + (f", at most {tr['max_train_batches']} batches/epoch" if tr["max_train_batches"]
            else ", full epochs")
-        + f", batch {tr['batch_size']}, lr {tr['lr']:g}, early stopping "
+        + f", batch {tr['batch_size']}, lr {tr['lr']:g} ({tr['lr_schedule']}), BN "
+        f"recalibration {'on' if tr['bn_recalibration'] else 'off'}, early stopping "
         f"{'on (replayed)' if tr['early_stopping'] else 'off'}, one training seed "
         f"({args.train_seed}) for every run. Training is cached by spec hash + training "
         f"settings (a spec proposed again by another sampler or seed replays its curve): "
