@@ -720,7 +720,10 @@ def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfi
             trainable,
             tune_config=tune.TuneConfig(search_alg=searcher,
                                         scheduler=scheduler_cls(rule, stopped),
-                                        num_samples=-1, reuse_actors=True),
+                                        # a fresh actor per trial: with reused ones a
+                                        # takeover driver's last results were never
+                                        # fetched (the trainables blocked in report)
+                                        num_samples=-1, reuse_actors=False),
             run_config=tune.RunConfig(storage_path=storage, name=cfg.study, verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=0)),
         )
