@@ -675,6 +675,12 @@ def _tune_classes() -> tuple[type, type]:
 
         def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]
                             ) -> str:
+            if RESULT_KEY in result:
+                # the trial's result is in: end it here rather than wait for the trainable's
+                # closing report (a takeover driver was seen never to fetch that one, the
+                # trainable blocked in tune.report); the searcher completes it from this
+                # result in on_trial_complete
+                return str(TrialScheduler.STOP)
             rule = getattr(self, "rule", None)
             if rule is None or EPOCH_KEY not in result:
                 return str(TrialScheduler.CONTINUE)
