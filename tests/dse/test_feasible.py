@@ -79,12 +79,13 @@ def test_warm_start_trains_feasible_points_first(tmp_path: Path) -> None:
 def test_study_stores_a_fixed_reference_and_its_hypervolume_never_decreases(
         tmp_path: Path) -> None:
     """A new study stores its reference (accuracy 0, memory 1.1 x the largest of 500 uniform
-    draws); status and the hypervolume history use it, and the history is monotone."""
+    draws of the study's space); status and the hypervolume history use it, and the history
+    is monotone."""
     url = f"sqlite:///{tmp_path / 'r.db'}"
     cfg = build_config(study="ref", db=url, trials=4, seed=2, warm_start=0, **QUICK)
     run_search(cfg)
     store = open_store(url)
-    space = get_space("tiny", input_shape=(1, 8, 8), num_classes=10)
+    space = get_space(cfg.space, input_shape=(1, 8, 8), num_classes=10)  # the default
     largest = float(draw(space, [], want=500, seed=2, max_draws=500).costs["memory_bits"].max())
     expected = [0.0, largest * 1.1]
     assert store.get_study("ref").config["hypervolume_reference"] == expected
