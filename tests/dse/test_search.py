@@ -501,8 +501,9 @@ def test_constraints_are_on_the_trial_from_its_proposal(tmp_path: Path, monkeypa
         return real(payload, report)
 
     monkeypatch.setattr(search, "run_trial", checking)
+    # the budgets of these two tests are set for `tiny`'s sizes (the default space is larger)
     run_search(build_config(study="c", db=url, trials=3, seed=2, budgets=[budget],
-                            sampler="random", warm_start=0, **QUICK))
+                            sampler="random", warm_start=0, space="tiny", **QUICK))
     df = open_store(url).query("c")
     trials = {t.number: t for t in optuna_trials(url, "c")}
     assert len(during) == 3 and {s for s, _ in during.values()} == \
@@ -675,7 +676,7 @@ def test_hardware_metrics_are_written_once_per_candidate(tmp_path: Path, monkeyp
 
         monkeypatch.setattr(Store, name, spy)
     url = db_url(tmp_path)
-    cfg = build_config(study="once", db=url, trials=3, seed=2, warm_start=0,
+    cfg = build_config(study="once", db=url, trials=3, seed=2, warm_start=0, space="tiny",
                        budgets=["memory_bits<=4000"], **QUICK)
     run_search(cfg)
     cat = catalogue()
