@@ -726,9 +726,11 @@ def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfi
             trainable,
             tune_config=tune.TuneConfig(search_alg=searcher,
                                         scheduler=scheduler_cls(rule, stopped),
-                                        # a fresh actor per trial: with reused ones a
-                                        # takeover driver's last results were never
-                                        # fetched (the trainables blocked in report)
+                                        # a fresh actor per trial: no state carried
+                                        # from one trial's training into the next
+                                        # (the hang once blamed on reuse was the
+                                        # closing report; the scheduler ends a trial
+                                        # at its result, BucketedScheduler)
                                         num_samples=-1, reuse_actors=False),
             run_config=tune.RunConfig(storage_path=storage, name=cfg.study, verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=0)),
