@@ -119,7 +119,7 @@ def point_metrics(spec: ArchSpec, accel: AccelConfig, *, tech: Any = None,
     ``area_um2`` (see the module docstring). A fold the SRAMs cannot hold raises
     ``ValueError`` naming the field."""
     from hwmodel.ir import lower
-    from hwmodel.sim import access_energy_pj, simulate, sram_pj_per_bit
+    from hwmodel.sim.simulator import access_energy_pj, simulate, sram_pj_per_bit
 
     if tech is None:
         from hwmodel.tech import default_tech

@@ -1,6 +1,7 @@
 """Search spaces by name, user spaces from YAML/TOML files, and reference configurations.
 
-* :data:`SPACES` — the registry (``@SPACES.register("name")``, ``SPACES.names()``);
+* :data:`SPACES` — the registry (``@SPACES.register("name")``, ``SPACES.names()``, defined in
+  :mod:`search_spaces.spaces.registry`);
   :func:`get_space` builds a registered space, and ``get_space("my_space.yaml", ...)`` loads a
   user space (see :mod:`search_spaces.spaces.user`).
 * :func:`get_reference`, :func:`list_references` — named fixed architectures (ArchSpecs) in the
@@ -11,24 +12,12 @@ Nothing here imports torch or optuna.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from search_spaces.registry import Registry
 from search_spaces.spaces.base import SearchSpace
+from search_spaces.spaces.registry import BUILTIN_SPACES, SPACES, USER_SPACE_SUFFIXES, SpaceFactory
 from search_spaces.spec import ArchSpec
-
-SpaceFactory = Callable[..., SearchSpace]
-
-#: The space modules shipped with tinydse; each registers itself when imported.
-BUILTIN_SPACES = ("asic_encoder", "asic_encoder_codec", "billnet", "compact", "heq_resnet",
-                  "mognet", "tiny")
-#: Space name -> class or factory ``(input_shape, num_classes, **params) -> SearchSpace``.
-USER_SPACE_SUFFIXES = (".yaml", ".yml", ".toml")
-SPACES: Registry[SpaceFactory] = Registry(
-    "search space", field="space",
-    builtins=tuple(f"search_spaces.spaces.{m}" for m in BUILTIN_SPACES),
-    hint=f"or a path ending {'/'.join(USER_SPACE_SUFFIXES)}")
 
 
 def get_space(name_or_path: str, *, input_shape: Sequence[int], num_classes: int,
@@ -81,6 +70,6 @@ def list_references() -> list[str]:
 
 
 __all__ = [
-    "BUILTIN_SPACES", "SPACES", "SearchSpace", "get_reference", "get_space", "is_video_space",
-    "list_references",
+    "BUILTIN_SPACES", "SPACES", "USER_SPACE_SUFFIXES", "SearchSpace", "SpaceFactory",
+    "get_reference", "get_space", "is_video_space", "list_references",
 ]

@@ -29,8 +29,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from search_spaces.spaces.base import Dim
-from search_spaces.spaces.staged import KnobDef, KnobError, parse_domain
+from search_spaces.spaces.dims import Dim
+from search_spaces.spaces.knobs import KnobDef, KnobError, parse_domain
 
 #: Dimension name = prefix + the AccelConfig field.
 ACCEL_PREFIX = "accel_"
@@ -47,7 +47,7 @@ def accel_dimensions(forms: Mapping[str, Any],
                      path: tuple[str | int, ...] = ("accelerator",)) -> tuple[Dim, ...]:
     """``{field: form}`` -> one dimension per field, in the mapping's order.
 
-    Errors are :class:`~search_spaces.spaces.staged.KnobError` with the path of the offending
+    Errors are :class:`~search_spaces.spaces.knobs.KnobError` with the path of the offending
     key or item (``("accelerator", "rows", 1)``), so a file loader can name its line.
     """
     from hwmodel.accel import AccelConfig

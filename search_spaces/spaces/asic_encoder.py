@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from search_spaces.spaces import SPACES
+from search_spaces.spaces.registry import SPACES
 from search_spaces.spaces.staged import PresetSpace
 from search_spaces.spec import Shape
 

@@ -31,9 +31,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from search_spaces.spaces import SPACES
 from search_spaces.spaces.asic_encoder import AsicEncoderSpace
 from search_spaces.spaces.base import Categorical, Dim, SearchSpace, check_input_shape
+from search_spaces.spaces.registry import SPACES
 from search_spaces.spaces.staged import PresetSpace, weight_quant
 from search_spaces.spec import ArchSpec, Linear, Pool, Shape
 

@@ -132,11 +132,10 @@ def build_reference(name: str) -> ArchSpec:
     if name not in REFERENCES:
         raise KeyError(f"unknown reference configuration {name!r} (references: "
                        f"{', '.join(sorted(REFERENCES))})")
-    from search_spaces.spaces import get_space
+    from search_spaces.spaces.registry import SPACES
 
     ref = REFERENCES[name]
-    space = get_space(ref.space, input_shape=ref.input_shape, num_classes=ref.num_classes,
-                      **ref.params)
+    space = SPACES.get(ref.space)(tuple(ref.input_shape), ref.num_classes, **ref.params)
     return space.from_choices(ref.choices).with_name(name)
 
 

@@ -48,23 +48,21 @@ This module never imports torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from search_spaces.quantizers import QUANTIZERS, multi_level_quantizers, searchable_quantizers
 from search_spaces.spaces.base import (
-    Categorical,
-    Choice,
     Cmp,
     Condition,
     Dim,
-    IntRange,
     SearchSpace,
     all_of,
     any_of,
     check_input_shape,
 )
+from search_spaces.spaces.knobs import Domain, KnobDef, KnobError, field_path, parse_domain
 from search_spaces.spec import (
     CA_RULE_HYBRID,
     GATES,
@@ -84,63 +82,6 @@ from search_spaces.spec import (
 LEVELS_OF_BITS = {1: 2, 2: 3, 3: 5}
 OR_GATES = ("or", "mux_or")
 MUX_GATES = ("mux", "mux_or")
-
-
-class KnobError(ValueError):
-    """A bad knob value; ``path`` locates it (e.g. ('width', 'per_stage', 2)) for line lookup."""
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
-
-
-@dataclass(frozen=True)
-class KnobDef:
-    """One word of the vocabulary: its type, allowed values or bounds, and whether per stage."""
-
-    name: str
-    type: type
-    default: Any
-    doc: str
-    allowed: tuple[Any, ...] | None = None
-    #: the allowed values read from a registry when asked (so later registrations count)
-    allowed_from: Callable[[], tuple[Any, ...]] | None = None
-    low: int | None = None
-    high: int | None = None
-    per_stage: bool = False
-    odd: bool = False
-
-    def check_value(self, value: Any, path: tuple[str | int, ...]) -> Choice:
-        """One concrete value: right type, allowed or within bounds."""
-        field = _field(path)
-        tname = self.type.__name__
-        if self.type is float:
-            ok_type = isinstance(value, int | float) and not isinstance(value, bool)
-        elif self.type is int:
-            ok_type = isinstance(value, int) and not isinstance(value, bool)
-        else:
-            ok_type = isinstance(value, self.type)
-        if not ok_type:
-            raise KnobError(path, f"{field}={value!r} must be of type {tname}")
-        if self.type is float:
-            value = float(value)
-        allowed = self.allowed if self.allowed_from is None else self.allowed_from()
-        if allowed is not None and value not in allowed:
-            raise KnobError(path, f"{field}={value!r} must be one of {list(allowed)}")
-        if self.low is not None and value < self.low or self.high is not None and value > \
-                self.high:
-            raise KnobError(path, f"{field}={value!r} must be in {self.low}..{self.high}")
-        if self.odd and value % 2 == 0:
-            raise KnobError(path, f"{field}={value!r} must be odd")
-        return value  # type: ignore[no-any-return]
-
-
-def _field(path: tuple[str | int, ...]) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
-    return out
 
 
 VOCABULARY: dict[str, KnobDef] = {k.name: k for k in (
@@ -185,26 +126,6 @@ GLOBAL_KNOBS = tuple(k for k, d in VOCABULARY.items() if not d.per_stage)
 
 
 @dataclass(frozen=True)
-class Domain:
-    """A parsed domain: a tuple of choices, or an int range."""
-
-    choices: tuple[Choice, ...] | None = None
-    low: int = 0
-    high: int = 0
-    step: int = 1
-
-    def values(self) -> tuple[Choice, ...]:
-        if self.choices is not None:
-            return self.choices
-        return tuple(range(self.low, self.high + 1, self.step))
-
-    def dim(self, name: str, when: Condition | None, doc: str) -> Dim:
-        if self.choices is not None:
-            return Categorical(name, when, doc, choices=self.choices)
-        return IntRange(name, when, doc, low=self.low, high=self.high, step=self.step)
-
-
-@dataclass(frozen=True)
 class Knob:
     """A knob's parsed form: one global domain, or one domain per stage."""
 
@@ -225,89 +146,37 @@ class Knob:
         return {v for d in doms if d is not None for v in d.values()}
 
 
-def parse_domain(kdef: KnobDef, form: Any, path: tuple[str | int, ...]) -> Domain:
-    """A scalar, a list, ``{choices: [...]}`` or ``{low, high, step}`` -> Domain."""
-    field = _field(path)
-    if isinstance(form, Mapping):
-        keys = set(form)
-        if "choices" in keys:
-            extra = sorted(keys - {"choices"})
-            if extra:
-                raise KnobError((*path, extra[0]), f"{field}: unknown field {extra[0]!r} beside "
-                                "'choices'")
-            return parse_domain(kdef, form["choices"], (*path, "choices"))
-        if keys & {"low", "high", "step"}:
-            extra = sorted(keys - {"low", "high", "step"})
-            if extra:
-                raise KnobError((*path, extra[0]), f"{field}: unknown field {extra[0]!r} in a "
-                                "range (known: low, high, step)")
-            if kdef.type is not int:
-                raise KnobError(path, f"{field}: a low/high range needs an integer knob; "
-                                f"{kdef.name!r} is {kdef.type.__name__}")
-            for k in ("low", "high"):
-                if k not in form:
-                    raise KnobError(path, f"{field}: a range needs both 'low' and 'high'")
-            low = kdef.check_value(form["low"], (*path, "low"))
-            high = kdef.check_value(form["high"], (*path, "high"))
-            step = form.get("step", 1)
-            if not isinstance(step, int) or isinstance(step, bool) or step < 1:
-                raise KnobError((*path, "step"), f"{field}.step={step!r} must be an integer >= 1")
-            if low > high:  # type: ignore[operator]
-                raise KnobError(path, f"{field}: low={low!r} must be <= high={high!r}")
-            if (high - low) % step:  # type: ignore[operator]
-                raise KnobError(path, f"{field}: high-low={high - low} must be a multiple of "  # type: ignore[operator]
-                                f"step={step}")
-            if kdef.odd and step % 2:
-                raise KnobError(path, f"{field}: step={step} must be even for an odd-only knob")
-            return Domain(low=int(low), high=int(high), step=step)  # type: ignore[arg-type]
-        bad = sorted(keys)[0] if keys else "(empty)"
-        raise KnobError((*path, bad) if keys else path,
-                        f"{field}: unknown field {bad!r} (a knob is a value, a list, "
-                        "{choices: [...]}, {low, high, step} or {per_stage: ...})")
-    if isinstance(form, list | tuple):
-        if not form:
-            raise KnobError(path, f"{field}: the list of choices must not be empty")
-        vals = tuple(kdef.check_value(v, (*path, i)) for i, v in enumerate(form))
-        seen: set[Any] = set()
-        for i, v in enumerate(vals):
-            if v in seen:
-                raise KnobError((*path, i), f"{field}[{i}]={v!r} repeats a choice")
-            seen.add(v)
-        return Domain(choices=vals)
-    return Domain(choices=(kdef.check_value(form, path),))
-
-
 def parse_knob(name: str, form: Any, path: tuple[str | int, ...] | None = None) -> Knob:
     """Parse one knob in any of the module-level forms; errors carry the path."""
     path = (name,) if path is None else path
     if name not in VOCABULARY:
-        raise KnobError(path, f"{_field(path)}: unknown dimension {name!r} (known: "
+        raise KnobError(path, f"{field_path(path)}: unknown dimension {name!r} (known: "
                         f"{', '.join(VOCABULARY)})")
     kdef = VOCABULARY[name]
     if isinstance(form, Mapping) and "per_stage" in form:
         if not kdef.per_stage:
-            raise KnobError((*path, "per_stage"), f"{_field(path)}: knob {name!r} is global "
+            raise KnobError((*path, "per_stage"), f"{field_path(path)}: knob {name!r} is global "
                             "and cannot be per_stage")
         ps = form["per_stage"]
         rest = {k: v for k, v in form.items() if k != "per_stage"}
         if ps is True:
             if not rest:
-                raise KnobError(path, f"{_field(path)}: per_stage: true needs a domain beside "
+                raise KnobError(path, f"{field_path(path)}: per_stage: true needs a domain beside "
                                 "it (choices: [...] or low/high)")
             return Knob(name, domain=parse_domain(kdef, rest, path), each=True)
         if ps is False:
             return Knob(name, domain=parse_domain(kdef, rest, path))
         if isinstance(ps, list | tuple):
             if rest:
-                raise KnobError((*path, sorted(rest)[0]), f"{_field(path)}: unknown field "
+                raise KnobError((*path, sorted(rest)[0]), f"{field_path(path)}: unknown field "
                                 f"{sorted(rest)[0]!r} beside a per_stage list")
             if not ps:
-                raise KnobError((*path, "per_stage"), f"{_field(path)}.per_stage must not be "
+                raise KnobError((*path, "per_stage"), f"{field_path(path)}.per_stage must not be "
                                 "empty")
             doms = tuple(parse_domain(kdef, f, (*path, "per_stage", i)) for i, f in
                          enumerate(ps))
             return Knob(name, per_stage=doms)
-        raise KnobError((*path, "per_stage"), f"{_field(path)}.per_stage={ps!r} must be true, "
+        raise KnobError((*path, "per_stage"), f"{field_path(path)}.per_stage={ps!r} must be true, "
                         "false or a list (one entry per stage)")
     return Knob(name, domain=parse_domain(kdef, form, path))
 

@@ -129,7 +129,7 @@ def file_is_video(spec: UserSpaceFile) -> bool:
 def _base_class(spec: UserSpaceFile) -> type[PresetSpace] | None:
     if spec.base is None:
         return None
-    from search_spaces.spaces import SPACES
+    from search_spaces.spaces.registry import SPACES
 
     factory = SPACES.get(spec.base) if spec.base in SPACES else None
     if not (isinstance(factory, type) and issubclass(factory, PresetSpace)):
