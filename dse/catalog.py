@@ -11,7 +11,8 @@ plug-in, a test). From the catalogue alone follow:
 * the objectives a study of a task may use (:meth:`Catalogue.objectives`, with directions);
 * the metrics a hard budget may constrain: every directed metric known before training
   (:meth:`Catalogue.budgets`);
-* the real metric columns of ``dse_evaluations`` (:meth:`Catalogue.columns`);
+* the real metric columns of the store (:meth:`Catalogue.columns`: a hardware one on
+  ``dse_hardware_reports``, a trained one on ``dse_evaluations``);
 * the dashboard's axes, labels, log axes, number formats and directions.
 
 Torch-free: the configuration, the store and the dashboard import it.
@@ -117,8 +118,7 @@ class Catalogue:
         return sorted(self, key=rank)
 
     def columns(self) -> tuple[str, ...]:
-        """The real metric columns of ``dse_evaluations`` (of every task), in display
-        order."""
+        """The real metric columns of the store (of every task), in display order."""
         return tuple(m.name for m in self.ordered() if m.column)
 
     def axes(self) -> tuple[str, ...]:

@@ -31,9 +31,13 @@ from dse.store.records import (
     TrainingRecord,
     before_training,
     eval_record,
+    hardware_metrics,
+    objective_row,
+    objective_selection,
     objective_vector,
     study_record,
     training_record,
+    with_hardware,
 )
 from dse.store.schema import (
     EPOCH_COLUMNS,
@@ -44,6 +48,7 @@ from dse.store.schema import (
     HardwareReport,
     Study,
     Training,
+    metric_column,
     metric_columns,
     trained_columns,
 )
@@ -58,14 +63,15 @@ from dse.store.where import (
 
 def query_columns() -> dict[str, Any]:
     """The real columns of a query row, in output order (the metric columns are the
-    catalogue's, :func:`dse.store.schema.metric_columns`)."""
+    catalogue's, :func:`dse.store.schema.metric_columns`: the candidate's hardware report's,
+    then the evaluation's)."""
     return {
         "candidate_id": Candidate.id,
         "evaluation_id": Evaluation.id,
         "trial_number": Evaluation.trial_number,
         "status": Evaluation.status,
         "pareto": Evaluation.pareto,
-        **{name: getattr(Evaluation, name) for name in metric_columns()},
+        **{name: metric_column(name) for name in metric_columns()},
         "attempt": Evaluation.attempt,
         "host": Evaluation.host,
         "violated": Evaluation.violated,
@@ -117,7 +123,8 @@ def query(db: Database, study: str | int, *, pareto_only: bool = False, where: s
         srow = db.study(session, study)
         alive = study_driver_alive(srow)
         cols = dict(columns_now)
-        sel = [c.label(n) for n, c in cols.items()] + [Evaluation.metrics.label("_metrics")]
+        sel = [c.label(n) for n, c in cols.items()] + [
+            HardwareReport.metrics.label("_hw_metrics"), Evaluation.metrics.label("_metrics")]
         if include_choices:
             sel.append(Candidate.choices.label("_choices"))
         pairs = _is_cosearch(session, srow.id)
@@ -131,14 +138,14 @@ def query(db: Database, study: str | int, *, pareto_only: bool = False, where: s
             stmt = (select(*sel).select_from(Candidate)
                     .outerjoin(Evaluation, Evaluation.candidate_id == Candidate.id)
                     .where(Candidate.study_id == srow.id))
-        if pairs:
-            stmt = stmt.outerjoin(HardwareReport, HardwareReport.candidate_id == Candidate.id)
+        stmt = stmt.outerjoin(HardwareReport, HardwareReport.candidate_id == Candidate.id)
         if since_id is not None:
             stmt = stmt.where(Candidate.id > int(since_id))
         if node is not None and pushdown:
             stmt = stmt.where(to_sqlalchemy(node, cols))
         rows = session.execute(stmt.order_by(Candidate.id)).all()
-    names = list(cols) + ["_metrics"] + (["_choices"] if include_choices else []) + (
+    names = list(cols) + ["_hw_metrics", "_metrics"] + (
+        ["_choices"] if include_choices else []) + (
         ["_accel"] if pairs else [])
     frame = pd.DataFrame.from_records(rows, columns=names)
     frame = _expand(frame, columns_now, include_choices)
@@ -198,8 +205,8 @@ def _expand(frame: pd.DataFrame, columns: dict[str, Any], include_choices: bool
             frame[name] = frame[name].astype("Int64")
         else:
             frame[name] = pd.to_numeric(frame[name]).astype("float64")
-    metrics = frame.pop("_metrics")
-    extra_rows = [m if isinstance(m, dict) else {} for m in metrics]
+    extra_rows = [{**(h if isinstance(h, dict) else {}), **(m if isinstance(m, dict) else {})}
+                  for h, m in zip(frame.pop("_hw_metrics"), frame.pop("_metrics"), strict=True)]
     keys = sorted({k for m in extra_rows for k in m if k not in frame.columns})
     for key in keys:
         values = [m.get(key) for m in extra_rows]
@@ -466,7 +473,7 @@ def candidate(db: Database, candidate_id: int) -> dict[str, Any]:
             "choices": dict(cand.choices or {}),
             "created_at": cand.created_at,
             "evaluation": None if ev is None else asdict(eval_record(ev)),
-            "hardware": None if hw is None else {"metrics": dict(hw.metrics or {}),
+            "hardware": None if hw is None else {"metrics": hardware_metrics(hw),
                                                  "per_layer": list(hw.per_layer or []),
                                                  "accel": dict(hw.accel or {})},
             "artifacts": artifacts,
@@ -486,27 +493,16 @@ def hypervolume_history(db: Database, study: str | int) -> pd.DataFrame:
         srow = db.study(session, study)
         rec = study_record(srow)
         names = [n for n, _ in rec.objectives]
-        sel: list[Any] = [Evaluation.id, Evaluation.trial_number, Evaluation.finished_at]
-        metric_cols = metric_columns()
-        sel += [getattr(Evaluation, n) for n in names if n in metric_cols]
-        need_json = any(n not in metric_cols for n in names)
-        if need_json:
-            sel.append(Evaluation.metrics)
-        rows = session.execute(select(*sel).where(
+        sel: list[Any] = [Evaluation.id, Evaluation.trial_number, Evaluation.finished_at,
+                          *objective_selection(names)]
+        rows = session.execute(with_hardware(select(*sel).select_from(Evaluation)).where(
             Evaluation.study_id == srow.id, Evaluation.status == "complete")
             .order_by(Evaluation.finished_at, Evaluation.id)).all()
     directions = [d for _, d in rec.objectives]
     signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
     points, meta = [], []
     for r in rows:
-        mapping: dict[str, Any] = {}
-        k = 3
-        for n in names:
-            if n in metric_cols:
-                mapping[n] = r[k]
-                k += 1
-        if need_json:
-            mapping["metrics"] = r[-1] or {}
+        mapping = objective_row(names, r[3:])
         vec = objective_vector(mapping, rec.objectives)
         if vec is not None:
             points.append(vec)
@@ -581,7 +577,7 @@ def evaluations(db: Database, study: str | int, *, candidate_id: int | None = No
                 Candidate.id == int(candidate_id), Candidate.study_id == srow.id)
                 ).first() is None:
             raise StoreError(f"study {srow.name!r} has no candidate {candidate_id}")
-        hw_stmt = select(HardwareReport.candidate_id, HardwareReport.metrics).join(
+        hw_stmt = select(HardwareReport).join(
             Candidate, Candidate.id == HardwareReport.candidate_id).where(
             Candidate.study_id == srow.id)
         ev_stmt = select(Evaluation).where(Evaluation.study_id == srow.id,
@@ -597,7 +593,8 @@ def evaluations(db: Database, study: str | int, *, candidate_id: int | None = No
             hw_stmt = hw_stmt.where(HardwareReport.candidate_id == int(candidate_id))
             ev_stmt = ev_stmt.where(Evaluation.candidate_id == int(candidate_id))
             tr_stmt = tr_stmt.where(Training.candidate_id == int(candidate_id))
-        hardware = {int(c): dict(m or {}) for c, m in session.execute(hw_stmt).all()}
+        hardware = {int(hw.candidate_id): hardware_metrics(hw)
+                    for hw in session.execute(hw_stmt).scalars().all()}
         evs = [eval_record(ev) for ev in session.execute(ev_stmt).scalars().all()]
         trs = [training_record(t) for t in session.execute(tr_stmt).scalars().all()]
     leading = evaluation_columns()

@@ -13,7 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from dse.store.schema import Evaluation, Study, Training, metric_columns, trained_columns
+from dse.store.schema import (
+    Evaluation,
+    HardwareReport,
+    Study,
+    Training,
+    hardware_columns,
+    metric_column,
+    metric_columns,
+    trained_columns,
+)
 
 
 @dataclass(frozen=True)
@@ -121,11 +130,18 @@ def study_record(s: Study) -> StudyRecord:
 
 
 def evaluation_metrics(ev: Evaluation) -> dict[str, float]:
-    """All metrics of an evaluation by name: real columns first, then the JSON extras."""
-    return row_metrics(ev, metric_columns())
+    """All metrics of an evaluation by name: its candidate's hardware numbers (the report's
+    columns, then its JSON), then the evaluation's trained columns and JSON extras."""
+    return {**hardware_metrics(ev.hardware), **row_metrics(ev, trained_columns())}
 
 
-def row_metrics(row: Evaluation | Training, columns: Sequence[str]) -> dict[str, float]:
+def hardware_metrics(hw: HardwareReport | None) -> dict[str, float]:
+    """A candidate's hardware numbers by name ({} before its report is written)."""
+    return {} if hw is None else row_metrics(hw, hardware_columns())
+
+
+def row_metrics(row: Evaluation | Training | HardwareReport, columns: Sequence[str]
+                ) -> dict[str, float]:
     """The non-null metric ``columns`` of a row, then the numbers of its JSON ``metrics``."""
     out: dict[str, float] = {}
     for name in columns:
@@ -185,21 +201,46 @@ def split_metrics(metrics: Mapping[str, Any], columns: Sequence[str]
 
 def objective_vector(ev: Evaluation | Mapping[str, Any], objectives: Sequence[tuple[str, str]]
                      ) -> np.ndarray | None:
-    """The objective values of an evaluation (object or row mapping), None if any is missing."""
+    """The objective values of an evaluation (object, with its hardware report, or a row
+    mapping of :func:`objective_row`), None if any is missing."""
+    if isinstance(ev, Evaluation):
+        known: Mapping[str, Any] = evaluation_metrics(ev)
+    else:
+        known = {**(ev.get("metrics") or {}), **{k: v for k, v in ev.items() if k != "metrics"}}
     values = []
-    extras = (ev.metrics if isinstance(ev, Evaluation) else ev.get("metrics")) or {}
-    columns = metric_columns()
     for name, _direction in objectives:
-        if name in columns:
-            value = getattr(ev, name) if isinstance(ev, Evaluation) else ev.get(name)
-        else:
-            value = extras.get(name)
+        value = known.get(name)
         if value is None or isinstance(value, bool) or not isinstance(value, int | float):
             return None
         if not math.isfinite(float(value)):
             return None
         values.append(float(value))
     return np.array(values)
+
+
+def objective_selection(names: Sequence[str]) -> list[Any]:
+    """What to select, from evaluations outer-joined with their hardware reports
+    (:func:`with_hardware`), for the objectives ``names``: their metric columns, then both
+    JSON columns; :func:`objective_row` reads a row of it."""
+    columns = metric_columns()
+    return [*(metric_column(n) for n in names if n in columns), HardwareReport.metrics,
+            Evaluation.metrics]
+
+
+def objective_row(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    """The mapping :func:`objective_vector` reads from ``values``, a row of
+    :func:`objective_selection` (the same ``names``)."""
+    columns = metric_columns()
+    cols = [n for n in names if n in columns]
+    out: dict[str, Any] = dict(zip(cols, values[:len(cols)], strict=True))
+    hw_json, ev_json = values[len(cols)], values[len(cols) + 1]
+    out["metrics"] = {**(hw_json or {}), **(ev_json or {})}
+    return out
+
+
+def with_hardware(stmt: Any) -> Any:
+    """``stmt`` (over evaluations) outer-joined with the candidates' hardware reports."""
+    return stmt.outerjoin(HardwareReport, HardwareReport.candidate_id == Evaluation.candidate_id)
 
 
 def dominates(q: np.ndarray, p: np.ndarray, signs: np.ndarray) -> bool:
@@ -216,3 +257,11 @@ def before_training(name: str) -> bool:
     metric = catalogue().get(name)
     return metric is not None and metric.known.before_training
 
+
+
+def trained_metric(name: str) -> bool:
+    """Whether the catalogue has metric ``name`` and knows it only after training."""
+    from dse.catalog import catalogue
+
+    metric = catalogue().get(name)
+    return metric is not None and not metric.known.before_training

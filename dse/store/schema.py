@@ -3,10 +3,13 @@
 Every table is prefixed ``dse_`` so that Optuna's RDB storage (``studies``, ``trials``, ...)
 can live in the same database without a clash; our Alembic version table is
 ``dse_alembic_version`` for the same reason (Optuna's own is ``alembic_version``).
-Timestamps are naive UTC. The metric columns of ``dse_evaluations`` are not listed here: they
-are the metric catalogue's entries flagged ``column`` (docs/design.md, "Metric catalogue"),
-mapped by :func:`metric_columns`; anything else a study reports (e.g. ``psnr_db``) goes to
-the ``metrics`` JSON column. Schema changes go through an Alembic revision in
+Timestamps are naive UTC. The metric columns are not listed here: they are the metric
+catalogue's entries flagged ``column`` (docs/design.md, "Metric catalogue"), each in one
+table by when it is known: a metric known before training (the cost model's, the
+simulator's, the spec's) is a column of the candidate's ``dse_hardware_reports`` row
+(:func:`hardware_columns`), a trained one of ``dse_evaluations`` and ``dse_trainings``
+(:func:`trained_columns`); anything else a study reports (e.g. ``psnr_db``) goes to the
+``metrics`` JSON column of the row it belongs to. Schema changes go through an Alembic revision in
 ``dse/store/migrations/versions``; a metric column the catalogue gains needs none: opening the
 store adds it (:func:`dse.store.engine.heal_metric_columns`). A test checks that the models
 and the migrations agree.
@@ -32,7 +35,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 #: JSON on SQLite (text), JSONB on PostgreSQL (queryable with ``->>`` in direct SQL).
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -131,7 +134,8 @@ class Candidate(Base):
 
 class Evaluation(Base):
     """The live evaluation of a candidate (one per candidate; ``attempt`` counts restarts).
-    Its metric columns are the catalogue's (:func:`metric_columns`)."""
+    Its metric columns are the catalogue's trained ones (:func:`trained_columns`); the
+    candidate's hardware numbers are its :attr:`hardware` report's."""
 
     __tablename__ = "dse_evaluations"
     __table_args__ = (Index("ix_dse_evaluations_study_status", "study_id", "status"),
@@ -167,6 +171,10 @@ class Evaluation(Base):
     host: Mapped[str | None] = _col(
         String(255), nullable=True,
         doc="hostname of the machine the latest attempt trains (trained) on")
+    #: the candidate's cost-model report (its hardware numbers), loaded with the evaluation
+    hardware: Mapped[HardwareReport | None] = relationship(
+        primaryjoin="foreign(Evaluation.candidate_id) == HardwareReport.candidate_id",
+        viewonly=True, uselist=False, lazy="joined")
 
 
 class Epoch(Base):
@@ -197,18 +205,22 @@ class Epoch(Base):
 
 
 class HardwareReport(Base):
-    """The cost model's report for a candidate: totals, per-layer rows, accelerator config
-    (the totals also on its evaluation, written in the same transaction, for SQL)."""
+    """The cost model's report for a candidate: its hardware numbers (every metric known
+    before training: the catalogue's as columns, :func:`hardware_columns`, the rest in
+    ``metrics``), per-layer rows and the accelerator configuration. The one place they are
+    stored: the evaluation and the further trainings of the candidate read them here."""
 
     __tablename__ = "dse_hardware_reports"
 
     id: Mapped[int] = _col(Integer, primary_key=True, doc="")
     candidate_id: Mapped[int] = _col(
         ForeignKey("dse_candidates.id", ondelete="CASCADE"), unique=True, doc="")
-    metrics: Mapped[dict[str, Any]] = _col(JSONType, default=dict,
-                                           doc="the totals as reported")
+    metrics: Mapped[dict[str, Any]] = _col(
+        JSONType, default=dict, doc="the candidate's other numbers known before training (not "
+        "catalogue columns; e.g. a task's spec metrics)")
     per_layer: Mapped[list[dict[str, Any]]] = _col(
-        JSONType, default=list, doc="list of per-layer rows (memory, logic, cycles, ...)")
+        JSONType, default=list, deferred=True,
+        doc="list of per-layer rows (memory, logic, cycles, ...)")
     accel: Mapped[dict[str, Any]] = _col(JSONType, default=dict,
                                          doc="the accelerator configuration used")
     created_at: Mapped[datetime] = _col(DateTime, default=utcnow, doc="")
@@ -313,24 +325,41 @@ class Training(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-def metric_columns() -> tuple[str, ...]:
-    """The metric columns of ``dse_evaluations``: the catalogue's entries flagged ``column``
-    (mapped on :class:`Evaluation` here when the catalogue gained one since), then any mapped
-    earlier in this process."""
+def hardware_columns() -> tuple[str, ...]:
+    """The metric columns of ``dse_hardware_reports``: the catalogue's column metrics known
+    before training (mapped on :class:`HardwareReport` here when the catalogue gained one
+    since), then any mapped earlier in this process."""
     from dse.catalog import catalogue
 
-    return _mapped(Evaluation, catalogue().columns())
+    cat = catalogue()
+    return _mapped(HardwareReport, tuple(n for n in cat.columns()
+                                         if cat.metric(n).known.before_training))
 
 
 def trained_columns() -> tuple[str, ...]:
-    """The metric columns of ``dse_trainings``: the catalogue's column metrics known only
-    after training (a training's hardware metrics are its candidate's)."""
+    """The metric columns of ``dse_evaluations`` and ``dse_trainings``: the catalogue's
+    column metrics known only after training."""
     from dse.catalog import catalogue
-    from hwmodel.metrics import Known
 
     cat = catalogue()
-    return _mapped(Training, tuple(n for n in cat.columns()
-                                   if cat.metric(n).known is Known.TRAINING))
+    names = tuple(n for n in cat.columns() if not cat.metric(n).known.before_training)
+    _mapped(Training, names)
+    return _mapped(Evaluation, names)
+
+
+def metric_columns() -> tuple[str, ...]:
+    """Every metric column, in the catalogue's order: the hardware report's, then the
+    trained ones (what a query row shows as real columns)."""
+    from dse.catalog import catalogue
+
+    hardware, trained = hardware_columns(), trained_columns()
+    order = {n: i for i, n in enumerate(catalogue().columns())}
+    return tuple(sorted((*hardware, *trained), key=lambda n: order.get(n, len(order))))
+
+
+def metric_column(name: str) -> Any:
+    """The mapped column of metric ``name`` (on the hardware report or the evaluation)."""
+    return getattr(HardwareReport if name in hardware_columns() else Evaluation, name)
 
 
 #: The metric columns mapped in this process, by table.
@@ -352,7 +381,7 @@ def _mapped(model: type[Base], wanted: tuple[str, ...]) -> tuple[str, ...]:
 
 
 #: The tables whose metric columns follow the catalogue, and the function that names them.
-METRIC_TABLES = {"dse_evaluations": metric_columns, "dse_trainings": trained_columns}
+METRIC_TABLES = {"dse_hardware_reports": hardware_columns, "dse_evaluations": trained_columns,
+                 "dse_trainings": trained_columns}
 
 metric_columns()
-trained_columns()

@@ -35,6 +35,7 @@ from dse.store.schema import (
     HardwareReport,
     Study,
     Training,
+    hardware_columns,
     metric_columns,
     trained_columns,
 )
@@ -77,16 +78,17 @@ _NOTES = {
                       "spec_hash`; the pair's accelerator is\nits hardware report's `accel`. "
                       "Pairs of one network share its training (one trained evaluation, the\n"
                       "others have `train_seconds = 0`).",
-    "dse_evaluations": "The metric columns are the metric catalogue's entries flagged as "
-                       "columns (`dse.catalog`);\na candidate's hardware totals are written "
-                       "once, here (columns, the rest in `metrics`), and survive a\nrestart; a "
-                       "restart (`attempt` + 1) clears every other metric, the epoch rows and "
-                       "the\nartifacts of the abandoned attempt.",
+    "dse_evaluations": "The metric columns are the metric catalogue's trained entries flagged "
+                       "as columns (`dse.catalog`);\nthe candidate's hardware numbers are its "
+                       "`dse_hardware_reports` row's (join on `candidate_id`). A\nrestart "
+                       "(`attempt` + 1) clears every metric, the epoch rows and the artifacts "
+                       "of the abandoned\nattempt.",
     "dse_epochs": "A restarted evaluation's earlier attempts' rows are deleted; reads return the "
                   "current attempt's.",
-    "dse_hardware_reports": "The search writes it once per candidate (`record_hardware`), in the "
-                            "transaction that also puts\nthe totals on the candidate's "
-                            "evaluation.",
+    "dse_hardware_reports": "The one place a candidate's hardware numbers are stored: every "
+                            "metric known before training\n(the catalogue's columns here, the "
+                            "rest in `metrics`), written once per candidate\n"
+                            "(`record_hardware`); they survive a restart of its evaluation.",
     "dse_artifacts": "A search attempt's files have plain names; a restart of the evaluation "
                      "deletes them. A `dse train`\nrun's files are named "
                      "`training-<id>/<name>` (e.g. `training-3/model`).",
@@ -102,8 +104,9 @@ _EXAMPLES = """\
 
 ```sql
 -- the Pareto front of a study, best accuracy first
-SELECT c.id, e.accuracy, e.memory_bits, e.energy_pj
+SELECT c.id, e.accuracy, h.memory_bits, h.energy_pj
 FROM dse_evaluations e JOIN dse_candidates c ON c.id = e.candidate_id
+JOIN dse_hardware_reports h ON h.candidate_id = c.id
 JOIN dse_studies s ON s.id = e.study_id
 WHERE s.name = 'my-study' AND e.pareto
 ORDER BY e.accuracy DESC;
@@ -168,11 +171,13 @@ def _metric_doc(name: str) -> str:
 def _columns(table: Table) -> list[tuple[str, str, str]]:
     """(name, type, meaning) of a table's columns; a table's catalogue metric columns after
     ``status``, described from the catalogue."""
-    metrics = {Evaluation.__tablename__: metric_columns(),
-               Training.__tablename__: trained_columns()}.get(table.name, ())
+    metrics = {Evaluation.__tablename__: trained_columns(),
+               Training.__tablename__: trained_columns(),
+               HardwareReport.__tablename__: hardware_columns()}.get(table.name, ())
     rows = [(c.name, _type(c), c.doc or "") for c in table.columns if c.name not in metrics]
     if metrics:
-        at = 1 + [r[0] for r in rows].index("status")
+        names = [r[0] for r in rows]
+        at = 1 + names.index("status" if "status" in names else "candidate_id")
         rows[at:at] = [(name, _type(table.c[name]), _metric_doc(name)) for name in metrics]
     return rows
 
@@ -197,7 +202,8 @@ def _keys(table: Table) -> list[str]:
 
 
 def _json_metrics() -> str:
-    """The catalogue's metrics that are not columns: the keys of ``dse_evaluations.metrics``."""
+    """The catalogue's metrics that are not columns: the keys of the ``metrics`` JSON of
+    ``dse_hardware_reports`` (known before training) and ``dse_evaluations`` (trained)."""
     from dse.catalog import catalogue
     from dse.tasks import list_tasks
 
@@ -205,8 +211,10 @@ def _json_metrics() -> str:
     columns = set(metric_columns())
     tasks = list_tasks()
     by_task = {t: {m.name for m in cat.for_task(t)} for t in tasks}
-    lines = ["Keys of `dse_evaluations.metrics` that the metric catalogue names (a task may "
-             "report others):", "", "| key | unit | known from | tasks | meaning |",
+    lines = ["Keys of the `metrics` JSON that the metric catalogue names (a task may report "
+             "others): those known before\ntraining are in `dse_hardware_reports.metrics`, the "
+             "trained ones in `dse_evaluations.metrics`:", "",
+             "| key | unit | known from | tasks | meaning |",
              "|---|---|---|---|---|"]
     for m in cat.ordered():
         if m.name in columns:

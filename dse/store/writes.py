@@ -34,10 +34,14 @@ from dse.store.records import (
     dominates,
     fidelity_key,
     json_safe,
+    objective_row,
+    objective_selection,
     objective_vector,
     split_metrics,
     study_record,
+    trained_metric,
     training_record,
+    with_hardware,
 )
 from dse.store.schema import (
     EPOCH_COLUMNS,
@@ -48,7 +52,7 @@ from dse.store.schema import (
     HardwareReport,
     Study,
     Training,
-    metric_columns,
+    hardware_columns,
     trained_columns,
     utcnow,
 )
@@ -165,13 +169,13 @@ def add_candidate(db: Database, study_id: int, spec_json: str, spec_hash: str,
 
 
 def start_evaluation(db: Database, candidate_id: int, trial_number: int | None) -> int:
-    """Mark the candidate's evaluation running; its id. A new evaluation is attempt 1 (with
-    the hardware report's totals). A later start is a restart (attempt + 1) that clears
-    everything the abandoned attempt wrote: every metric not known before training (columns
-    and JSON: accuracies, a compression task's ``psnr_db``, training time), its epoch rows,
-    the search's artifacts of the candidate (a further training's, named
-    ``training-<id>/<name>``, stay), error, violated budget, host and Pareto flag. The
-    hardware metrics, known before training, stay."""
+    """Mark the candidate's evaluation running; its id. A new evaluation is attempt 1. A
+    later start is a restart (attempt + 1) that clears everything the abandoned attempt
+    wrote: every metric of the evaluation (columns and JSON: accuracies, a compression
+    task's ``psnr_db``, training time), its epoch rows, the search's artifacts of the
+    candidate (a further training's, named ``training-<id>/<name>``, stay), error, violated
+    budget, host and Pareto flag. The hardware numbers are the candidate's (its report) and
+    stay."""
     with db.write() as session:
         cand = session.get(Candidate, candidate_id)
         if cand is None:
@@ -184,13 +188,6 @@ def start_evaluation(db: Database, candidate_id: int, trial_number: int | None) 
             ev = Evaluation(candidate_id=candidate_id, study_id=cand.study_id,
                             trial_number=trial_number, status="running", started_at=now,
                             attempt=1, pareto=False, metrics={})
-            hw = session.execute(select(HardwareReport).where(
-                HardwareReport.candidate_id == candidate_id)).scalar_one_or_none()
-            if hw is not None:
-                cols, extra = split_metrics(hw.metrics or {}, metric_columns())
-                for key, value in cols.items():
-                    setattr(ev, key, value)
-                ev.metrics = extra
             session.add(ev)
             session.flush()
             return int(ev.id)
@@ -204,10 +201,9 @@ def start_evaluation(db: Database, candidate_id: int, trial_number: int | None) 
         ev.attempt = (ev.attempt or 0) + 1
         ev.pareto = False
         ev.host = None
-        for name in metric_columns():
-            if not before_training(name):
-                setattr(ev, name, None)
-        ev.metrics = {k: v for k, v in (ev.metrics or {}).items() if before_training(k)}
+        for name in trained_columns():
+            setattr(ev, name, None)
+        ev.metrics = {}
         session.execute(delete(Epoch).where(Epoch.evaluation_id == ev.id))
         session.execute(delete(Artifact).where(Artifact.candidate_id == candidate_id,
                                                Artifact.name.notlike("%/%")))
@@ -220,36 +216,36 @@ def start_evaluation(db: Database, candidate_id: int, trial_number: int | None) 
 def record_hardware(db: Database, candidate_id: int, metrics: Mapping[str, Any],
                     per_layer: Sequence[Mapping[str, Any]] = (),
                     accel: Mapping[str, Any] | None = None) -> None:
-    """Store the cost model's report of a candidate (replacing an earlier one) and, in the
-    same transaction, its totals on the candidate's evaluation if it exists (the catalogue's
-    metric columns, the rest in its JSON; a new evaluation copies them from the report). The
-    search calls it once per candidate; a result never carries these numbers again."""
-    cols, extra = split_metrics(metrics, metric_columns())
+    """Store the cost model's report of a candidate (replacing an earlier one): its numbers
+    known before training (the catalogue's columns, the rest in its JSON), per-layer rows and
+    accelerator. It is the one place they are stored: the evaluation and any further
+    training read them there. A metric the catalogue knows only after training is refused
+    (ValueError)."""
+    late = sorted(k for k in metrics if trained_metric(k))
+    if late:
+        raise ValueError(f"hardware metrics: {late[0]!r} is not known before training (the "
+                         "catalogue's hardware, simulator and spec metrics only)")
+    cols, extra = split_metrics(metrics, hardware_columns())
     with db.write() as session:
         cand = session.get(Candidate, candidate_id)
         if cand is None:
             raise StoreError(f"unknown candidate id {candidate_id}")
-        report_metrics = json_safe({**cols, **extra})
         hw = session.execute(select(HardwareReport).where(
             HardwareReport.candidate_id == candidate_id)).scalar_one_or_none()
         if hw is None:
-            session.add(HardwareReport(candidate_id=candidate_id, metrics=report_metrics,
-                                       per_layer=json_safe(list(per_layer)),
-                                       accel=json_safe(dict(accel or {}))))
-        else:
-            hw.metrics = report_metrics
-            hw.per_layer = json_safe(list(per_layer))
-            hw.accel = json_safe(dict(accel or {}))
+            hw = HardwareReport(candidate_id=candidate_id)
+            session.add(hw)
+        for name in hardware_columns():
+            setattr(hw, name, cols.get(name))
+        hw.metrics = json_safe(extra)
+        hw.per_layer = json_safe(list(per_layer))
+        hw.accel = json_safe(dict(accel or {}))
+        session.flush()
         ev = session.execute(select(Evaluation).where(
             Evaluation.candidate_id == candidate_id)).scalar_one_or_none()
-        if ev is not None:
+        if ev is not None and ev.status == "complete":  # objectives may have changed
             db.lock_study(session, cand.study_id)
-            for key, value in cols.items():
-                setattr(ev, key, value)
-            ev.metrics = {**(ev.metrics or {}), **extra}
-            session.flush()
-            if ev.status == "complete":  # objectives may have changed
-                _refresh_pareto(session, cand.study_id)
+            _refresh_pareto(session, cand.study_id)
 
 
 def finish_evaluation(db: Database, eval_id: int, status: str, *,
@@ -259,7 +255,11 @@ def finish_evaluation(db: Database, eval_id: int, status: str, *,
     (known names to columns, the rest to JSON), and update the study's Pareto flags."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"status: must be one of {', '.join(FINAL_STATUSES)}, got {status!r}")
-    cols, extra = split_metrics(metrics or {}, metric_columns())
+    early = sorted(k for k in (metrics or {}) if before_training(k))
+    if early:
+        raise ValueError(f"metrics: {early[0]!r} is known before training; it is the "
+                         "candidate's (record_hardware), not the evaluation's")
+    cols, extra = split_metrics(metrics or {}, trained_columns())
     with db.write() as session:
         ev = session.get(Evaluation, eval_id)
         if ev is None:
@@ -385,27 +385,13 @@ def _refresh_pareto(session: Session, study_id: int) -> int:
 
     objectives = _objectives(session, study_id)
     names = [n for n, _ in objectives]
-    columns = metric_columns()
-    col_names = [n for n in names if n in columns]
-    need_json = len(col_names) < len(names)
-    cols = [Evaluation.id] + [getattr(Evaluation, n) for n in col_names]
-    if need_json:
-        cols.append(Evaluation.metrics)
-    rows = session.execute(select(*cols).where(
+    rows = session.execute(with_hardware(select(Evaluation.id, *objective_selection(names))
+                                         .select_from(Evaluation)).where(
         Evaluation.study_id == study_id, Evaluation.status == "complete")).all()
     ids = np.array([r[0] for r in rows], dtype=np.int64)
-    points = np.full((len(rows), len(names)), np.nan)
-    for j, name in enumerate(names):
-        if name in col_names:
-            k = 1 + col_names.index(name)
-            points[:, j] = [np.nan if r[k] is None else r[k] for r in rows]
-        else:
-            vals = []
-            for r in rows:
-                v = (r[-1] or {}).get(name)
-                number = isinstance(v, int | float) and not isinstance(v, bool)
-                vals.append(float(v) if number and v is not None else np.nan)
-            points[:, j] = vals
+    vectors = [objective_vector(objective_row(names, r[1:]), objectives) for r in rows]
+    points = np.array([np.full(len(names), np.nan) if v is None else v for v in vectors]
+                      ).reshape(len(rows), len(names))
     mask = non_dominated(points, [d for _, d in objectives]) if len(rows) else \
         np.zeros(0, dtype=bool)
     front_ids = [int(i) for i in ids[mask]]

@@ -128,23 +128,39 @@ def test_training_columns_are_the_catalogues_trained_columns() -> None:
 
 
 def test_store_metric_columns_are_the_catalogue_columns(tmp_path: Path) -> None:
-    """The real metric columns of ``dse_evaluations`` (models, a fresh database, a query
-    frame, docs/schema.md) are exactly the catalogue's entries flagged ``column``; every
-    other catalogue metric a trial reports goes to the JSON metrics."""
+    """The real metric columns of the store (models, a fresh database, a query frame,
+    docs/schema.md) are exactly the catalogue's entries flagged ``column``, each in one
+    table: one known before training on ``dse_hardware_reports``, a trained one on
+    ``dse_evaluations`` and ``dse_trainings``; every other catalogue metric a trial reports
+    goes to the JSON metrics of its row."""
     from sqlalchemy import inspect, select
 
     from dse.store import open_store
-    from dse.store.schema import Evaluation, metric_columns
+    from dse.store.schema import (
+        Evaluation,
+        HardwareReport,
+        Training,
+        hardware_columns,
+        metric_columns,
+        trained_columns,
+    )
     from dse.store.schema_doc import schema_markdown
 
     expected = {m.name for m in catalogue() if m.column}
+    early = {m.name for m in catalogue() if m.column and m.known.before_training}
+    assert early and early < expected
     assert set(metric_columns()) == expected
-    doubles = {c.name for c in Evaluation.__table__.columns if c.type.python_type is float}
-    assert doubles == expected
+    assert set(hardware_columns()) == early
+    assert set(trained_columns()) == expected - early
+    tables = {HardwareReport: early, Evaluation: expected - early, Training: expected - early}
+    for model, names in tables.items():
+        doubles = {c.name for c in model.__table__.columns if c.type.python_type is float}
+        assert doubles - {"beat"} == names, model.__tablename__
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
     with store.engine.connect() as conn:
-        have = {c["name"] for c in inspect(conn).get_columns("dse_evaluations")}
-    assert have & {m.name for m in catalogue()} == expected
+        for model, names in tables.items():
+            have = {c["name"] for c in inspect(conn).get_columns(model.__tablename__)}
+            assert have & {m.name for m in catalogue()} == names, model.__tablename__
     study = store.create_or_get_study("s", space="tiny", dataset="digits",
                                       objectives=[("accuracy", "maximize")])
     cid, _ = store.add_candidate(study.id, "{}", "h", {})
@@ -152,8 +168,10 @@ def test_store_metric_columns_are_the_catalogue_columns(tmp_path: Path) -> None:
     eid = store.start_evaluation(cid, 0)
     store.finish_evaluation(eid, "complete", metrics={"accuracy": 0.5, "epochs_run": 3.0})
     with store.db.read() as session:
-        json_keys = set(session.execute(select(Evaluation.metrics)).scalar_one())
-    assert json_keys == {"ideal_cycles", "epochs_run"}
+        assert set(session.execute(select(Evaluation.metrics)).scalar_one()) == {"epochs_run"}
+        assert set(session.execute(select(HardwareReport.metrics)).scalar_one()) == {
+            "ideal_cycles"}
+        assert session.execute(select(HardwareReport.memory_bits)).scalar_one() == 1.0
     assert expected <= set(store.query("s").columns)
     store.close()
     doc = schema_markdown()
@@ -195,7 +213,9 @@ def probe_a_new_metric(url: str) -> None:
         store = open_store(url)
         with store.engine.connect() as conn:
             assert "probe_bits" in {c["name"] for c in
-                                    inspect(conn).get_columns("dse_evaluations")}
+                                    inspect(conn).get_columns("dse_hardware_reports")}
+            assert "probe_bits" not in {c["name"] for c in
+                                        inspect(conn).get_columns("dse_evaluations")}
         study = store.create_or_get_study("p", space="tiny", dataset="digits",
                                           objectives=[("accuracy", "maximize"),
                                                       ("probe_bits", "minimize")])
@@ -205,7 +225,7 @@ def probe_a_new_metric(url: str) -> None:
             eid = store.start_evaluation(cid, 0)
             store.finish_evaluation(eid, "complete", metrics={"accuracy": acc})
         with store.engine.connect() as conn:
-            rows = conn.execute(text("SELECT probe_bits, metrics FROM dse_evaluations "
+            rows = conn.execute(text("SELECT probe_bits, metrics FROM dse_hardware_reports "
                                      "ORDER BY id")).all()
         assert [r[0] for r in rows] == [7.0, 9.0]
         assert all("probe_bits" not in str(r[1]) for r in rows)  # a column, not JSON

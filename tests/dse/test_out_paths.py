@@ -21,8 +21,9 @@ def _study(tmp_path: Path) -> str:
                                         objectives=[("accuracy", "maximize"),
                                                     ("memory_bits", "minimize")])
         cid, _ = store.add_candidate(rec.id, "{}", "h1", {})
+        store.record_hardware(cid, {"memory_bits": 10})
         eid = store.start_evaluation(cid, 0)
-        store.finish_evaluation(eid, "complete", metrics={"accuracy": 0.5, "memory_bits": 10})
+        store.finish_evaluation(eid, "complete", metrics={"accuracy": 0.5})
     return url
 
 

@@ -7,6 +7,7 @@ Every test gets a fresh database: a new SQLite file, or a uniquely named Postgre
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import uuid
 from collections.abc import Iterator
@@ -121,14 +122,15 @@ def test_a_missing_metric_column_is_added_at_open(store_url: str) -> None:
     rec = _study(s)
     _complete(s, rec.id, "a", {"accuracy": 0.5}, {"memory_bits": 10.0, "energy_pj": 3.0})
     with s.engine.begin() as conn:
-        conn.execute(text("ALTER TABLE dse_evaluations DROP COLUMN energy_pj"))
+        conn.execute(text("ALTER TABLE dse_hardware_reports DROP COLUMN energy_pj"))
     s.close()
-    with pytest.raises(StoreError, match=r"the metric column\(s\) dse_evaluations.energy_pj "
-                                         "are missing; open it read-write once"):
+    with pytest.raises(StoreError, match=r"the metric column\(s\) dse_hardware_reports."
+                                         "energy_pj are missing; open it read-write once"):
         open_store(store_url, read_only=True)
     s = open_store(store_url)
     with s.engine.connect() as conn:
-        assert "energy_pj" in {c["name"] for c in inspect(conn).get_columns("dse_evaluations")}
+        assert "energy_pj" in {c["name"] for c in
+                               inspect(conn).get_columns("dse_hardware_reports")}
         assert _schema_diff(conn) == []
     assert np.isnan(s.query("s1")["energy_pj"].iloc[0])
     _complete(s, rec.id, "b", {"accuracy": 0.6}, {"memory_bits": 20.0, "energy_pj": 4.0})
@@ -171,6 +173,66 @@ def test_upgrade_from_0006_keys_epochs_by_attempt(store_url: str) -> None:
         assert "latency_cycles" not in {c["name"] for c in
                                         inspect(conn).get_columns("dse_evaluations")}
     assert s.epochs(1)["attempt"].tolist() == [3]
+    s.close()
+
+
+def test_upgrade_from_0007_stores_hardware_once(store_url: str) -> None:
+    """Revision 0008 on 0007 rows: the hardware columns move from the evaluation to the
+    candidate's report (a bare candidate's come from the report's JSON), the JSON keeps only
+    what is not a column of its row, and every read shows the same numbers as before."""
+    from alembic import command
+
+    from dse.store.engine import alembic_config, create_store_engine
+
+    engine, url = create_store_engine(store_url)
+    with engine.begin() as conn:
+        cfg = alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0007")
+        conn.execute(text(
+            "INSERT INTO dse_studies (id, name, space, dataset, task, config, objectives, "
+            "budgets, tinydse_version, cost_model_version, created_at, updated_at) VALUES "
+            "(1, 's1', 'tiny', 'digits', 'classification', '{}', "
+            "'[{\"name\": \"accuracy\", \"direction\": \"maximize\"}, "
+            "{\"name\": \"memory_bits\", \"direction\": \"minimize\"}]', '[]', '', '', "
+            "'2026-01-01', '2026-01-01')"))
+        for cid in (1, 2):
+            conn.execute(text(f"INSERT INTO dse_candidates (id, study_id, spec, spec_hash, "
+                              f"choices, created_at) VALUES ({cid}, 1, '{{}}', 'h{cid}', '{{}}', "
+                              "'2026-01-01')"))
+        # candidate 1 searched: totals in the report's JSON and on its evaluation
+        conn.execute(text("INSERT INTO dse_evaluations (id, candidate_id, study_id, status, "
+                          "metrics, pareto, attempt, accuracy, memory_bits, energy_pj) VALUES "
+                          "(1, 1, 1, 'complete', '{\"ideal_cycles\": 7.0, \"psnr_db\": 30.0}', "
+                          "true, 1, 0.9, 100.0, 2.5)"))
+        conn.execute(text("INSERT INTO dse_hardware_reports (id, candidate_id, metrics, "
+                          "per_layer, accel, created_at) VALUES (1, 1, '{\"memory_bits\": "
+                          "100.0, \"energy_pj\": 2.5, \"ideal_cycles\": 7.0}', '[]', '{}', "
+                          "'2026-01-01')"))
+        # candidate 2 of a bare `dse train` study: its report only
+        conn.execute(text("INSERT INTO dse_hardware_reports (id, candidate_id, metrics, "
+                          "per_layer, accel, created_at) VALUES (2, 2, '{\"memory_bits\": "
+                          "64.0, \"bops\": 9.0}', '[]', '{}', '2026-01-01')"))
+    engine.dispose()
+    s = open_store(store_url)
+    with s.engine.connect() as conn:
+        ev_cols = {c["name"] for c in inspect(conn).get_columns("dse_evaluations")}
+        assert not ev_cols & {"memory_bits", "energy_pj", "bops", "cycles"}
+        assert "accuracy" in ev_cols
+        rows = conn.execute(text("SELECT candidate_id, memory_bits, energy_pj, bops, metrics "
+                                 "FROM dse_hardware_reports ORDER BY candidate_id")).all()
+        ev_json = conn.execute(text("SELECT metrics FROM dse_evaluations")).scalar_one()
+        assert _schema_diff(conn) == []
+    assert [tuple(r[:4]) for r in rows] == [(1, 100.0, 2.5, None), (2, 64.0, None, 9.0)]
+    assert [json.loads(r[4]) if isinstance(r[4], str) else r[4] for r in rows] == [
+        {"ideal_cycles": 7.0}, {}]
+    assert (json.loads(ev_json) if isinstance(ev_json, str) else ev_json) == {"psnr_db": 30.0}
+    df = s.query("s1")
+    assert df.loc[0, ["memory_bits", "energy_pj", "ideal_cycles", "psnr_db", "accuracy"]
+                  ].tolist() == [100.0, 2.5, 7.0, 30.0, 0.9]
+    assert s.evaluation(1).metrics == {"memory_bits": 100.0, "energy_pj": 2.5,
+                                       "ideal_cycles": 7.0, "accuracy": 0.9, "psnr_db": 30.0}
+    assert s.refresh_pareto("s1") == 1
     s.close()
 
 
