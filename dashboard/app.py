@@ -7,6 +7,9 @@ reads go through :mod:`dashboard.data`, which opens the store read-only.
 
 from __future__ import annotations
 
+import re
+import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,6 +17,36 @@ if TYPE_CHECKING:
 
 #: Milliseconds between live refreshes of an open page.
 DEFAULT_REFRESH_MS = 3000
+
+#: The partial plotly.js the pages load as an asset, built by scripts/plotly_bundle (see
+#: docs/design.md, "The dashboard's plotly.js"): a third of the full bundle's size.
+PLOTLY_BUNDLE = Path(__file__).parent / "assets" / "plotly-tinydse.min.js"
+
+
+def bundle_version(path: Path = PLOTLY_BUNDLE) -> str | None:
+    """The plotly.js version named in the bundle's header, or None (no file, no header)."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            head = f.read(400)
+    except OSError:
+        return None
+    m = re.search(r"plotly\.js v(\S+) \(tinydse partial bundle", head)
+    return m.group(1) if m else None
+
+
+def plotly_assets_ignore(path: Path = PLOTLY_BUNDLE) -> str:
+    """``assets_ignore`` for Dash: nothing when the bundle is the plotly.js that plotly.py
+    writes figures for; else the bundle, with a warning, so that Dash loads its full
+    plotly.js (a figure of another plotly.py may use attributes the bundle lacks)."""
+    from plotly.offline import get_plotlyjs_version
+
+    want, have = get_plotlyjs_version(), bundle_version(path)
+    if have == want:
+        return ""
+    warnings.warn(f"dashboard: {path.name} is plotly.js {have}, plotly.py writes for "
+                  f"{want}: serving the full plotly.js (rebuild: scripts/plotly_bundle)",
+                  stacklevel=2)
+    return "^" + re.escape(path.name) + "$"
 
 
 def create_app(db_url: str, *, refresh_ms: int = DEFAULT_REFRESH_MS) -> dash.Dash:
@@ -33,7 +66,7 @@ def create_app(db_url: str, *, refresh_ms: int = DEFAULT_REFRESH_MS) -> dash.Das
     data.configure(db_url)
     data.REFRESH_MS = refresh_ms
     app = dash.Dash(__name__, use_pages=True, pages_folder="pages", title="tinydse",
-                    suppress_callback_exceptions=True,
+                    suppress_callback_exceptions=True, assets_ignore=plotly_assets_ignore(),
                     update_title=None)  # type: ignore[arg-type]
     app.layout = html.Div([
         html.Header([
