@@ -206,9 +206,10 @@ def bulk_fill(url: str, name: str, n: int, *, seed: int = 0,
     from sqlalchemy import insert, select
 
     from dse.store import open_store
-    from dse.store.schema import Candidate, Evaluation, HardwareReport
+    from dse.store.schema import Candidate, Evaluation, HardwareReport, hardware_columns
 
     rng = random.Random(seed)
+    columns = set(hardware_columns())
     with open_store(url) as store:
         study = store.create_or_get_study(name, space="digits-variants", dataset="digits",
                                           task="classification", config={"seed": seed},
@@ -222,16 +223,18 @@ def bulk_fill(url: str, name: str, n: int, *, seed: int = 0,
                  "choices": choices[s.hash]} for s, *_ in rows])
             cids = dict(session.execute(select(Candidate.spec_hash, Candidate.id).where(
                 Candidate.study_id == study.id)).all())
+            # the hardware numbers are the report's, as record_hardware writes them: the
+            # catalogue's columns, the rest in its JSON
             session.execute(insert(HardwareReport), [
-                {"candidate_id": cids[s.hash], "per_layer": layers, "accel": accel}
-                for s, _m, layers, accel, _ in rows])
+                {"candidate_id": cids[s.hash], "per_layer": layers, "accel": accel,
+                 **{k: v for k, v in m.items() if k in columns},
+                 "metrics": {k: v for k, v in m.items() if k not in columns}}
+                for s, m, layers, accel, _ in rows])
             session.execute(insert(Evaluation), [
                 {"candidate_id": cids[s.hash], "study_id": study.id, "trial_number": t,
                  "status": "complete", "accuracy": acc, "val_accuracy": acc,
-                 **{k: v for k, v in m.items() if k != "logic_nand2_eq"},
-                 "metrics": {"logic_nand2_eq": m["logic_nand2_eq"]}, "pareto": False,
-                 "attempt": 1}
-                for t, (s, m, _layers, _accel, acc) in enumerate(rows)])
+                 "pareto": False, "attempt": 1}
+                for t, (s, _m, _layers, _accel, acc) in enumerate(rows)])
         store.refresh_pareto(name)
         return Filled(name, {"complete": sorted(cids.values())})
 
