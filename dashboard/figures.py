@@ -364,12 +364,16 @@ def pareto_figure(frames: Mapping[str, pd.DataFrame], x: str, y: str, *,
             traces.append(trace)
     return figure(
         traces,
-        xaxis={"title": {"text": metric_label(x)},
+        xaxis={"title": {"text": metric_label(x)}, "ticklabeloverflow": "allow",
                "type": "log" if log_axes and is_log_metric(x) else "linear"},
-        yaxis={"title": {"text": metric_label(y)},
+        yaxis={"title": {"text": metric_label(y)}, "ticklabeloverflow": "allow",
                "type": "log" if log_axes and is_log_metric(y) else "linear"},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        margin={"l": 60, "r": 20, "t": 40, "b": 50},
+        # margins that already hold the default axes' labels and a one-row legend: where they
+        # are too small Plotly's auto-margin draws the whole figure a second time (10k WebGL
+        # points twice); ticklabeloverflow "allow" skips re-measuring every tick label per
+        # label (plotly.js's default hides labels past the div, and these margins keep them in)
+        margin={"l": 70, "r": 20, "t": 50, "b": 60},
         clickmode="event", hovermode="closest", uirevision=f"{x}|{y}",
         meta={"counts": counts},
     )

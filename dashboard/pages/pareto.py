@@ -374,7 +374,8 @@ def update_pareto(x: str, y: str, color: str | None, compare: list[str] | None,
 @callback(Output({"type": "pareto-budget-label", "metric": MATCH}, "children"),
           Input({"type": "pareto-budget", "metric": MATCH}, "value"),
           State({"type": "pareto-budget", "metric": MATCH}, "max"),
-          State({"type": "pareto-budget", "metric": MATCH}, "id"))
+          State({"type": "pareto-budget", "metric": MATCH}, "id"),
+          prevent_initial_call=True)  # the page is drawn with "no budget" (the slider's end)
 def budget_label(value: float | None, hi: float | None, ident: dict[str, str]) -> str:
     metric = ident["metric"]
     bound = slider_to_bound(metric, value, hi)
@@ -426,7 +427,7 @@ dash.clientside_callback(
           Input("pareto-pc-clear", "n_clicks"), Input("pareto-token", "data"),
           Input("pareto-pc-draw", "n_clicks"),
           State("pareto-brush", "data"), State("pareto-study", "data"),
-          prevent_initial_call="initial_duplicate")  # drawn on request, then on change
+          prevent_initial_call=True)  # drawn on request, then on change
 def update_parcoords(axes: list[str] | None, color: str | None, _clear: int, _token: str,
                      drawn: int | None, brush: dict[str, Any] | None, study: str
                      ) -> tuple[Any, Any]:
@@ -447,7 +448,8 @@ def update_parcoords(axes: list[str] | None, color: str | None, _clear: int, _to
 
 
 @callback(Output("pareto-brush-summary", "children"), Input("pareto-brush", "data"),
-          Input("pareto-token", "data"), State("pareto-study", "data"))
+          Input("pareto-token", "data"), State("pareto-study", "data"),
+          prevent_initial_call=True)  # the page is drawn with the unbrushed summary
 def update_brush_summary(brush: dict[str, Any] | None, _token: str, study: str) -> list[Any]:
     return brush_status(data.get_data().candidates(study), brush or {})
 

@@ -115,6 +115,11 @@ def test_studies_then_pareto_axes_budget_click_candidate(dash_duo: Any, filled_d
     assert traces[0]["xtype"] == "log" and traces[0]["ytype"] == "linear"
     drawn = dash_duo.find_elements("#pareto-graph .scatterlayer .trace .points path")
     assert len(drawn) == n_done  # SVG points actually rendered
+    # drawn once: the default axes fit the figure's margins, so Plotly's auto-margin does not
+    # redraw it (a redraw leaves this counter set, at 0, once done)
+    assert dash_duo.driver.execute_script(
+        "return document.querySelector('#pareto-graph .js-plotly-plot')._fullLayout"
+        "._redrawFromAutoMarginCount") is None
     links = dash_duo.find_elements(".pareto-front-link")
     assert {int(a.text.lstrip("#")) for a in links} == front
 
