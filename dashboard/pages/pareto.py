@@ -255,9 +255,14 @@ def _budgets(values: Sequence[float | None], ids: Sequence[Mapping[str, str]],
 def front_table(frames: Mapping[str, pd.DataFrame], roles: Mapping[str, pd.Series], x: str,
                 y: str, objectives: Sequence[str] = (), limit: int | None = FRONT_ROWS
                 ) -> html.Table | html.Div:
-    """The front's candidates with links to their pages, in ``x`` order: the two axes, the
-    other objectives, then the architecture choices; the first ``limit`` (None: all), with a
-    line saying how many more there are."""
+    """The front's candidates with links to their pages, in ``x`` order: the study (when
+    several are shown), the two axes, the other objectives, then the architecture choices in
+    one cell (``name value · ...``); the first ``limit`` (None: all), with a line saying how
+    many more there are.
+
+    Every cell is a component the browser builds (the 10k-candidate page's 30 rows were
+    two-fifths of its components, with a column per choice), hence one cell for the choices,
+    however many the space has, and no study column on a page of one study."""
     metrics = list(dict.fromkeys([x, y, *objectives]))
     choices = list(dict.fromkeys(c for df in frames.values() for c in pc.choice_columns(df)))
     fronts = []
@@ -269,22 +274,25 @@ def front_table(frames: Mapping[str, pd.DataFrame], roles: Mapping[str, pd.Serie
     total = sum(len(f) for _, f in fronts)
     if not total:
         return html.Div("no candidate on the front yet")
+    several = len(frames) > 1
     rows: list[html.Tr] = []
     for study, front in fronts:
-        for r in front.to_dict("records"):
-            if limit is not None and len(rows) >= limit:
-                break
+        left = None if limit is None else limit - len(rows)
+        for r in (front if left is None else front.iloc[:max(left, 0)]).to_dict("records"):
             cid = int(r["candidate_id"])
             rows.append(html.Tr([
-                html.Td(study), html.Td(dcc.Link(f"#{cid}", href=candidate_href(cid),
-                                                 className="pareto-front-link")),
+                *([html.Td(study)] if several else []),
+                html.Td(dcc.Link(f"#{cid}", href=candidate_href(cid),
+                                 className="pareto-front-link")),
                 html.Td(format_value("trial", r.get("trial"))),
                 *(html.Td(format_value(m, r.get(m))) for m in metrics),
-                *(html.Td(_choice_text(r.get(c))) for c in choices)],
+                *([html.Td(" \u00b7 ".join(f"{pc.axis_label(c)} {_choice_text(r.get(c))}"
+                                           for c in choices), className="pareto-front-choices")]
+                  if choices else [])],
                 className="pareto-front-row"))
     head = html.Thead(html.Tr([html.Th(h) for h in (
-        "study", "candidate", "trial", *map(metric_label, metrics),
-        *map(pc.axis_label, choices))]))
+        *(["study"] if several else []), "candidate", "trial", *map(metric_label, metrics),
+        *(["choices"] if choices else []))]))
     table = html.Table([head, html.Tbody(rows)], className="table")
     if len(rows) == total:
         return table

@@ -11,6 +11,7 @@ from typing import Any
 import dash
 import pandas as pd
 import pytest
+from dash import html
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
 from dash.exceptions import PreventUpdate
@@ -112,9 +113,14 @@ def test_update_pareto_callback_and_live_tick(app: Any, filled_db: FilledDB) -> 
     args = ("cycles", "accuracy", "energy_pj", ["s2"], ["infeasible"], "axes",
             [None], 0, {}, [], [{"type": "pareto-budget", "metric": "memory_bits"}], [5.0], "s1",
             None)
-    fig, _summary, _table, token = triggered("pareto-x.value", pareto.update_pareto, *args)
+    fig, _summary, table, token = triggered("pareto-x.value", pareto.update_pareto, *args)
     assert fig.layout.yaxis.type == "linear" and fig.layout.xaxis.type == "log"
     assert {t.meta["study"] for t in fig.data} == {"s1", "s2"}
+    # two studies: the front table names each row's, s1's front first
+    tbl = table if isinstance(table, html.Table) else table.children[1]
+    assert tbl.children[0].children.children[0].children == "study"
+    studies = [tr.children[0].children for tr in tbl.children[1].children]
+    assert studies[0] == "s1" and set(studies) == {"s1", "s2"}
     inf = trace(fig, "infeasible")  # accuracy unknown: none can be placed
     assert len(inf.x) == 0
     df = stored(filled_db.url, "s1")
@@ -260,15 +266,17 @@ def test_brush_narrows_the_front_and_the_table(filled_db: FilledDB) -> None:
         kept["candidate_id"]) - expected
     assert summary[0].children == str(len(kept))  # points shown: only the brushed ones
     head = [th.children for th in table.children[0].children.children]
-    assert head[:5] == ["study", "candidate", "trial", "memory (bits)", "accuracy"]
+    # one study: no study column; the choices in one cell, "name value · ..."
+    assert head[:4] == ["candidate", "trial", "memory (bits)", "accuracy"]
+    assert head[-1] == "choices"
     rows = [[td.children for td in tr.children] for tr in table.children[1].children]
-    assert {int(r[1].children.lstrip("#")) for r in rows} == expected
-    # the table carries each front row's choices: all of them with a mux gate
-    assert {r[head.index("gate")] for r in rows} == {"mux"}
+    assert {int(r[0].children.lstrip("#")) for r in rows} == expected
     by_id = done.set_index("candidate_id")
     for r in rows:
-        choices = json.loads(by_id.loc[int(r[1].children.lstrip("#")), "choices"])
-        assert r[head.index("width_1")] == str(choices["width_1"])
+        shown = dict(part.split(" ", 1) for part in r[-1].split(" \u00b7 "))
+        choices = json.loads(by_id.loc[int(r[0].children.lstrip("#")), "choices"])
+        assert shown == {k: str(v) for k, v in choices.items()}
+        assert shown["gate"] == "mux"  # the brushed choice
 
 
 def test_parcoords_callback_keeps_and_clears_the_brush(filled_db: FilledDB) -> None:
