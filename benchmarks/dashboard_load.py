@@ -279,6 +279,9 @@ page load right after it would pay for that). The pages load the dashboard's par
 plotly.js (v{bundle_version()}: scatter, scattergl, parcoords, bar; 1.5 MB instead of 4.8 MB;
 `scripts/plotly_bundle`), which also draws WebGL at the screen's pixel ratio instead of
 plotly.js's default of 2; ``big4-full`` is the same page served with Dash's full plotly.js.
+The Pareto figure is drawn once (its margins hold the default axes' labels, so Plotly's
+auto-margin does not draw it again) and the front table puts a row's choices in one cell
+(docs/design.md, "The dashboard's plotly.js").
 {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load
 average {load[0]:.1f} at the start of the run, {load[1]:.1f} at the end (the browser and the
 server are part of it; other jobs ran at nice 19). "Response": size and time of the page's
