@@ -55,6 +55,8 @@ class Task:
     default_dataset: str
     default_space: str
     run: RunFn
+    #: the learning rate a study of this task gets when none is given (None: the config's)
+    default_lr: float | None = None
     spec_metrics: Callable[[Any], dict[str, float]] = field(default=lambda spec: {})
     #: ``(spec, input_shape, num_classes) -> reason or None``: can the spec train on the data
     spec_problem: Callable[[Any, tuple[int, ...], int], str | None] = same_shape_and_classes
