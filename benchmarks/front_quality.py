@@ -65,8 +65,8 @@ def train_reference(name: str, cfg: Any, db: str, store: Any, study_id: int) -> 
             "status": result.status, "seconds": result.train_seconds}
 
 
-def run_setting(dataset: str, trials: int, executor: str | None, workdir: str
-                ) -> dict[str, Any]:
+def run_setting(dataset: str, trials: int, executor: str | None, workdir: str,
+                seed: int | None = None) -> dict[str, Any]:
     from dse.config import build_config
     from dse.search import run_search
     from dse.store import open_store
@@ -77,6 +77,8 @@ def run_setting(dataset: str, trials: int, executor: str | None, workdir: str
                             "trials": trials, "progress": False, **SETTINGS[dataset]}
     if executor:
         over["executor"] = executor
+    if seed is not None:
+        over["seed"] = seed
     cfg = build_config(**over)
     t0 = time.perf_counter()
     outcome = run_search(cfg)
@@ -100,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gesture-trials", type=int, default=8)
     ap.add_argument("--executor", default=None, help="default: the service's")
     ap.add_argument("--datasets", default="digits,synthetic-gestures")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="the study's seed (sampler and training); default: the service's")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
 
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         for dataset in [d.strip() for d in args.datasets.split(",") if d.strip()]:
             trials = (args.trials or build_config().trials) if dataset == "digits" \
                 else args.gesture_trials
-            r = run_setting(dataset, trials, args.executor, workdir)
+            r = run_setting(dataset, trials, args.executor, workdir, args.seed)
             cfg, df = r["cfg"], r["df"]
             done = df[df["status"] == "complete"]
             lines = ["| hand design | memory_bits | its test acc | search pick (<= its memory, "

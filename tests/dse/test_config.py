@@ -21,6 +21,20 @@ def test_defaults_are_the_embedded_laptop_search() -> None:
     assert build_config(sampler="nsga2").sampler_name == "nsga2"
 
 
+def test_the_learning_rate_is_the_tasks_default_unless_given(tmp_path: Path) -> None:
+    """Classification's own default (0.02), compression the config's (0.01); a flag or a
+    file's value wins over both."""
+    from dse.config import SearchConfig
+
+    assert build_config().lr == 0.02
+    assert build_config(task="compression").lr == SearchConfig.lr == 0.01
+    assert build_config(lr=0.005).lr == 0.005
+    f = tmp_path / "study.yaml"
+    f.write_text("lr: 0.003\n")
+    assert build_config(str(f)).lr == 0.003
+    assert build_config(str(f), task="compression").lr == 0.003
+
+
 def test_file_then_flags_override(tmp_path: Path) -> None:
     f = tmp_path / "study.yaml"
     f.write_text("study: s1\ntrials: 7\nobjectives: [accuracy, cycles]\n"
