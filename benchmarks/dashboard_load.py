@@ -141,6 +141,7 @@ def measure(driver: Any, base: str, study: str, expected: int, repeats: int,
     that draw the parallel coordinates too (after the page loads: see the module doc)."""
     url = f"{base}/study/{study}/pareto"
     cold, _ = load_once(driver, url, expected, False)
+    _size, cold_request_ms = driver.execute_script(PAYLOAD)
     warm = [load_once(driver, url, expected, False)[0] for _ in range(repeats)]
     size, request_ms = driver.execute_script(PAYLOAD)
     pcs = [load_once(driver, url, expected, True)[1] for _ in range(1 + repeats)] \
@@ -150,7 +151,8 @@ def measure(driver: Any, base: str, study: str, expected: int, repeats: int,
         raise RuntimeError(f"browser console errors on {study}: {errors[:3]}")
     return {"cold_s": cold, "warm_s": statistics.median(warm), "warm_all": warm,
             "cold_pc_s": pcs[0], "warm_pc_s": statistics.median(pcs[1:]),
-            "payload_mb": size / 1e6, "request_ms": request_ms}
+            "payload_mb": size / 1e6, "request_ms": request_ms,
+            "cold_request_ms": cold_request_ms}
 
 
 def main() -> None:
@@ -222,14 +224,16 @@ def main() -> None:
         print(f"{name:9s} cold {r['cold_s']:.2f} s  warm {r['warm_s']:.2f} s "
               f"({' '.join(f'{w:.2f}' for w in r['warm_all'])})  parallel "
               f"coordinates cold {_s(r['cold_pc_s'])} s warm {_s(r['warm_pc_s'])} s  largest "
-              f"response {r['payload_mb']:.2f} MB in {r['request_ms']:.0f} ms", flush=True)
+              f"response {r['payload_mb']:.2f} MB in {r['request_ms']:.0f} ms (cold "
+              f"{r['cold_request_ms']:.0f} ms)", flush=True)
     big, small, svg = results["big"], results["small"], results["big-svg"]
     ratio_small = big["warm_s"] / small["warm_s"]
     ratio_svg = svg["warm_s"] / big["warm_s"]
     ratio_four = results["big4"]["warm_s"] / results["small4"]["warm_s"]
     ratio_full = results["big4-full"]["warm_s"] / results["big4"]["warm_s"]
-    verdict = "meets" if all(results[c][k] <= GOAL_S for c in ("big", "big4")
-                             for k in ("cold_s", "warm_s")) else "misses"
+    met = {k: all(results[c][f"{k}_s"] <= GOAL_S for c in ("big", "big4"))
+           for k in ("warm", "cold")}
+    verdict = ", ".join(f"{k} {'meets' if ok else 'misses'}" for k, ok in met.items())
     print(f"big/small {ratio_small:.2f}x  svg/webgl {ratio_svg:.2f}x  big4/small4 "
           f"{ratio_four:.2f}x  full-plotly/bundle {ratio_full:.2f}x  goal <= {GOAL_S} s: "
           f"{verdict}")
@@ -255,7 +259,8 @@ def write_docs(args: Any, results: dict[str, dict[str, Any]], n_big: int, n_smal
     sizes = {"small": n_small, "small4": n_small}
     rows = "\n".join(f"| {name} | {sizes.get(name, n_big):,} | {r['cold_s']:.2f} | "
                      f"{r['warm_s']:.2f} | {_s(r['cold_pc_s'])} | {_s(r['warm_pc_s'])} | "
-                     f"{r['payload_mb']:.2f} MB, {r['request_ms']:.0f} ms |"
+                     f"{r['payload_mb']:.2f} MB, {r['request_ms']:.0f} ms "
+                     f"({r['cold_request_ms']:.0f} ms) |"
                      for name, r in results.items())
     command = (f"`.venv/bin/python benchmarks/dashboard_load.py --n {args.n} --repeats "
                f"{args.repeats} --write-docs" + (f" --db {args.db}`" if args.db else "`"))
@@ -284,9 +289,11 @@ auto-margin does not draw it again) and the front table puts a row's choices in 
 (docs/design.md, "The dashboard's plotly.js").
 {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load
 average {load[0]:.1f} at the start of the run, {load[1]:.1f} at the end (the browser and the
-server are part of it; other jobs ran at nice 19). "Response": size and time of the page's
-largest data request (the layout with the first drawing, WebGL data as binary arrays) in the
-last warm load.
+server are part of it; other sessions' jobs ran at nice 15-19, which does not put them behind
+the benchmark here: the kernel groups CPU time by session, `sched_autogroup_enabled` = 1).
+"Response": size and time of the page's largest data request (the layout with the first
+drawing, WebGL data as binary arrays) in the last warm load, and in brackets its time in the
+cold load (where the server reads the candidates from the database first).
 
 | configuration | candidates | cold (s) | warm (s) | parcoords first (s) | warm (s) | response |
 |---|---|---|---|---|---|---|
@@ -294,7 +301,8 @@ last warm load.
 
 **4 objectives, 10k candidates: {big4['cold_s']:.2f} s cold, {big4['warm_s']:.2f} s warm
 (2 objectives: {results['big']['cold_s']:.2f} s cold, {results['big']['warm_s']:.2f} s warm)
-— {verdict} the 2 s goal.** Ratio to the 100-candidate page (warm): **{ratio_four:.2f}x**
+— against the 2 s goal for both: {verdict}.** Ratio to the 100-candidate page (warm):
+**{ratio_four:.2f}x**
 (2 objectives: **{ratio_small:.2f}x**). With Dash's full plotly.js the same page takes
 **{ratio_full:.2f}x** as long (warm). The naive SVG figure (one DOM node per point) takes
 **{ratio_svg:.2f}x** as long as the shipped WebGL one."""
