@@ -177,9 +177,7 @@ def start_evaluation(db: Database, candidate_id: int, trial_number: int | None) 
     budget, host and Pareto flag. The hardware numbers are the candidate's (its report) and
     stay."""
     with db.write() as session:
-        cand = session.get(Candidate, candidate_id)
-        if cand is None:
-            raise StoreError(f"unknown candidate id {candidate_id}")
+        cand = _candidate(session, candidate_id)
         db.lock_study(session, cand.study_id)
         ev = session.execute(select(Evaluation).where(
             Evaluation.candidate_id == candidate_id)).scalar_one_or_none()
@@ -227,9 +225,7 @@ def record_hardware(db: Database, candidate_id: int, metrics: Mapping[str, Any],
                          "catalogue's hardware, simulator and spec metrics only)")
     cols, extra = split_metrics(metrics, hardware_columns())
     with db.write() as session:
-        cand = session.get(Candidate, candidate_id)
-        if cand is None:
-            raise StoreError(f"unknown candidate id {candidate_id}")
+        cand = _candidate(session, candidate_id)
         hw = session.execute(select(HardwareReport).where(
             HardwareReport.candidate_id == candidate_id)).scalar_one_or_none()
         if hw is None:
@@ -322,8 +318,7 @@ def add_artifact(db: Database, candidate_id: int, name: str, mime: str, data: by
     if not isinstance(data, bytes | bytearray):
         raise ValueError(f"artifact data must be bytes, got {type(data).__name__}")
     with db.write() as session:
-        if session.get(Candidate, candidate_id) is None:
-            raise StoreError(f"unknown candidate id {candidate_id}")
+        _candidate(session, candidate_id)
         row = session.execute(select(Artifact).where(
             Artifact.candidate_id == candidate_id, Artifact.name == name)
         ).scalar_one_or_none()
@@ -405,6 +400,14 @@ def _refresh_pareto(session: Session, study_id: int) -> int:
     return len(front_ids)
 
 
+def _candidate(session: Session, candidate_id: int) -> Candidate:
+    """The candidate row; an unknown id is a StoreError."""
+    cand = session.get(Candidate, candidate_id)
+    if cand is None:
+        raise StoreError(f"unknown candidate id {candidate_id}")
+    return cand
+
+
 def _show(field: str, value: Any) -> str:
     if field == "objectives":
         return "[" + ", ".join(f"{o['name']}:{o['direction']}" for o in value) + "]"
@@ -437,9 +440,7 @@ def start_training(db: Database, candidate_id: int, *, epochs: int, schedule: st
     key = fidelity_key(schedule, epochs, max_train_batches)
     stored: dict[str, Any] = json_safe(dict(settings))
     with db.write() as session:
-        cand = session.get(Candidate, candidate_id)
-        if cand is None:
-            raise StoreError(f"unknown candidate id {candidate_id}")
+        cand = _candidate(session, candidate_id)
         db.lock_study(session, cand.study_id)
         row = session.execute(select(Training).where(
             Training.candidate_id == candidate_id, Training.fidelity_key == key)
