@@ -53,6 +53,15 @@ RAY_FAST_FAILURE_ENV = {
     "RAY_health_check_timeout_ms": "1000",
     "RAY_health_check_failure_threshold": "3",
 }
+#: Every task's return value inline in its reply, never through a node's object store. On this
+#: emulated cluster (two Ray nodes on one machine), a driver on host ``b`` never receives an
+#: object held in ``b``'s own store: an actor on ``b`` returning 150 KB (over Ray's default
+#: 100 KiB inline limit) timed out in ``ray.get`` while the same from an actor on ``a``, or
+#: to a driver on ``a``, took 10 ms (probe of 2026-12-02; without this setting
+#: ``test_a_large_result_reaches_a_driver_on_either_host`` fails). A trial's closing report
+#: carries its model (40-100 KB here), so a search driven from ``b`` hung on a trial's last
+#: result. Real hosts each have their own store; the limit only sidesteps the emulation's defect.
+RAY_INLINE_RESULTS_ENV = {"RAY_max_direct_call_object_size": str(64 * 1024 * 1024)}
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -283,7 +292,7 @@ class Cluster:
                     "RAY_TMPDIR": str(host.tmp), "TMPDIR": str(host.tmp),
                     "HOME": str(host.tmp), "RAY_AUTH_MODE": "disabled",
                     "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1",
-                    **RAY_FAST_FAILURE_ENV})
+                    **RAY_FAST_FAILURE_ENV, **RAY_INLINE_RESULTS_ENV})
         if self.python_path:
             env["PYTHONPATH"] = self.python_path
         env.update(extra or {})
