@@ -123,13 +123,15 @@ def query(db: Database, study: str | int, *, pareto_only: bool = False, where: s
         srow = db.study(session, study)
         alive = study_driver_alive(srow)
         cols = dict(columns_now)
-        sel = [c.label(n) for n, c in cols.items()] + [
-            HardwareReport.metrics.label("_hw_metrics"), Evaluation.metrics.label("_metrics")]
+        raw = _raw_text if db.is_sqlite else _as_is
+        sel = [raw(c).label(n) for n, c in cols.items()] + [
+            raw(HardwareReport.metrics).label("_hw_metrics"),
+            raw(Evaluation.metrics).label("_metrics")]
         if include_choices:
-            sel.append(Candidate.choices.label("_choices"))
+            sel.append(raw(Candidate.choices).label("_choices"))
         pairs = _is_cosearch(session, srow.id)
         if pairs:
-            sel.append(HardwareReport.accel.label("_accel"))
+            sel.append(raw(HardwareReport.accel).label("_accel"))
         if pareto_only:  # drive from the (study_id, pareto) index: reads only the front
             stmt = (select(*sel).select_from(Evaluation)
                     .join(Candidate, Candidate.id == Evaluation.candidate_id)
@@ -143,7 +145,8 @@ def query(db: Database, study: str | int, *, pareto_only: bool = False, where: s
             stmt = stmt.where(Candidate.id > int(since_id))
         if node is not None and pushdown:
             stmt = stmt.where(to_sqlalchemy(node, cols))
-        rows = session.execute(stmt.order_by(Candidate.id)).all()
+        # a Core execution: plain rows, without the ORM's per-row loading
+        rows = [tuple(r) for r in session.connection().execute(stmt.order_by(Candidate.id))]
     names = list(cols) + ["_hw_metrics", "_metrics"] + (
         ["_choices"] if include_choices else []) + (
         ["_accel"] if pairs else [])
@@ -189,6 +192,29 @@ class _AnyName(list[str]):
         return isinstance(item, str)
 
 
+def _raw_text(column: Any) -> Any:
+    """A JSON or timestamp column read as its stored text (SQLite): decoded a whole column at
+    once by :func:`_expand`, not row by row by SQLAlchemy's result processors, which took
+    most of a 10k-candidate query."""
+    from sqlalchemy import JSON, DateTime, Text, type_coerce
+
+    kind = getattr(column, "type", None)
+    return type_coerce(column, Text) if isinstance(kind, JSON | DateTime) else column
+
+
+def _as_is(column: Any) -> Any:
+    return column
+
+
+def _json_values(values: Sequence[Any]) -> list[Any]:
+    """A column of JSON texts (SQLite, :func:`_raw_text`) or of decoded values (PostgreSQL's
+    driver decodes JSONB) as decoded values; NULL as None."""
+    if all(v is None or isinstance(v, str) for v in values):
+        return list(json.loads("[" + ",".join("null" if v is None else v for v in values)
+                               + "]"))
+    return [json.loads(v) if isinstance(v, str) else v for v in values]
+
+
 def _expand(frame: pd.DataFrame, columns: dict[str, Any], include_choices: bool
             ) -> pd.DataFrame:
     """Typed columns, JSON metrics as columns, choices as a JSON string."""
@@ -196,7 +222,7 @@ def _expand(frame: pd.DataFrame, columns: dict[str, Any], include_choices: bool
         if name in ("status", "host", "violated", "error", "spec_hash", "network_hash"):
             continue
         if name in ("created_at", "started_at", "finished_at"):
-            frame[name] = pd.to_datetime(frame[name])
+            frame[name] = pd.to_datetime(frame[name], format="ISO8601").astype("datetime64[us]")
         elif name == "pareto":
             frame[name] = frame[name].fillna(False).astype(bool)
         elif name in ("candidate_id",):
@@ -206,15 +232,17 @@ def _expand(frame: pd.DataFrame, columns: dict[str, Any], include_choices: bool
         else:
             frame[name] = pd.to_numeric(frame[name]).astype("float64")
     extra_rows = [{**(h if isinstance(h, dict) else {}), **(m if isinstance(m, dict) else {})}
-                  for h, m in zip(frame.pop("_hw_metrics"), frame.pop("_metrics"), strict=True)]
-    keys = sorted({k for m in extra_rows for k in m if k not in frame.columns})
+                  for h, m in zip(_json_values(frame.pop("_hw_metrics").tolist()),
+                                  _json_values(frame.pop("_metrics").tolist()), strict=True)]
+    have = set(frame.columns)
+    keys = sorted({k for m in extra_rows for k in m if k not in have})
     for key in keys:
         values = [m.get(key) for m in extra_rows]
         numeric = all(v is None or (isinstance(v, int | float) and not isinstance(v, bool))
                       for v in values)
         frame[key] = pd.Series(values, index=frame.index, dtype="float64" if numeric else object)
     if include_choices:
-        choices = frame.pop("_choices")
+        choices = _json_values(frame.pop("_choices").tolist())
         frame["choices"] = [json.dumps(c, sort_keys=True) if c is not None else None
                             for c in choices]
     return frame
@@ -232,7 +260,8 @@ def _expand_accel(frame: pd.DataFrame) -> pd.DataFrame:
     from hwmodel.accel import field_types
     from search_spaces.spaces.accel import ACCEL_PREFIX
 
-    accels = [a if isinstance(a, dict) else {} for a in frame.pop("_accel")]
+    accels = [a if isinstance(a, dict) else {}
+              for a in _json_values(frame.pop("_accel").tolist())]
     for name in field_types():
         values = [a.get(name) for a in accels]
         numeric = all(v is None or (isinstance(v, int | float) and not isinstance(v, bool))
