@@ -19,9 +19,7 @@ infeasible share of them, and the ratio cold/warm of proposals per trained candi
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -30,7 +28,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._docs import write_section  # noqa: E402
+from benchmarks._docs import RunFacts, write_section  # noqa: E402
 from benchmarks.search_efficiency import TrainingCache  # noqa: E402
 
 SECTION = "budget_proposals"
@@ -72,14 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-proposals", type=int, default=150)
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
+    run = RunFacts("budget_proposals.py", argv)
 
-    import torch
 
     import dse.search
 
     cache = TrainingCache(dse.search.run_trial)
     dse.search.run_trial = cache
-    t0 = time.perf_counter()
     results: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     budgets = [b.strip() for b in args.budgets.split(";") if b.strip()]
     samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
@@ -93,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{budget} {sampler} warm {warm} seed {seed}: {r['trained']} "
                               f"trained in {r['proposals']} proposals ({r['infeasible']} "
                               f"infeasible) {r['seconds']:.0f} s", flush=True)
-    wall = time.perf_counter() - t0
     lines = ["| budget | sampler | warm start | trained (of " + str(args.trials) + ") | "
              "proposals | infeasible share | proposals per trained | ratio cold/warm | "
              "runs stopped at the cap |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -110,15 +106,10 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = f"{per[0] / per[8]:.2f}" if warm == 8 else "-"
                 lines.append(f"| `{budget}` | {sampler} | {warm} | {tr:.1f} | {pr:.1f} | "
                              f"{100 * inf:.0f} % | {per[warm]:.2f} | {ratio} | {capped} |")
-    cmd = " ".join([".venv/bin/python", "benchmarks/budget_proposals.py",
-                    *(sys.argv[1:] if argv is None else argv)])
     body = "\n".join([
         f"## Budget-aware proposals under a tight budget (`{SECTION}`)",
         "",
-        f"Command: `{cmd}`  ",
-        f"Date: {dt.date.today().isoformat()}. Machine: {platform.machine()}, "
-        f"{os.cpu_count()} CPUs shared with several other jobs (loaded), torch "
-        f"{torch.__version__}; wall time {wall / 60:.1f} min.",
+        *run.lines(),
         "",
         f"Setup: `heq-resnet` on `digits`, {args.trials} planned trials (infeasible and "
         f"duplicate proposals do not count), proposal cap {args.max_proposals}, seeds "

@@ -14,16 +14,13 @@ variant (paired). Selection never sees the test split (this only reports it).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
 import random
 import sys
-import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._docs import write_section  # noqa: E402
+from benchmarks._docs import RunFacts, write_section  # noqa: E402
 
 SECTION = "compact_recipes"
 BANDS = ((4_000, 8_200), (8_200, 16_000), (16_000, 24_000), (24_000, 35_000))
@@ -61,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the member draw")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
+    run = RunFacts("compact_recipes.py", argv)
 
     import torch
 
@@ -70,7 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     from search_spaces.spaces import get_space
 
     torch.set_num_threads(1)
-    t0 = time.perf_counter()
     cfg0 = build_config(progress=False)
     space = get_space(cfg0.space, input_shape=(1, 8, 8), num_classes=10)
     rng, seen = random.Random(args.seed), set()
@@ -88,7 +85,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"{n.split(' (')[0]} {100 * row[n]:.1f}" for n in VARIANTS), flush=True)
             rows.append(row)
         results[band] = rows
-    wall = time.perf_counter() - t0
 
     names = list(VARIANTS)
     head = "| memory band (bits) | members | " + " | ".join(names) + " |"
@@ -100,15 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         cells = [f"{100 * means[0]:.1f}"] + [
             f"{100 * m:.1f} ({100 * (m - means[0]):+.1f})" for m in means[1:]]
         lines.append(f"| {band[0]:,}-{band[1]:,} | {len(rows)} | " + " | ".join(cells) + " |")
-    cmd = " ".join([".venv/bin/python", "benchmarks/compact_recipes.py",
-                    *(sys.argv[1:] if argv is None else argv)])
     body = "\n".join([
         f"## Epochs and learning rate on the default space (`{SECTION}`)",
         "",
-        f"Command: `{cmd}`  ",
-        f"Date: {dt.date.today().isoformat()}. Machine: {platform.machine()}, "
-        f"{os.cpu_count()} CPUs shared with other jobs, torch {torch.__version__}; wall time "
-        f"{wall / 60:.1f} min.",
+        *run.lines(),
         "",
         f"Setup: random `{cfg0.space}` members on `{cfg0.dataset}` ({args.members} per memory "
         f"band, draw seed {args.seed}), each trained by the search's trial code with the "

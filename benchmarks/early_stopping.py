@@ -22,19 +22,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import os
-import platform
 import re
 import sys
 import tempfile
-import time
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._docs import write_section  # noqa: E402
+from benchmarks._docs import RunFacts, write_section  # noqa: E402
 from benchmarks.search_efficiency import TrainingCache, hv_curve  # noqa: E402
 from dse.trial import EpochCallback, EpochReport, TrialPayload, TrialResult  # noqa: E402
 
@@ -115,13 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", default="none", help="one hard budget, or 'none'")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
+    run = RunFacts("early_stopping.py", argv)
 
-    import torch
 
     import dse.search
 
     cache = TrainingCache(dse.search.run_trial)
-    t0 = time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory(prefix="dse-es-") as workdir:
         for seed in range(args.seeds):
@@ -131,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seed {seed}: full {full['trained']} trained in {full['seconds']:.0f} s; "
                   f"early stopping {es['trained']} trained ({es['pruned']} pruned) in "
                   f"{es['seconds']:.0f} s", flush=True)
-    wall = time.perf_counter() - t0
     if args.budget == "none":
         ref_mem = 1.1 * max(float(r[k]["points"][:, 1].max()) for r in rows for k in (1, 2)
                             if len(r[k]["points"]))
@@ -154,16 +149,10 @@ def main(argv: list[str] | None = None) -> int:
                      f"{ratio:.3f} |")
     mean_ratio = float(np.nanmean(ratios))
     verdict = "met" if all(r >= 1 - 1e-12 for r in ratios) else "not met on every seed"
-    cmd = " ".join([".venv/bin/python", "benchmarks/early_stopping.py",
-                    *(sys.argv[1:] if argv is None else argv)])
     body = "\n".join([
         f"## Early stopping at equal training time (`{SECTION}`)",
         "",
-        f"Command: `{cmd}`  ",
-        f"Date: {dt.date.today().isoformat()}. Machine: {platform.machine()}, "
-        f"{os.cpu_count()} CPUs shared with several other jobs (heavily loaded; the figure is a "
-        f"ratio of two runs charged the same cached epoch times), torch {torch.__version__}; "
-        f"wall time {wall / 60:.1f} min.",
+        *run.lines('The figure is a ratio of two runs charged the same cached epoch times.'),
         "",
         f"Setup: space `{rows[0][1]['space']}` on `{rows[0][1]['dataset']}`, "
         f"{'no budget' if args.budget == 'none' else 'budget `' + args.budget + '`'}, default "

@@ -22,16 +22,14 @@ same validation-picked candidates).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
 import sys
 import tempfile
 import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._docs import write_section  # noqa: E402
+from benchmarks._docs import RunFacts, write_section  # noqa: E402
 
 SECTION = "front_quality"
 GOALS = ((32_000, 0.97), (8_000, 0.92))  # digits: (memory_bits <=, test accuracy >=)
@@ -106,12 +104,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="the study's seed (sampler and training); default: the service's")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
+    run = RunFacts("front_quality.py", argv)
 
-    import torch
 
     from dse.config import build_config
 
-    t_all = time.perf_counter()
     sections: list[str] = []
     verdicts: list[str] = []
     with tempfile.TemporaryDirectory(prefix="dse-front-") as workdir:
@@ -167,16 +164,10 @@ def main(argv: list[str] | None = None) -> int:
                 "",
             ]
             print("\n".join(sections[-len(lines) - 6:]), flush=True)
-    wall = time.perf_counter() - t_all
-    cmd = " ".join([".venv/bin/python", "benchmarks/front_quality.py",
-                    *(sys.argv[1:] if argv is None else argv)])
     body = "\n".join([
         f"## Front quality: the default search against the hand designs (`{SECTION}`)",
         "",
-        f"Command: `{cmd}`  ",
-        f"Date: {dt.date.today().isoformat()}. Machine: {platform.machine()}, "
-        f"{os.cpu_count()} CPUs shared with several other jobs (heavily loaded: wall times are "
-        f"pessimistic), torch {torch.__version__}; wall time {wall / 60:.1f} min.",
+        *run.lines(),
         "",
         "The search's pick at a design's memory is the complete candidate within it with the "
         "best validation accuracy; the test split only reports. Dominance per design: "

@@ -24,15 +24,12 @@ baseline's. Selection never sees the test split (this only reports it).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
 import sys
-import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._docs import write_section  # noqa: E402
+from benchmarks._docs import RunFacts, write_section  # noqa: E402
 
 SECTION = "recipes"
 DEFAULT = {"lr_schedule": "warmup-cosine", "bn_recalibration": True}
@@ -67,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recipes", default=",".join(RECIPES))
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
+    run = RunFacts("recipes.py", argv)
 
     import torch
 
@@ -85,7 +83,6 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     acc: dict[tuple[str, str], list[float]] = {}
     secs: dict[str, float] = {r: 0.0 for r in recipes}
-    t0 = time.perf_counter()
     for name in names:
         spec = build_reference(name)
         for rec in recipes:
@@ -100,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
                 secs[rec] += res.seconds
             mean = sum(acc[(name, rec)]) / len(acc[(name, rec)])
             print(f"{name:>22} {rec:>20}: test {mean:.3f}", flush=True)
-    wall = time.perf_counter() - t0
 
     def mean_of(rec: str) -> float:
         vals = [v for n in names for v in acc[(n, rec)]]
@@ -118,15 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{m / base:.3f}" if base else "-"
         lines.append(f"| {rec} | " + " | ".join(cells) + f" | {100 * m:.1f} | {ratio} | "
                      f"{secs[rec]:.0f} |")
-    cmd = " ".join([".venv/bin/python", "benchmarks/recipes.py",
-                    *(sys.argv[1:] if argv is None else argv)])
     body = "\n".join([
         f"## Training recipes on the hand designs (`{SECTION}`)",
         "",
-        f"Command: `{cmd}`  ",
-        f"Date: {dt.date.today().isoformat()}. Machine: {platform.machine()}, "
-        f"{os.cpu_count()} CPUs shared with several other jobs (heavily loaded: seconds are "
-        f"pessimistic; compare ratios), torch {torch.__version__}; wall time {wall / 60:.1f} min.",
+        *run.lines(),
         "",
         f"Setup: every `*-digits` reference, schedule `{cfg.schedule}` over {epochs} epochs, "
         f"batch {cfg.batch_size}, lr {cfg.lr:g}, training seeds 0..{args.seeds - 1}; test "

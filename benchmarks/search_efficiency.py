@@ -40,11 +40,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import math
 import os
-import platform
 import re
 import sys
 import tempfile
@@ -60,6 +58,7 @@ from dse.config import build_config
 from dse.trial import EpochCallback, EpochReport, TrialPayload, TrialResult
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._docs import RunFacts  # noqa: E402
 from benchmarks._docs import write_section as write_docs_section  # noqa: E402
 
 SECTION = "search_efficiency"
@@ -291,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="let the service's successive-halving rule prune (replayed)")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
+    run = RunFacts("search_efficiency.py", argv)
     samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
     for needed in (DEFAULT_SAMPLER, BASELINE_SAMPLER):
         if needed not in samplers:
@@ -298,14 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.trials < 4 or args.seeds < 1:
         ap.error("--trials must be >= 4 and --seeds >= 1")
 
-    import optuna
-    import torch
 
     import dse.search
 
     cache = TrainingCache(dse.search.run_trial, train_seed=args.train_seed)
     dse.search.run_trial = cache  # run_local looks the name up at call time
-    t_start = time.perf_counter()
     runs: list[RunResult] = []
     with tempfile.TemporaryDirectory(prefix="dse-search-eff-") as workdir:
         for seed in range(args.seeds):
@@ -317,7 +314,6 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r.events['duplicate']} duplicates), best acc "
                       f"{r.points[:, 0].max():.3f}, {r.seconds:.1f} s; cache "
                       f"{cache.misses} trained / {cache.hits} replayed", flush=True)
-    wall = time.perf_counter() - t_start
 
     n = args.trials
     if args.budget == "none":
@@ -382,8 +378,6 @@ def main(argv: list[str] | None = None) -> int:
            f"reaches it at **{_fmt_frac(mean_k, n)}**. "
            f"Goal <= {100 * GOAL_FRACTION:.0f} % of the trials: {verdict}.")
 
-    cmd = " ".join([".venv/bin/python", "benchmarks/search_efficiency.py",
-                    *(sys.argv[1:] if argv is None else argv)])
     tr = runs[0].training
     if any(r.training != tr for r in runs):
         raise RuntimeError("the runs used different training settings")
@@ -393,10 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join([
         f"## Search efficiency: hypervolume vs trained candidates (`{SECTION}`)",
         "",
-        f"Command: `{cmd}`  ",
-        f"Date: {dt.date.today().isoformat()}. Machine: {platform.machine()}, "
-        f"{os.cpu_count()} CPUs shared with other jobs (loaded), torch {torch.__version__}, "
-        f"optuna {optuna.__version__}; wall time {wall / 60:.1f} min.",
+        *run.lines(packages=('torch', 'optuna')),
         "",
         f"Setup: space `{args.space}` on `{args.dataset}`, objectives accuracy (max) and "
         f"memory_bits (min), {budget_txt}; samplers from `dse.samplers.create_sampler` "
