@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select, true
+from sqlalchemy import JSON, DateTime, Text, func, select, true, type_coerce
 
 from dse.status import STATUSES, Status
 from dse.store.db import Database
@@ -196,8 +196,6 @@ def _raw_text(column: Any) -> Any:
     """A JSON or timestamp column read as its stored text (SQLite): decoded a whole column at
     once by :func:`_expand`, not row by row by SQLAlchemy's result processors, which took
     most of a 10k-candidate query."""
-    from sqlalchemy import JSON, DateTime, Text, type_coerce
-
     kind = getattr(column, "type", None)
     return type_coerce(column, Text) if isinstance(kind, JSON | DateTime) else column
 

@@ -139,9 +139,8 @@ def test_a_missing_metric_column_is_added_at_open(store_url: str) -> None:
     open_store(store_url, read_only=True).close()
 
 
-def test_upgrade_from_0006_keys_epochs_by_attempt(store_url: str) -> None:
-    """Revision 0007 on a database holding 0006 rows: epoch rows take their evaluation's
-    attempt, the never-written ``latency_cycles`` goes."""
+def _engine_at(store_url: str, revision: str) -> Any:
+    """An engine on a fresh database upgraded only to ``revision`` (to write its rows)."""
     from alembic import command
 
     from dse.store.engine import alembic_config, create_store_engine
@@ -150,7 +149,15 @@ def test_upgrade_from_0006_keys_epochs_by_attempt(store_url: str) -> None:
     with engine.begin() as conn:
         cfg = alembic_config(url)
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0006")
+        command.upgrade(cfg, revision)
+    return engine
+
+
+def test_upgrade_from_0006_keys_epochs_by_attempt(store_url: str) -> None:
+    """Revision 0007 on a database holding 0006 rows: epoch rows take their evaluation's
+    attempt, the never-written ``latency_cycles`` goes."""
+    engine = _engine_at(store_url, "0006")
+    with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO dse_studies (id, name, space, dataset, task, config, objectives, "
             "budgets, tinydse_version, cost_model_version, created_at, updated_at) VALUES "
@@ -180,15 +187,8 @@ def test_upgrade_from_0007_stores_hardware_once(store_url: str) -> None:
     """Revision 0008 on 0007 rows: the hardware columns move from the evaluation to the
     candidate's report (a bare candidate's come from the report's JSON), the JSON keeps only
     what is not a column of its row, and every read shows the same numbers as before."""
-    from alembic import command
-
-    from dse.store.engine import alembic_config, create_store_engine
-
-    engine, url = create_store_engine(store_url)
+    engine = _engine_at(store_url, "0007")
     with engine.begin() as conn:
-        cfg = alembic_config(url)
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0007")
         conn.execute(text(
             "INSERT INTO dse_studies (id, name, space, dataset, task, config, objectives, "
             "budgets, tinydse_version, cost_model_version, created_at, updated_at) VALUES "
