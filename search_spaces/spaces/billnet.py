@@ -51,4 +51,7 @@ class BillnetSpace(PresetSpace):
             "head": "lstm",
             "lstm_hidden": [32, 64, 128],
             "head_pool": ["avg", "max"],
+            # 1 x 1 per frame makes the LSTM's input C bits once activations are 1-bit; a
+            # finer map is the one that trains (staged.head_kernel)
+            "head_grid": [1, 2, 4],
         }

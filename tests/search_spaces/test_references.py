@@ -126,10 +126,45 @@ def test_billnet_jester_is_binary_with_mux_or_and_lstm() -> None:
     spec = get_reference("billnet-jester")
     kinds = [i.layer.kind for i in spec.top_layers()]
     assert kinds[-3:] == ["pool", "lstm", "linear"]
-    assert spec.top_layers()[-3].out_shape == (128, 16, 1, 1)  # all 16 frames reach the LSTM
+    # all 16 frames reach the LSTM, each as a 2 x 2 map (head_grid 2) of the 12 x 16 feature
+    # map: kernel (1, 12 // 2, 16 // 2) = (1, 6, 8)
+    pool = spec.top_layers()[-3]
+    assert pool.in_shape == (128, 16, 12, 16) and pool.kernel == (1, 6, 8)
+    assert pool.out_shape == (128, 16, 2, 2)
+    assert spec.top_layers()[-2].layer.features(pool.out_shape) == 128 * 2 * 2
     assert {i.layer.gate for i in spec.top_layers() if isinstance(i.layer, Residual)} == \
         {"mux_or"}
     assert spec.params() == spec.weight_bits()  # every weight is one bit
+
+
+@pytest.mark.parametrize(("side", "grid", "kernel"), [
+    ((8, 8), 1, (8, 8)), ((8, 8), 4, (2, 2)), ((12, 16), 2, (6, 8)),
+    ((6, 6), 4, (1, 1)),   # 4 does not divide 6: kernel 1, the LSTM sees the whole 6 x 6
+    ((3, 5), 8, (1, 1)),   # a grid finer than the map: no pooling
+])
+def test_head_kernel_pools_each_frame_to_the_grid(side: tuple[int, int], grid: int,
+                                                  kernel: tuple[int, int]) -> None:
+    from search_spaces.spaces.staged import head_kernel
+
+    assert head_kernel(side, grid) == kernel
+
+
+def test_billnet_head_grid_is_a_dimension_that_sets_the_lstm_input() -> None:
+    """billnet on synthetic-gestures: 32 px, stem stride 2, two stages -> an 8 x 8 map; the LSTM
+    of hidden h on a grid g sees 16 g^2 features (width 16): 4 h (16 g^2 + h) sign weights."""
+    from search_spaces.spaces import get_space
+
+    space = get_space("billnet", input_shape=(1, 8, 32, 32), num_classes=8)
+    dims = {d.name: d for d in space.dimensions()}
+    assert list(dims["head_grid"].values()) == [1, 2, 4]
+    for grid in (1, 2, 4):
+        spec = space.from_choices({
+            "stages": 2, "expansion": 1, "width_0": 8, "width_1": 16,
+            "blocks_0": 1, "blocks_1": 1, "groups_0": 1, "groups_1": 1, "lstm_hidden": 32,
+            "head_pool": "avg", "head_grid": grid})
+        lstm = spec.top_layers()[-2]
+        assert lstm.in_shape == (16, 8, grid, grid)
+        assert lstm.layer.params(lstm.in_shape) == 4 * 32 * (16 * grid * grid + 32)
 
 
 def test_dse_describe_takes_a_reference_name(capsys: pytest.CaptureFixture[str]) -> None:
