@@ -97,7 +97,7 @@ def run_setting(dataset: str, trials: int, executor: str | None, workdir: str,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=None, help="default: the service's")
-    ap.add_argument("--gesture-trials", type=int, default=8)
+    ap.add_argument("--gesture-trials", type=int, default=12)
     ap.add_argument("--executor", default=None, help="default: the service's")
     ap.add_argument("--datasets", default="digits,synthetic-gestures")
     ap.add_argument("--seed", type=int, default=None,

@@ -87,12 +87,25 @@ def draw(space: Any, budgets: Sequence[Budget], *, want: int, seed: int,
 def spread(points: Sequence[Mapping[str, Any]], costs: Sequence[float], k: int
            ) -> list[dict[str, Any]]:
     """``k`` of ``points`` spread over ``costs`` (the first objective known before training):
-    sorted by cost, then taken at evenly spaced ranks, so a warm start covers cheap and
-    expensive corners of the front alike."""
+    the cheapest, the dearest, and between them the point nearest each of ``k - 2`` targets
+    evenly spaced in log cost (ties to the cheaper), each point taken once. A front's costs
+    span orders of magnitude and the cheap corner is where budgets bite, so even ranks of a
+    uniform sample (its quantiles, crowded around the median cost) would leave it almost
+    empty. Non-positive costs fall back to even ranks."""
     if k >= len(points):
         return [dict(p) for p in points]
     order = sorted(range(len(points)), key=lambda i: costs[i])
-    picks = [order[round(j * (len(order) - 1) / max(1, k - 1))] for j in range(k)]
+    if k <= 1 or costs[order[0]] <= 0:
+        picks = [order[round(j * (len(order) - 1) / max(1, k - 1))] for j in range(k)]
+        return [dict(points[i]) for i in picks]
+    lo, hi = math.log(costs[order[0]]), math.log(costs[order[-1]])
+    left = list(order)
+    picks = []
+    for j in range(k):
+        target = lo + j * (hi - lo) / (k - 1)
+        best = min(left, key=lambda i: abs(math.log(costs[i]) - target))
+        left.remove(best)
+        picks.append(best)
     return [dict(points[i]) for i in picks]
 
 

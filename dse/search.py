@@ -62,6 +62,10 @@ if TYPE_CHECKING:
 #: proposals even if fewer than 12 of them were new and within the budgets.
 PROPOSALS_PER_TRIAL = 20
 
+#: Warm start: feasible points drawn per enqueued one, so the spread's cheapest and dearest
+#: picks are near the space's corners (a batch-model draw costs well under a millisecond).
+WARM_POOL = 32
+
 #: Attempts of one candidate whose worker process (or node) died before it is recorded failed.
 MAX_ATTEMPTS = 3
 
@@ -235,7 +239,7 @@ class Proposer:
 
         k = min(self.cfg.warm_start, self.cfg.trials)
         try:
-            found = draw(self.space, self.cfg.budgets, want=4 * k, seed=self.cfg.seed,
+            found = draw(self.space, self.cfg.budgets, want=WARM_POOL * k, seed=self.cfg.seed,
                          accel=self.accel)
         except Exception as exc:  # e.g. a user space the batch model cannot score
             self.on_event("warm_start", {"points": 0, "reason": str(exc)})

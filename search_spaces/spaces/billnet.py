@@ -51,7 +51,8 @@ class BillnetSpace(PresetSpace):
             "head": "lstm",
             "lstm_hidden": [32, 64, 128],
             "head_pool": ["avg", "max"],
-            # 1 x 1 per frame makes the LSTM's input C bits once activations are 1-bit; a
-            # finer map is the one that trains (staged.head_kernel)
-            "head_grid": [1, 2, 4],
+            # 1 x 1 per frame makes the LSTM's input C bits once activations are 1-bit and
+            # never trained (docs/benchmarks.md, front_quality): only finer maps are offered
+            # (staged.head_kernel); a space config may still ask for 1
+            "head_grid": [2, 4],
         }

@@ -44,12 +44,18 @@ def test_draw_is_seeded_and_gives_up_after_max_draws() -> None:
     assert none.feasible == [] and none.draws == 120 and len(none.costs) == 120
 
 
-def test_spread_takes_evenly_spaced_ranks_of_the_cost() -> None:
+def test_spread_takes_the_corners_and_points_evenly_spaced_in_log_cost() -> None:
     points = [{"i": i} for i in range(7)]
-    costs = [70.0, 10.0, 60.0, 20.0, 50.0, 30.0, 40.0]
-    # sorted by cost: i = 1, 3, 5, 6, 4, 2, 0; ranks 0, 3, 6 -> i = 1, 6, 0
-    assert spread(points, costs, 3) == [{"i": 1}, {"i": 6}, {"i": 0}]
+    costs = [1000.0, 10.0, 900.0, 20.0, 120.0, 30.0, 80.0]
+    # log10 span 1..3, k = 3: targets 10, 100, 1000 -> i = 1 (10), 4 (120: |log 1.2| < |log .8|
+    # of 80), 0 (1000)
+    assert spread(points, costs, 3) == [{"i": 1}, {"i": 4}, {"i": 0}]
+    # k = 4: targets 10, 46.4, 215, 1000 -> 10; 30 (|log 46.4/30| = .19 < .24 of 80); 120 (.25
+    # < .62 of 900); 1000
+    assert spread(points, costs, 4) == [{"i": 1}, {"i": 5}, {"i": 4}, {"i": 0}]
     assert spread(points, costs, 10) == points
+    # a zero cost has no log: even ranks 0, 3, 6 of the sorted costs (i = 0, 1, 3, 5, 6, 4, 2)
+    assert spread(points, [0.0, *costs[1:]], 3) == [{"i": 0}, {"i": 5}, {"i": 2}]
 
 
 def test_hypervolume_reference_from_budget_worst_and_bound() -> None:
