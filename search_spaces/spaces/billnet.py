@@ -51,8 +51,9 @@ class BillnetSpace(PresetSpace):
             "head": "lstm",
             "lstm_hidden": [32, 64, 128],
             "head_pool": ["avg", "max"],
-            # 1 x 1 per frame makes the LSTM's input C bits once activations are 1-bit and
-            # never trained (docs/benchmarks.md, front_quality): only finer maps are offered
-            # (staged.head_kernel); a space config may still ask for 1
-            "head_grid": [2, 4],
+            # the LSTM's input per frame is C g^2 bits once activations are 1-bit: g = 1 never
+            # trained on synthetic-gestures and g = 2 barely (docs/benchmarks.md,
+            # front_quality), so 4 and 8 (no pooling of an 8 x 8 map) are offered
+            # (staged.head_kernel); a space config may still ask for 1 or 2
+            "head_grid": [4, 8],
         }

@@ -81,7 +81,7 @@ REFERENCES: dict[str, Reference] = {r.name: r for r in (
     }, "HEQ residual net for STL-10 (96x96): MUX gates with shift, 3b stem then ternary "
        "HEQ weights, 2-bit acts"),
     Reference("billnet-jester", "billnet", JESTER, 27, {
-        "stages": 3, "expansion": 2, "lstm_hidden": 128, "head_pool": "avg", "head_grid": 2,
+        "stages": 3, "expansion": 2, "lstm_hidden": 128, "head_pool": "avg", "head_grid": 4,
         **_per_stage("width", [16, 64, 128]),
         **_per_stage("blocks", [1, 2, 2]),
         **_per_stage("groups", [1, 4, 4]),

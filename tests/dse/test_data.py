@@ -103,11 +103,12 @@ def test_on_disk_datasets_need_root() -> None:
 
 # --------------------------------------------------------------------------- digits
 def test_digits_split_sizes_disjoint_stratified() -> None:
-    """1,797 images; positions i % 10 in {0, 5} -> test, {3} -> val (per class, file order).
+    """1,797 images; positions i % 10 in {0, 5} -> test, {3, 8} -> val (per class, file order).
 
-    Per class of n images: test = ceil(n/10) + ceil((n-5)/10), val = ceil((n-3)/10); the class
-    counts of sklearn's digits are 178 182 177 183 181 182 181 179 174 180, which gives
-    36 37 36 37 37 37 37 36 35 36 = 364 test and 18 per class = 180 val; 1,253 train remain.
+    Per class of n images: test = ceil(n/10) + ceil((n-5)/10), val = ceil((n-3)/10) +
+    ceil((n-8)/10); the class counts of sklearn's digits are 178 182 177 183 181 182 181 179
+    174 180, which gives 36 37 36 37 37 37 37 36 35 36 = 364 test and 35 36 35 36 36 36 36 36
+    35 36 = 357 val; 1,076 train remain.
     """
     from sklearn.datasets import load_digits
 
@@ -116,17 +117,17 @@ def test_digits_split_sizes_disjoint_stratified() -> None:
     raw = load_digits()
     counts = np.bincount(raw.target)
     exp_test = [math.ceil(n / 10) + math.ceil((n - 5) / 10) for n in counts]
-    exp_val = [math.ceil((n - 3) / 10) for n in counts]
+    exp_val = [math.ceil((n - 3) / 10) + math.ceil((n - 8) / 10) for n in counts]
     tr, va, te = split_digits(raw.target)
     assert len(tr) + len(va) + len(te) == 1797
-    assert (len(tr), len(va), len(te)) == (1253, 180, 364)
-    assert sum(exp_test) == 364 and sum(exp_val) == 180
+    assert (len(tr), len(va), len(te)) == (1076, 357, 364)
+    assert sum(exp_test) == 364 and sum(exp_val) == 357
     assert np.bincount(raw.target[te]).tolist() == exp_test
     assert np.bincount(raw.target[va]).tolist() == exp_val
     assert not set(tr) & set(va) and not set(tr) & set(te) and not set(va) & set(te)
 
     bundle = get_dataset("digits")
-    assert bundle.sizes() == {"train": 1253, "val": 180, "test": 364}
+    assert bundle.sizes() == {"train": 1076, "val": 357, "test": 364}
     assert bundle.input_shape == (1, 8, 8) and bundle.num_classes == 10
     # image 0 of the file is class 0 at position 0 -> first test sample, scaled by 1/16
     x0, y0 = bundle.test[0]

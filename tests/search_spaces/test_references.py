@@ -126,12 +126,12 @@ def test_billnet_jester_is_binary_with_mux_or_and_lstm() -> None:
     spec = get_reference("billnet-jester")
     kinds = [i.layer.kind for i in spec.top_layers()]
     assert kinds[-3:] == ["pool", "lstm", "linear"]
-    # all 16 frames reach the LSTM, each as a 2 x 2 map (head_grid 2) of the 12 x 16 feature
-    # map: kernel (1, 12 // 2, 16 // 2) = (1, 6, 8)
+    # all 16 frames reach the LSTM, each as a 4 x 4 map (head_grid 4) of the 12 x 16 feature
+    # map: kernel (1, 12 // 4, 16 // 4) = (1, 3, 4)
     pool = spec.top_layers()[-3]
-    assert pool.in_shape == (128, 16, 12, 16) and pool.kernel == (1, 6, 8)
-    assert pool.out_shape == (128, 16, 2, 2)
-    assert spec.top_layers()[-2].layer.features(pool.out_shape) == 128 * 2 * 2
+    assert pool.in_shape == (128, 16, 12, 16) and pool.kernel == (1, 3, 4)
+    assert pool.out_shape == (128, 16, 4, 4)
+    assert spec.top_layers()[-2].layer.features(pool.out_shape) == 128 * 4 * 4
     assert {i.layer.gate for i in spec.top_layers() if isinstance(i.layer, Residual)} == \
         {"mux_or"}
     assert spec.params() == spec.weight_bits()  # every weight is one bit
@@ -156,8 +156,8 @@ def test_billnet_head_grid_is_a_dimension_that_sets_the_lstm_input() -> None:
 
     space = get_space("billnet", input_shape=(1, 8, 32, 32), num_classes=8)
     dims = {d.name: d for d in space.dimensions()}
-    assert list(dims["head_grid"].values()) == [2, 4]  # 1 x 1 never trained at 1 bit
-    for grid in (2, 4):
+    assert list(dims["head_grid"].values()) == [4, 8]  # 1 and 2 did not train at 1 bit
+    for grid in (4, 8):
         spec = space.from_choices({
             "stages": 2, "expansion": 1, "width_0": 8, "width_1": 16,
             "blocks_0": 1, "blocks_1": 1, "groups_0": 1, "groups_1": 1, "lstm_hidden": 32,
