@@ -175,3 +175,20 @@ def test_dse_describe_takes_a_reference_name(capsys: pytest.CaptureFixture[str])
     code = main(["describe", "no-such-reference"])
     _, err = capsys.readouterr()
     assert code == 2 and err.count("\n") == 1 and "references: asic-encoder-1mb" in err
+
+
+def test_readme_reference_table_matches_the_specs() -> None:
+    """The README's table of references is derived from the specs: every row, and no other."""
+    import pathlib
+    import re
+
+    from search_spaces.spaces.references import REFERENCES, build_reference
+
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `([a-z0-9-]+)` \| \d[\dx]* \| \d+ \| ([\d,]+ \| [\d,]+) \|$",
+                           readme, flags=re.M))
+    want = {}
+    for name in REFERENCES:
+        spec = build_reference(name)
+        want[name] = f"{spec.params():,} | {spec.weight_bits():,}"
+    assert rows == want
