@@ -226,6 +226,7 @@ class Proposer:
         #: proposals asked in this study (all kinds) and the cap on them
         self.asked = 0
         self.max_proposals = cfg.max_proposals or PROPOSALS_PER_TRIAL * cfg.trials
+        self._check_space_unchanged()
         #: proposals that went to training (duplicates and infeasible ones do not count)
         self.proposed = self._reconcile()
         if not self.study.trials and cfg.warm_start:
@@ -257,6 +258,37 @@ class Proposer:
         self.on_event("warm_start", {"points": len(points), "draws": found.draws})
 
     # -- resume ------------------------------------------------------------------------
+    def _check_space_unchanged(self) -> None:
+        """A resumed study's space must draw each dimension as its trials did: Optuna refuses a
+        changed categorical (``dynamic value space``) in the middle of a search, after the
+        driver has started. Refused here, before anything is written, as one line naming the
+        dimension, both domains and what to do."""
+        from optuna.distributions import check_distribution_compatibility
+
+        seen: dict[str, Any] = {}
+        for t in self.study.get_trials(deepcopy=False):
+            for name, dist in t.distributions.items():
+                seen.setdefault(name, dist)
+        if not seen:
+            return
+        dims = self.space.dimensions() if hasattr(self.space, "dimensions") else []
+        for dim in dims:
+            old = seen.get(dim.name)
+            if old is None or dim.fixed:
+                continue
+            try:
+                check_distribution_compatibility(old, dim.distribution())
+            except ValueError:
+                was = getattr(old, "choices", None)
+                was_txt = ("{" + ", ".join(map(str, was)) + "}" if was is not None
+                           else f"{getattr(old, 'low', '?')}..{getattr(old, 'high', '?')}")
+                raise UserError(
+                    f"study {self.cfg.study!r}: dimension {dim.name!r} of space "
+                    f"{self.cfg.space!r} is now {dim.domain_str()}, but the study's trials drew "
+                    f"it from {was_txt} (the space changed since the study began, e.g. by an "
+                    "upgrade): Optuna cannot continue it under the new domain; start a new study "
+                    "(--study NAME), or resume with the version that began it") from None
+
     def _reconcile(self) -> int:
         """Make Optuna and the store agree after a crash; return the trials already proposed.
 

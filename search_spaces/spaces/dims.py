@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
     from optuna.trial import BaseTrial
 
 Choice = bool | int | float | str
@@ -146,6 +147,10 @@ class Dim:
     def suggest(self, trial: BaseTrial) -> Choice:
         raise NotImplementedError
 
+    def distribution(self) -> BaseDistribution:
+        """The Optuna distribution :meth:`suggest` draws from."""
+        raise NotImplementedError
+
     def contains(self, value: Any) -> bool:
         raise NotImplementedError
 
@@ -182,6 +187,11 @@ class Categorical(Dim):
 
     def suggest(self, trial: BaseTrial) -> Choice:
         return trial.suggest_categorical(self.name, self.choices)  # type: ignore[arg-type,return-value]
+
+    def distribution(self) -> BaseDistribution:
+        from optuna.distributions import CategoricalDistribution
+
+        return CategoricalDistribution(self.choices)
 
     def contains(self, value: Any) -> bool:
         return any(_key(value) == _key(c) for c in self.choices)
@@ -220,6 +230,11 @@ class IntRange(Dim):
 
     def suggest(self, trial: BaseTrial) -> Choice:
         return trial.suggest_int(self.name, self.low, self.high, step=self.step)
+
+    def distribution(self) -> BaseDistribution:
+        from optuna.distributions import IntDistribution
+
+        return IntDistribution(self.low, self.high, step=self.step)
 
     def contains(self, value: Any) -> bool:
         return (isinstance(value, int) and not isinstance(value, bool)

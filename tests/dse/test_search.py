@@ -223,6 +223,27 @@ def test_study_name_reused_with_other_space_is_refused(tmp_path: Path,
     assert len(after) == len(before)
 
 
+def test_resume_after_the_space_changed_is_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A categorical domain that changed since the study began (an upgrade, an edited space
+    file) is refused before anything is written; Optuna would raise 'dynamic value space'
+    in the middle of the search."""
+    space = tmp_path / "two.yaml"
+    space.write_text(TWO_ARCH_SPACE)
+    url = db_url(tmp_path)
+    run_search(build_config(study="moved", db=url, trials=2, space=str(space), **QUICK))
+    before = optuna_trials(url, "moved")
+    assert {t.params["width"] for t in before} == {8, 16}
+    space.write_text(TWO_ARCH_SPACE.replace("width: [8, 16]", "width: [8, 24]"))
+    code = main(["search", "--study", "moved", "--db", url, "--space", str(space),
+                 "--trials", "3", "--executor", "local", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "dimension 'width'" in err and "{8, 24}" in err and "{8, 16}" in err
+    assert len(optuna_trials(url, "moved")) == len(before)
+    assert len(open_store(url).query("moved")) == 2
+
+
 def _evaluations(db_path: Path) -> list[tuple[Any, ...]]:
     if not db_path.exists():
         return []
