@@ -22,6 +22,7 @@ same validation-picked candidates).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -102,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", default="digits,synthetic-gestures")
     ap.add_argument("--seed", type=int, default=None,
                     help="the study's seed (sampler and training); default: the service's")
+    ap.add_argument("--workdir", default=None,
+                    help="keep the studies' databases here (default: a temporary folder)")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
     run = RunFacts("front_quality.py", argv)
@@ -111,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
 
     sections: list[str] = []
     verdicts: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="dse-front-") as workdir:
+    if args.workdir:
+        os.makedirs(args.workdir, exist_ok=True)
+    with (contextlib.nullcontext(args.workdir) if args.workdir
+          else tempfile.TemporaryDirectory(prefix="dse-front-")) as workdir:
         for dataset in [d.strip() for d in args.datasets.split(",") if d.strip()]:
             trials = (args.trials or build_config().trials) if dataset == "digits" \
                 else args.gesture_trials
