@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-proposals", type=int, default=150)
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
-    run = RunFacts("budget_proposals.py", argv)
+    facts = RunFacts("budget_proposals.py", argv)
 
 
     import dse.search
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join([
         f"## Budget-aware proposals under a tight budget (`{SECTION}`)",
         "",
-        *run.lines(),
+        *facts.lines(),
         "",
         f"Setup: `heq-resnet` on `digits`, {args.trials} planned trials (infeasible and "
         f"duplicate proposals do not count), proposal cap {args.max_proposals}, seeds "

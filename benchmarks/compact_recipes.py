@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the member draw")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
-    run = RunFacts("compact_recipes.py", argv)
+    facts = RunFacts("compact_recipes.py", argv)
 
     import torch
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join([
         f"## Epochs and learning rate on the default space (`{SECTION}`)",
         "",
-        *run.lines(),
+        *facts.lines(),
         "",
         f"Setup: random `{cfg0.space}` members on `{cfg0.dataset}` ({args.members} per memory "
         f"band, draw seed {args.seed}), each trained by the search's trial code with the "

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", default="none", help="one hard budget, or 'none'")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
-    run = RunFacts("early_stopping.py", argv)
+    facts = RunFacts("early_stopping.py", argv)
 
 
     import dse.search
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join([
         f"## Early stopping at equal training time (`{SECTION}`)",
         "",
-        *run.lines('The figure is a ratio of two runs charged the same cached epoch times.'),
+        *facts.lines('The figure is a ratio of two runs charged the same cached epoch times.'),
         "",
         f"Setup: space `{rows[0][1]['space']}` on `{rows[0][1]['dataset']}`, "
         f"{'no budget' if args.budget == 'none' else 'budget `' + args.budget + '`'}, default "

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep the studies' databases here (default: a temporary folder)")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
-    run = RunFacts("front_quality.py", argv)
+    facts = RunFacts("front_quality.py", argv)
 
 
     from dse.config import build_config
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join([
         f"## Front quality: the default search against the hand designs (`{SECTION}`)",
         "",
-        *run.lines(),
+        *facts.lines(),
         "",
         "The search's pick at a design's memory is the complete candidate within it with the "
         "best validation accuracy; the test split only reports. Dominance per design: "

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recipes", default=",".join(RECIPES))
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
-    run = RunFacts("recipes.py", argv)
+    facts = RunFacts("recipes.py", argv)
 
     import torch
 
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join([
         f"## Training recipes on the hand designs (`{SECTION}`)",
         "",
-        *run.lines(),
+        *facts.lines(),
         "",
         f"Setup: every `*-digits` reference, schedule `{cfg.schedule}` over {epochs} epochs, "
         f"batch {cfg.batch_size}, lr {cfg.lr:g}, training seeds 0..{args.seeds - 1}; test "

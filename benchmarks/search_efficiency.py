@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="let the service's successive-halving rule prune (replayed)")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
-    run = RunFacts("search_efficiency.py", argv)
+    facts = RunFacts("search_efficiency.py", argv)
     samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
     for needed in (DEFAULT_SAMPLER, BASELINE_SAMPLER):
         if needed not in samplers:
@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join([
         f"## Search efficiency: hypervolume vs trained candidates (`{SECTION}`)",
         "",
-        *run.lines(packages=('torch', 'optuna')),
+        *facts.lines(packages=('torch', 'optuna')),
         "",
         f"Setup: space `{args.space}` on `{args.dataset}`, objectives accuracy (max) and "
         f"memory_bits (min), {budget_txt}; samplers from `dse.samplers.create_sampler` "
