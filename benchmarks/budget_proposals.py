@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     import dse.search
 
     cache = TrainingCache(dse.search.run_trial)
-    dse.search.run_trial = cache
+    dse.search.run_trial = cache  # type: ignore[assignment]
     results: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     budgets = [b.strip() for b in args.budgets.split(";") if b.strip()]
     samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     cfg0 = build_config(progress=False)
     space = get_space(cfg0.space, input_shape=(1, 8, 8), num_classes=10)
-    rng, seen = random.Random(args.seed), set()
+    rng, seen = random.Random(args.seed), set[str]()
     results: dict[tuple[int, int], list[dict[str, float]]] = {}
     for band in BANDS:
         rows = []

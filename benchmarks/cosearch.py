@@ -107,12 +107,13 @@ def _search(study: str, space: str, seed: int, args: argparse.Namespace, workdir
 
     import dse.search
 
-    dse.search.run_trial = counting  # run_local looks the name up at call time
+    # run_local looks the name up at call time
+    dse.search.run_trial = counting  # type: ignore[assignment]
     try:
         with contextlib.suppress(_Enough):
             run_search(cfg, on_event=on_event)
     finally:
-        dse.search.run_trial = cache
+        dse.search.run_trial = cache  # type: ignore[assignment]
     with open_store(db, read_only=True) as store:
         return store.query(study), db, asked["n"]
 
@@ -193,13 +194,13 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     cache = TrainingCache(dse.search.run_trial, train_seed=args.train_seed)
-    dse.search.run_trial = cache
+    dse.search.run_trial = cache  # type: ignore[assignment]
     runs: list[Run] = []
     t_start = time.perf_counter()
     methods: list[Callable[[int, argparse.Namespace, str, TrainingCache], Run]] = [
         cosearch_run, sequential_run]
     if args.accels_per_network:
-        methods.insert(1, lambda *a: cosearch_run(*a, args.accels_per_network))
+        methods.insert(1, lambda s, a, w, c: cosearch_run(s, a, w, c, args.accels_per_network))
     with tempfile.TemporaryDirectory(prefix="dse-cosearch-") as workdir:
         for seed in range(args.seeds):
             for make in methods:

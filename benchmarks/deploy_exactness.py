@@ -73,9 +73,10 @@ def with_bsn(spec: ArchSpec) -> ArchSpec:
 
 #: the search's training recipe (one place: dse.config.SearchConfig)
 _CFG = SearchConfig()
-RECIPE = {"batch_size": _CFG.batch_size, "lr": _CFG.lr, "lr_schedule": _CFG.lr_schedule,
-          "bn_recalibration": _CFG.bn_recalibration, "distill": _CFG.distill,
-          "weight_decay": _CFG.weight_decay}
+RECIPE: dict[str, Any] = {
+    "batch_size": _CFG.batch_size, "lr": _CFG.lr, "lr_schedule": _CFG.lr_schedule,
+    "bn_recalibration": _CFG.bn_recalibration, "distill": _CFG.distill,
+    "weight_decay": _CFG.weight_decay}
 
 
 @contextlib.contextmanager

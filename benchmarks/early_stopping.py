@@ -64,7 +64,8 @@ def run(seed: int, early: bool, budget_s: float | None, args: argparse.Namespace
     from dse.store import open_store
 
     charged = Charged(cache)
-    dse.search.run_trial = charged  # run_local looks the name up at call time
+    # run_local looks the name up at call time
+    dse.search.run_trial = charged  # type: ignore[assignment]
     study = f"{'es' if early else 'full'}-s{seed}"
     db = f"sqlite:///{os.path.join(workdir, study + '.db')}"
     budgets = () if args.budget == "none" else (args.budget,)
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     import dse.search
 
     cache = TrainingCache(dse.search.run_trial)
-    rows = []
+    rows: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix="dse-es-") as workdir:
         for seed in range(args.seeds):
             full = run(seed, False, None, args, workdir, cache)
@@ -128,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"early stopping {es['trained']} trained ({es['pruned']} pruned) in "
                   f"{es['seconds']:.0f} s", flush=True)
     if args.budget == "none":
-        ref_mem = 1.1 * max(float(r[k]["points"][:, 1].max()) for r in rows for k in (1, 2)
-                            if len(r[k]["points"]))
+        ref_mem = 1.1 * max(float(res["points"][:, 1].max()) for _, *pair in rows
+                            for res in pair if len(res["points"]))
     else:
         ref_mem = float(re.split(r"[<>=]+", args.budget)[1])
     ref = (0.0, ref_mem)

@@ -302,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     import dse.search
 
     cache = TrainingCache(dse.search.run_trial, train_seed=args.train_seed)
-    dse.search.run_trial = cache  # run_local looks the name up at call time
+    # run_local looks the name up at call time
+    dse.search.run_trial = cache  # type: ignore[assignment]
     runs: list[RunResult] = []
     with tempfile.TemporaryDirectory(prefix="dse-search-eff-") as workdir:
         for seed in range(args.seeds):

@@ -170,10 +170,11 @@ def fill_study(url: str, name: str, n: int, *, seed: int = 0,
             ids["complete"].append(cid)
         if optuna_study:
             complete = set(ids["complete"])
-            rows = store.query(name).set_index("trial_number")
+            rows: dict[Any, dict[Any, Any]] = store.query(name).set_index(
+                "trial_number").to_dict("index")
             write_optuna_study(store.sqlalchemy_url, name, objectives,
-                               [(choices, [float(rows.loc[t, o]) for o, _ in objectives]
-                                 if int(rows.loc[t, "candidate_id"]) in complete else None)
+                               [(choices, [float(rows[t][o]) for o, _ in objectives]
+                                 if int(rows[t]["candidate_id"]) in complete else None)
                                 for t, (_spec, choices) in enumerate(pairs)])
     return Filled(name, ids)
 
@@ -190,7 +191,8 @@ def write_optuna_study(url: str, name: str, objectives: Sequence[tuple[str, str]
     dists = {k: optuna.distributions.CategoricalDistribution(list(v))
              for k, v in CHOICES.items()}
     study = optuna.create_study(study_name=optuna_study_name(name), storage=url,
-                                directions=[d for _, d in objectives], load_if_exists=True)
+                                directions=list(dict(objectives).values()),  # type: ignore[arg-type]
+                                load_if_exists=True)
     study.add_trials([optuna.trial.create_trial(
         params=choices, distributions={k: dists[k] for k in choices}, values=values,
         state=optuna.trial.TrialState.COMPLETE if values is not None
