@@ -63,7 +63,8 @@ if TYPE_CHECKING:
 PROPOSALS_PER_TRIAL = 20
 
 #: Warm start: feasible points drawn per enqueued one, so the spread's cheapest and dearest
-#: picks are near the space's corners (a batch-model draw costs well under a millisecond).
+#: picks are near the space's corners (256 draws for 8 points: under a second of batch
+#: scoring even with a cold block cache, benchmarks/cost_throughput.py).
 WARM_POOL = 32
 
 #: Attempts of one candidate whose worker process (or node) died before it is recorded failed.
@@ -265,6 +266,8 @@ class Proposer:
         dimension, both domains and what to do."""
         from optuna.distributions import check_distribution_compatibility
 
+        from search_spaces.spaces.dims import distribution_domain_str
+
         seen: dict[str, Any] = {}
         for t in self.study.get_trials(deepcopy=False):
             for name, dist in t.distributions.items():
@@ -279,13 +282,11 @@ class Proposer:
             try:
                 check_distribution_compatibility(old, dim.distribution())
             except ValueError:
-                was = getattr(old, "choices", None)
-                was_txt = ("{" + ", ".join(map(str, was)) + "}" if was is not None
-                           else f"{getattr(old, 'low', '?')}..{getattr(old, 'high', '?')}")
+                was = distribution_domain_str(old)
                 raise UserError(
                     f"study {self.cfg.study!r}: dimension {dim.name!r} of space "
                     f"{self.cfg.space!r} is now {dim.domain_str()}, but the study's trials drew "
-                    f"it from {was_txt} (the space changed since the study began, e.g. by an "
+                    f"it from {was} (the space changed since the study began, e.g. by an "
                     "upgrade): Optuna cannot continue it under the new domain; start a new study "
                     "(--study NAME), or resume with the version that began it") from None
 

@@ -245,6 +245,15 @@ class IntRange(Dim):
         return f"{self.low}..{self.high}{step}"
 
 
+def distribution_domain_str(dist: Any) -> str:
+    """An Optuna distribution's domain in :meth:`Dim.domain_str`'s format (a study's trials
+    record distributions, not dimensions)."""
+    if hasattr(dist, "choices"):
+        return "{" + ", ".join(_fmt(c) for c in dist.choices) + "}"
+    step = getattr(dist, "step", None)
+    return f"{dist.low}..{dist.high}" + (f" step {step}" if step not in (None, 1) else "")
+
+
 def _key(value: Any) -> tuple[str, Any]:
     """Compare choices by type and value, so ``True`` never matches ``1``."""
     return (type(value).__name__, value)
@@ -288,5 +297,6 @@ def count_assignments(dims: Sequence[Dim]) -> int:
 
 __all__ = [
     "AllOf", "AnyOf", "Categorical", "Choice", "Cmp", "Condition", "Dim", "IntRange", "all_of",
+    "distribution_domain_str",
     "any_of", "count_assignments",
 ]

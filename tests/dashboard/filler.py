@@ -191,7 +191,7 @@ def write_optuna_study(url: str, name: str, objectives: Sequence[tuple[str, str]
     dists = {k: optuna.distributions.CategoricalDistribution(list(v))
              for k, v in CHOICES.items()}
     study = optuna.create_study(study_name=optuna_study_name(name), storage=url,
-                                directions=list(dict(objectives).values()),  # type: ignore[arg-type]
+                                directions=[d for _, d in objectives],  # type: ignore[misc]
                                 load_if_exists=True)
     study.add_trials([optuna.trial.create_trial(
         params=choices, distributions={k: dists[k] for k in choices}, values=values,

@@ -467,3 +467,16 @@ def test_spaces_import_neither_torch_nor_optuna() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_dim_distribution_round_trips_to_the_same_domain_text() -> None:
+    """What a study's trials recorded reads like the dimension that suggested it."""
+    from search_spaces.spaces.dims import Categorical, IntRange, distribution_domain_str
+
+    for dim in (Categorical("pool", choices=("avg", "max")), Categorical("g", choices=(4, 8)),
+                IntRange("w", low=8, high=64, step=8), IntRange("d", low=1, high=3)):
+        assert distribution_domain_str(dim.distribution()) == dim.domain_str()
+    assert distribution_domain_str(Categorical("pool", choices=("avg", "max")).distribution()) \
+        == "{'avg', 'max'}"
+    assert distribution_domain_str(IntRange("w", low=8, high=64, step=8).distribution()) \
+        == "8..64 step 8"
