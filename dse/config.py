@@ -114,6 +114,9 @@ class SearchConfig:
     trial_timeout_s: float | None = None
     max_failures: int | None = None
     early_stopping: bool = True
+    #: after the trials, at most this many front candidates train a second network and are
+    #: judged by the mean of both (dse.confirm; 0: off; None: half the trials, rounded up)
+    confirm: int | None = None
     #: feasible points drawn by the cost model that start the sampler (0: none; dse.feasible)
     warm_start: int = 8
     #: cap on proposals of every kind (None: 20 per planned trial, dse.search)
@@ -123,6 +126,11 @@ class SearchConfig:
     #: random from the space's accelerator dimensions) are proposed; they cost no training
     accels_per_network: int = 0
     progress: bool = True
+
+    @property
+    def confirm_count(self) -> int:
+        """The confirmations the study may train (``confirm``; by default half the trials)."""
+        return -(-self.trials // 2) if self.confirm is None else self.confirm
 
     @property
     def directions(self) -> list[str]:
@@ -214,6 +222,9 @@ class SearchConfig:
         if not isinstance(self.accels_per_network, int) or isinstance(
                 self.accels_per_network, bool) or self.accels_per_network < 0:
             raise bad("accels_per_network", "must be an integer >= 0", self.accels_per_network)
+        if self.confirm is not None and (isinstance(self.confirm, bool) or not isinstance(
+                self.confirm, int) or self.confirm < 0):
+            raise bad("confirm", "must be an integer >= 0", self.confirm)
         if self.max_failures is not None and self.max_failures < 1:
             raise bad("max_failures", "must be an integer >= 1", self.max_failures)
         from dse.train import LR_SCHEDULES

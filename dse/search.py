@@ -895,6 +895,9 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
             run_local(proposer, rule)
         else:
             run_ray(proposer, rule, cfg)
+        from dse.confirm import confirm_front
+
+        confirm_front(cfg, store, on_event)
     status = store.study_status(cfg.study)
     return SearchOutcome(cfg.study, dict(status.get("counts", {})), proposer.stopped_reason,
                          time.monotonic() - t0)

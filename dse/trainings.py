@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from dse.config import SearchConfig
     from dse.store import EvaluationRecord, Store, StudyRecord
     from dse.store.records import TrainingRecord
-    from dse.trial import EpochReport
+    from dse.trial import EpochReport, TrialPayload
     from search_spaces.spec import ArchSpec
 
 #: ``Study.space`` of a study made by ``dse train`` for bare specs (it searches no space).
@@ -43,6 +43,9 @@ DEFAULT_TRAIN_STUDY = "train"
 #: A candidate trains, by default, for this many times its study's epochs: the next fidelity
 #: of the search's successive halving (its ``eta``).
 LONGER = 3
+#: Replicate k of a candidate trains with the seed ``seed + k * REPLICATE_SEED_STRIDE`` (the
+#: trial number is added after: replicates never share a seed with another trial's network).
+REPLICATE_SEED_STRIDE = 1_000_003
 #: Settings a train study fixes at creation (a later ``dse train`` into it must agree).
 STUDY_SETTINGS = ("task", "dataset", "data_root", "seed", "lr", "batch_size")
 
@@ -59,6 +62,8 @@ class TrainPlan:
     trial_number: int
     #: the candidate's live evaluation (None for a train study's spec)
     search: EvaluationRecord | None
+    #: which network of the candidate at this fidelity: 0 the first, k > 0 a further seed
+    replicate: int = 0
 
     @property
     def total_epochs(self) -> int:
@@ -73,6 +78,19 @@ class TrainOutcome:
     record: TrainingRecord
     #: new | resumed | restarted | done (see dse.store.api.TrainingStart)
     action: str
+
+
+def replicate_payload(payload: TrialPayload, replicate: int) -> TrialPayload:
+    """``payload`` for the candidate's network number ``replicate`` (0: itself): the same
+    settings with the seed moved by ``replicate * REPLICATE_SEED_STRIDE``."""
+    return replace(payload, seed=payload.seed + int(replicate) * REPLICATE_SEED_STRIDE) \
+        if replicate else payload
+
+
+def check_replicate(replicate: Any) -> int:
+    if isinstance(replicate, bool) or not isinstance(replicate, int) or replicate < 0:
+        raise UserError(f"--replicate={replicate!r} must be an integer >= 0")
+    return replicate
 
 
 def is_train_study(study: StudyRecord) -> bool:
@@ -129,10 +147,12 @@ def check_dataset(spec: ArchSpec, cfg: SearchConfig) -> None:
 
 
 def plan_candidate(store: Store, study: str, candidate_id: int, *, epochs: int | None = None,
-                   schedule: str | None = None, max_train_batches: int | None = None
-                   ) -> TrainPlan:
+                   schedule: str | None = None, max_train_batches: int | None = None,
+                   replicate: int = 0) -> TrainPlan:
     """A candidate of a stored study, to train with the study's settings at this fidelity
-    (default: :data:`LONGER` times the study's epochs, its schedule and batch cap)."""
+    (default: :data:`LONGER` times the study's epochs, its schedule and batch cap); network
+    ``replicate`` (0: the first, k > 0: trained with a further seed, :func:`replicate_payload`)."""
+    replicate = check_replicate(replicate)
     from dse.config import SearchConfig
     from dse.store import StoreError
     from dse.store.records import EvaluationRecord
@@ -161,7 +181,7 @@ def plan_candidate(store: Store, study: str, candidate_id: int, *, epochs: int |
     check_dataset(spec, cfg)
     trial = search.trial_number if search is not None and search.trial_number is not None \
         else 0
-    return TrainPlan(rec, int(candidate_id), spec, cfg, int(trial), search)
+    return TrainPlan(rec, int(candidate_id), spec, cfg, int(trial), search, replicate)
 
 
 def plan_spec(store: Store, spec: ArchSpec, *, study: str = DEFAULT_TRAIN_STUDY,
@@ -240,8 +260,8 @@ def run_training(store: Store, plan: TrainPlan, *, retrain: bool = False,
     host, pid = socket.gethostname(), os.getpid()
     cfg = plan.cfg
     # the study's trial settings, under the candidate's trial number; no trial timeout
-    payload = dataclasses.replace(
-        TrialPayload.from_config(cfg, plan.spec.to_json(), plan.trial_number),
+    payload = dataclasses.replace(replicate_payload(
+        TrialPayload.from_config(cfg, plan.spec.to_json(), plan.trial_number), plan.replicate),
         trial_timeout_s=None)
     settings = {k: v for k, v in dataclasses.asdict(payload).items()
                 if k not in ("spec_json", "bucket", "threads", "gpus", "checkpoint_path")}
@@ -249,7 +269,8 @@ def run_training(store: Store, plan: TrainPlan, *, retrain: bool = False,
         start = store.start_training(plan.candidate_id, epochs=cfg.epochs,
                                      schedule=cfg.schedule,
                                      max_train_batches=cfg.max_train_batches,
-                                     settings=settings, host=host, pid=pid, retrain=retrain)
+                                     settings=settings, host=host, pid=pid, retrain=retrain,
+                                     replicate=plan.replicate)
     except StoreError as exc:
         raise UserError(str(exc)) from None
     if start.action == "done":

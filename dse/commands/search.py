@@ -50,6 +50,10 @@ from dse.config import DEFAULTS as _D
 @click.option("--max-failures", type=int, default=None, help="Stop after this many failures.")
 @click.option("--no-early-stopping", is_flag=True, default=False,
               help="Train every feasible candidate for all its epochs.")
+@click.option("--confirm", type=int, default=None, metavar="N",
+              help="After the trials, train a second network of at most N candidates on and "
+                   "next to the front; they are judged by the mean of both (0: off). "
+                   "[half of --trials]")
 @click.option("--warm-start", type=int, default=None,
               help="Feasible points drawn by the cost model that start the sampler (0: off). "
                    f"[{_D.warm_start}]")
@@ -95,6 +99,7 @@ class ProgressView:
         self.started = time.monotonic()
         self.live: Any = None
         self.reference: list[float] | None = None
+        self.confirm_done, self.confirm_total, self.confirm_line = 0, 0, ""
 
     def __enter__(self) -> ProgressView:
         if self.enabled:
@@ -115,6 +120,9 @@ class ProgressView:
             self.reference = list(info["reference"])
             return
         if kind in ("warm_start", "exhausted"):
+            return
+        if kind in ("confirming", "confirmed"):  # dse.confirm, after the trials
+            self._confirm_event(kind, info)
             return
         self.counts[kind] = self.counts.get(kind, 0) + 1
         if kind in ("complete", "pruned"):
@@ -141,6 +149,27 @@ class ProgressView:
                 return  # not one of --trials; counted in the summary
             click.echo(f"[{done}/{self.cfg.trials}] trial {info.get('trial')}: {kind}{extra}"
                        f"{reason}", err=True)
+
+    def _confirm_event(self, kind: str, info: dict[str, Any]) -> None:
+        from dse.tasks import get_task
+
+        if kind == "confirming":
+            self.confirm_total = info["confirmed"] + len(info["candidates"])
+            self.confirm_done = info["confirmed"]
+            line = (f"confirming the front: a second network for {len(info['candidates'])} "
+                    f"candidate(s) ({info['confirmed']} of at most {info['limit']} done)")
+        else:
+            self.confirm_done += 1
+            key = get_task(self.cfg.task).primary
+            acc = info.get(key)
+            extra = f" {key}={acc:.3f}" if isinstance(acc, float) else ""
+            line = (f"[confirm {self.confirm_done}/{self.confirm_total}] "
+                    f"candidate {info['candidate_id']}: {info['status']}{extra}")
+        self.confirm_line = line
+        if self.live is not None:
+            self.live.update(self._render())
+        else:
+            click.echo(line, err=True)
 
     def _trained(self) -> int:
         """Trials that went to training: duplicates and infeasible proposals do not count
@@ -185,6 +214,8 @@ class ProgressView:
         hv = self._hypervolume()
         table.caption = f"best: {best or '-'}   hypervolume: {hv:.4g}" if hv is not None \
             else f"best: {best or '-'}"
+        if self.confirm_line:
+            table.caption += f"\n{self.confirm_line}"
         return table
 
 
@@ -203,7 +234,8 @@ def _summary(cfg: Any, outcome: Any) -> None:
     from dse.tasks import get_task
 
     test_col = f"test_{get_task(cfg.task).primary}"
-    cols = [c for c in ("candidate_id", *cfg.objectives, test_col) if c in front.columns]
+    cols = [c for c in ("candidate_id", *cfg.objectives, test_col, "replicates")
+            if c in front.columns]
     # a co-search's front: the accelerator fields that differ along it
     cols += [c for c in front.columns if c.startswith("accel_") and front[c].nunique() > 1]
     click.echo("Pareto front:")

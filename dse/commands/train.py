@@ -31,6 +31,9 @@ from dse.trainings import DEFAULT_TRAIN_STUDY, LONGER
               help="Training schedule (qat, two-stage, billnet, float). [the study's]")
 @click.option("--max-train-batches", type=int, default=None, metavar="N",
               help="Cap the batches per epoch (quick runs). [the study's]")
+@click.option("--replicate", type=int, default=0, metavar="K",
+              help="CANDIDATE only: train its network number K, with a further seed (the "
+                   "search's confirmation trains K = 1). [0: its first]")
 @click.option("--retrain", is_flag=True, help="Train again a training that already finished.")
 @click.option("--study", "study", default=None, metavar="NAME",
               help="SPEC only: the train study to store it in (created on first use with "
@@ -49,8 +52,8 @@ from dse.trainings import DEFAULT_TRAIN_STUDY, LONGER
               metavar="URL", help="Results database (env TINYDSE_DB).")
 @click.option("--quiet", is_flag=True, help="No progress.")
 def train(target: str, candidate: int | None, epochs: int | None, schedule: str | None,
-          max_train_batches: int | None, retrain: bool, study: str | None, db: str,
-          quiet: bool, **settings: Any) -> None:
+          max_train_batches: int | None, replicate: int, retrain: bool, study: str | None,
+          db: str, quiet: bool, **settings: Any) -> None:
     """Train SPEC (a JSON spec file or a reference name, as `dse describe` takes) in a train
     study, or candidate CANDIDATE of STUDY (its id, as `dse query` shows it) with the study's
     settings; the result is stored as a further evaluation at its fidelity (`dse query STUDY
@@ -65,6 +68,12 @@ def train(target: str, candidate: int | None, epochs: int | None, schedule: str 
         first = "--study" if study is not None else f"--{next(iter(given)).replace('_', '-')}"
         raise UserError(f"{first}: a study's candidate trains with its study's settings "
                         "(these options are for a SPEC)")
+    from dse.trainings import check_replicate
+
+    check_replicate(replicate)
+    if candidate is None and replicate:
+        raise UserError(f"--replicate={replicate}: only a study's CANDIDATE has further "
+                        "networks (a SPEC trains once per train study)")
     spec = None
     if candidate is None:
         from dse.commands._common import resolve_spec
@@ -82,7 +91,8 @@ def train(target: str, candidate: int | None, epochs: int | None, schedule: str 
         raise UserError(str(exc)) from None
     with store:
         if spec is None:
-            plan = plan_candidate(store, target, int(candidate or 0), **fidelity)
+            plan = plan_candidate(store, target, int(candidate or 0), **fidelity,
+                                  replicate=replicate)
         else:
             plan = plan_spec(store, spec, study=study or DEFAULT_TRAIN_STUDY, **fidelity,
                              **given)
@@ -162,8 +172,9 @@ def _summary(outcome: Any, url: str) -> None:
     keys = [k for k in (primary, f"test_{primary}") if k in rec.metrics]
     values = "  ".join(f"{k} {rec.metrics[k]:.4f}" for k in keys)
     batches = f", {rec.max_train_batches} batches/epoch" if rec.max_train_batches else ""
+    replicate = f", network {rec.replicate}" if rec.replicate else ""
     head = (f"candidate {plan.candidate_id} of study {plan.study.name}, {rec.epochs} epochs "
-            f"({rec.schedule}{batches})")
+            f"({rec.schedule}{batches}){replicate}")
     if outcome.action == "done":
         click.echo(f"{head}: trained already ({rec.status}{', ' + values if values else ''}); "
                    "--retrain trains it again")

@@ -120,11 +120,16 @@ class Store:
 
     def start_training(self, candidate_id: int, *, epochs: int, schedule: str,
                        max_train_batches: int | None, settings: Mapping[str, Any],
-                       host: str, pid: int, retrain: bool = False) -> TrainingStart:
+                       host: str, pid: int, retrain: bool = False,
+                       replicate: int = 0) -> TrainingStart:
         """See :func:`dse.store.writes.start_training`."""
         return writes.start_training(self.db, candidate_id, epochs=epochs, schedule=schedule,
                                      max_train_batches=max_train_batches, settings=settings,
-                                     host=host, pid=pid, retrain=retrain)
+                                     host=host, pid=pid, retrain=retrain, replicate=replicate)
+
+    def set_replicated(self, eval_id: int, metrics: Mapping[str, Any]) -> None:
+        """See :func:`dse.store.writes.set_replicated`."""
+        writes.set_replicated(self.db, eval_id, metrics)
 
     def training_epoch(self, training_id: int, row: Mapping[str, Any],
                        checkpoint: bytes | None = None) -> None:

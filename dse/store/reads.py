@@ -574,7 +574,7 @@ def evaluation_columns() -> tuple[str, ...]:
     name): the trained metric columns, then the hardware ones (the catalogue's)."""
     hardware = [c for c in metric_columns() if before_training(c)]
     return ("candidate_id", "source", "training_id", "epochs", "schedule",
-            "max_train_batches", "status", *trained_columns(), "epochs_run", *hardware,
+            "max_train_batches", "replicate", "status", *trained_columns(), "epochs_run", *hardware,
             "attempt", "host", "error", "started_at", "finished_at")
 _EVAL_STRINGS = ("source", "schedule", "status", "host", "error")
 
@@ -628,10 +628,10 @@ def evaluations(db: Database, study: str | int, *, candidate_id: int | None = No
     records: list[dict[str, Any]] = []
     for ev in evs:
         records.append({
-            **_numbers(hardware.get(ev.candidate_id, {})), **ev.metrics,
+            **_numbers(hardware.get(ev.candidate_id, {})), **_own_network(ev.metrics),
             "candidate_id": ev.candidate_id, "source": "search", "training_id": None,
             "epochs": config.get("epochs"), "schedule": config.get("schedule"),
-            "max_train_batches": config.get("max_train_batches"),
+            "max_train_batches": config.get("max_train_batches"), "replicate": 0,
             "status": shown_status(ev.status, alive), "attempt": ev.attempt,
             "host": None, "error": ev.error,
             "started_at": ev.started_at, "finished_at": ev.finished_at})
@@ -640,7 +640,7 @@ def evaluations(db: Database, study: str | int, *, candidate_id: int | None = No
             **_numbers(hardware.get(tr.candidate_id, {})), **tr.metrics,
             "candidate_id": tr.candidate_id, "source": "train", "training_id": tr.id,
             "epochs": tr.epochs, "schedule": tr.schedule,
-            "max_train_batches": tr.max_train_batches,
+            "max_train_batches": tr.max_train_batches, "replicate": tr.replicate,
             "status": shown_status(tr.status, driver_alive(tr.host, tr.pid, tr.beat)),
             "attempt": tr.attempt, "host": tr.host, "error": tr.error,
             "started_at": tr.started_at, "finished_at": tr.finished_at})
@@ -654,7 +654,8 @@ def evaluations(db: Database, study: str | int, *, candidate_id: int | None = No
     for name in frame.columns:
         if name in ("started_at", "finished_at"):
             frame[name] = pd.to_datetime(frame[name])
-        elif name in ("candidate_id", "training_id", "epochs", "max_train_batches", "attempt"):
+        elif name in ("candidate_id", "training_id", "epochs", "max_train_batches",
+                      "replicate", "attempt"):
             frame[name] = pd.array(frame[name].tolist(), dtype="Int64") if len(frame) else \
                 frame[name].astype("Int64")
         elif name not in _EVAL_STRINGS:
@@ -668,6 +669,18 @@ def evaluations(db: Database, study: str | int, *, candidate_id: int | None = No
     valid = [c for c in frame.columns if c == "status" or c not in _EVAL_STRINGS
              and c not in ("started_at", "finished_at")]
     return _filter_sort_select(frame, where, valid, sort, columns)
+
+
+def _own_network(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A confirmed evaluation's metrics as its own network has them (dse.confirm keeps them
+    as ``first_<name>`` beside the means): what its ``search`` row of evaluations shows."""
+    from dse.confirm import FIRST_PREFIX, REPLICATES_KEY
+
+    out = {k: v for k, v in metrics.items()
+           if not k.startswith(FIRST_PREFIX) and k != REPLICATES_KEY}
+    out.update({k[len(FIRST_PREFIX):]: v for k, v in metrics.items()
+                if k.startswith(FIRST_PREFIX)})
+    return out
 
 
 def training(db: Database, training_id: int) -> TrainingRecord:

@@ -87,13 +87,16 @@ class TrainingRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    #: which network of the candidate at this fidelity (0 the first; see Training.replicate)
+    replicate: int = 0
 
 
-def fidelity_key(schedule: str, epochs: int, max_train_batches: int | None) -> str:
-    """The key of a training among its candidate's: ``<schedule>:<epochs>:<batches or all>``
-    (e.g. ``two-stage:36:all``)."""
+def fidelity_key(schedule: str, epochs: int, max_train_batches: int | None,
+                 replicate: int = 0) -> str:
+    """The key of a training among its candidate's: ``<schedule>:<epochs>:<batches or all>``,
+    then ``:r<k>`` for replicate ``k > 0`` (e.g. ``two-stage:36:all``, ``two-stage:24:all:r1``)."""
     batches = "all" if max_train_batches is None else str(int(max_train_batches))
-    return f"{schedule}:{int(epochs)}:{batches}"
+    return f"{schedule}:{int(epochs)}:{batches}" + (f":r{int(replicate)}" if replicate else "")
 
 
 def training_record(t: Training) -> TrainingRecord:
@@ -104,7 +107,7 @@ def training_record(t: Training) -> TrainingRecord:
         fidelity_key=t.fidelity_key, status=t.status, metrics=metrics,
         curve=list(t.curve or []), settings=dict(t.settings or {}), error=t.error,
         attempt=t.attempt, host=t.host, pid=t.pid, beat=t.beat, created_at=t.created_at,
-        started_at=t.started_at, finished_at=t.finished_at)
+        started_at=t.started_at, finished_at=t.finished_at, replicate=int(t.replicate or 0))
 
 
 @dataclass(frozen=True)

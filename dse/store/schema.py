@@ -278,10 +278,17 @@ class Training(Base):
     max_train_batches: Mapped[int | None] = _col(
         Integer, nullable=True,
         doc='batches per epoch at most (NULL: the whole training split)')
-    #: "<schedule>:<epochs>:<max_train_batches or all>", unique per candidate
+    #: which network of the candidate at this fidelity: 0 the first, k > 0 a further training
+    #: seed (dse.trainings.replicate_seed; the search's confirmation, ``dse train --replicate``)
+    replicate: Mapped[int] = _col(
+        Integer, default=0, server_default="0",
+        doc=("which network of the candidate at this fidelity: 0 the first, k > 0 trained with "
+             "a further seed (the search's confirmation of its front, `dse train --replicate`)"))
+    #: "<schedule>:<epochs>:<max_train_batches or all>[:r<replicate>]", unique per candidate
     fidelity_key: Mapped[str] = _col(
         String(128),
-        doc='`<schedule>:<epochs>:<max_train_batches or all>`, e.g. `two-stage:36:all`')
+        doc=('`<schedule>:<epochs>:<max_train_batches or all>` and `:r<replicate>` for a '
+             'replicate, e.g. `two-stage:36:all`, `two-stage:24:all:r1`'))
     status: Mapped[str] = _col(
         String(16), default="running",
         doc=('`running`, `interrupted` (stopped; reads also show a `running` one whose process is '

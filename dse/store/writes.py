@@ -278,6 +278,26 @@ def finish_evaluation(db: Database, eval_id: int, status: str, *,
             _add_to_front(session, ev)
 
 
+def set_replicated(db: Database, eval_id: int, metrics: Mapping[str, Any]) -> None:
+    """Replace a complete evaluation's trained metrics by ``metrics`` (the means over the
+    candidate's networks, dse.confirm; other names go to its JSON) and refresh the study's
+    Pareto flags; its status, times and curve stay."""
+    cols, extra = split_metrics(metrics, trained_columns())
+    with db.write() as session:
+        ev = session.get(Evaluation, eval_id)
+        if ev is None:
+            raise StoreError(f"unknown evaluation id {eval_id}")
+        if ev.status != Status.COMPLETE:
+            raise StoreError(f"evaluation {eval_id} is {ev.status}, not complete")
+        db.lock_study(session, ev.study_id)
+        for key, value in cols.items():
+            setattr(ev, key, value)
+        if extra:
+            ev.metrics = {**(ev.metrics or {}), **extra}
+        session.flush()
+        _refresh_pareto(session, ev.study_id)
+
+
 def add_epoch(db: Database, eval_id: int, stage: str | int, epoch: int, **metrics: Any) -> int:
     """One learning-curve point of the evaluation's current attempt (train_loss,
     train_accuracy, val_loss, val_accuracy, seconds as columns; other numbers in the row's
@@ -430,14 +450,16 @@ def _dialect_insert(session: Session) -> Any:
 # ------------------------------------------------------------------ trainings (dse train)
 def start_training(db: Database, candidate_id: int, *, epochs: int, schedule: str,
                    max_train_batches: int | None, settings: Mapping[str, Any],
-                   host: str, pid: int, retrain: bool = False) -> TrainingStart:
+                   host: str, pid: int, retrain: bool = False,
+                   replicate: int = 0) -> TrainingStart:
     """Claim the training of ``candidate_id`` at this fidelity for the process (host, pid)
     (see :class:`TrainingStart` for what happens to a stored one). A run whose process is
     alive (:func:`dse.store.drivers.driver_alive`) is not taken over: StoreError naming
-    it. A resumed run with other ``settings`` than stored restarts from scratch."""
+    it. A resumed run with other ``settings`` than stored restarts from scratch. ``replicate``
+    k > 0 is the candidate's k-th further network at this fidelity (its own row)."""
     from dse.store.drivers import driver_alive
 
-    key = fidelity_key(schedule, epochs, max_train_batches)
+    key = fidelity_key(schedule, epochs, max_train_batches, replicate)
     stored: dict[str, Any] = json_safe(dict(settings))
     with db.write() as session:
         cand = _candidate(session, candidate_id)
@@ -450,7 +472,8 @@ def start_training(db: Database, candidate_id: int, *, epochs: int, schedule: st
             row = Training(candidate_id=candidate_id, study_id=cand.study_id,
                            epochs=int(epochs), schedule=str(schedule),
                            max_train_batches=max_train_batches, fidelity_key=key,
-                           status=Status.RUNNING.value, metrics={}, curve=[],
+                           replicate=int(replicate), status=Status.RUNNING.value,
+                           metrics={}, curve=[],
                            settings=stored, attempt=1, host=str(host)[:255],
                            pid=int(pid), beat=time.time(), created_at=now, started_at=now)
             session.add(row)
