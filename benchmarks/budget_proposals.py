@@ -45,7 +45,8 @@ def run(budget: str, sampler: str, seed: int, warm: int, args: argparse.Namespac
                        budgets=(budget,), trials=args.trials, sampler=sampler, warm_start=warm,
                        epochs=args.epochs, schedule="qat",
                        max_train_batches=args.max_train_batches, progress=False,
-                       early_stopping=False, max_proposals=args.max_proposals)
+                       early_stopping=False, max_proposals=args.max_proposals,
+                       confirm=0)  # proposals and trials are measured, not the front
     t0 = time.perf_counter()
     out = run_search(cfg)
     c = out.counts

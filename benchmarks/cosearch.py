@@ -92,7 +92,8 @@ def _search(study: str, space: str, seed: int, args: argparse.Namespace, workdir
                        trials=args.trained * (args.max_proposals + accels_per_network),
                        epochs=args.epochs, max_train_batches=args.max_train_batches,
                        progress=False, early_stopping=False,
-                       accels_per_network=accels_per_network)
+                       accels_per_network=accels_per_network,
+                       confirm=0)  # the co-search's proposals are measured, not the front
     asked = {"n": 0}
     real_call = cache.__call__
 

@@ -73,7 +73,8 @@ def run(seed: int, early: bool, budget_s: float | None, args: argparse.Namespace
                        dataset=args.dataset, budgets=budgets,
                        trials=args.trials if budget_s is None else 50 * args.trials,
                        epochs=args.epochs, max_train_batches=args.max_train_batches,
-                       progress=False, early_stopping=early)
+                       progress=False, early_stopping=early,
+                       confirm=0)  # the trials' hypervolume is measured, not the front's
     done = {"n": 0}
     timeline: list[tuple[float, float, float]] = []  # (charge when done, accuracy, memory)
 

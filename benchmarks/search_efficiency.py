@@ -186,7 +186,8 @@ def run_one(sampler: str, seed: int, args: argparse.Namespace, workdir: str) -> 
                        max_train_batches=args.max_train_batches, progress=False,
                        early_stopping=args.early_stopping, lr_schedule=args.lr_schedule,
                        bn_recalibration=(None if args.bn_recalibration is None
-                                         else args.bn_recalibration == "on"))
+                                         else args.bn_recalibration == "on"),
+                       confirm=0)  # the sampler's hypervolume is measured, not the front's
     events: Counter[str] = Counter()
 
     def on_event(kind: str, info: dict[str, Any]) -> None:

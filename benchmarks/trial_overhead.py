@@ -36,7 +36,8 @@ def timed_search(executor: str, db: str, trials: int, concurrent: int) -> tuple[
     cfg = build_config(study=f"overhead-{executor}-{concurrent}", db=db, trials=trials,
                        epochs=1, schedule="qat", max_train_batches=2, batch_size=32,
                        executor=executor,
-                       max_concurrent=concurrent, early_stopping=False, seed=7, progress=False)
+                       max_concurrent=concurrent, early_stopping=False, seed=7, progress=False,
+                       confirm=0)  # per-trial overhead only
     t0 = time.perf_counter()
     outcome = run_search(cfg)
     return time.perf_counter() - t0, outcome.counts

@@ -43,9 +43,6 @@ DEFAULT_TRAIN_STUDY = "train"
 #: A candidate trains, by default, for this many times its study's epochs: the next fidelity
 #: of the search's successive halving (its ``eta``).
 LONGER = 3
-#: Replicate k of a candidate trains with the seed ``seed + k * REPLICATE_SEED_STRIDE`` (the
-#: trial number is added after: replicates never share a seed with another trial's network).
-REPLICATE_SEED_STRIDE = 1_000_003
 #: Settings a train study fixes at creation (a later ``dse train`` into it must agree).
 STUDY_SETTINGS = ("task", "dataset", "data_root", "seed", "lr", "batch_size")
 
@@ -82,9 +79,9 @@ class TrainOutcome:
 
 def replicate_payload(payload: TrialPayload, replicate: int) -> TrialPayload:
     """``payload`` for the candidate's network number ``replicate`` (0: itself): the same
-    settings with the seed moved by ``replicate * REPLICATE_SEED_STRIDE``."""
-    return replace(payload, seed=payload.seed + int(replicate) * REPLICATE_SEED_STRIDE) \
-        if replicate else payload
+    settings, another training seed and, where the dataset has one, another train/validation
+    partition (:attr:`dse.trial.TrialPayload.replicate`)."""
+    return replace(payload, replicate=int(replicate)) if replicate else payload
 
 
 def check_replicate(replicate: Any) -> int:

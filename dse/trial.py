@@ -25,6 +25,9 @@ from dse.status import TRAINING_OUTCOMES
 if TYPE_CHECKING:
     from dse.config import SearchConfig
 
+#: Network k of a candidate trains with its seed moved by ``k * REPLICATE_SEED_STRIDE``
+#: (after the trial number is added: replicates never share another trial's seed).
+REPLICATE_SEED_STRIDE = 1_000_003
 #: Recipe options of :func:`dse.train.train` a payload carries (``TrialPayload.recipe``).
 RECIPE_KEYS = ("lr_schedule", "bn_recalibration", "distill", "weight_decay")
 
@@ -90,6 +93,21 @@ class TrialPayload(_JsonFields):
     #: the trainer's checkpoint file (``dse train``: the run resumes from it and rewrites it
     #: after every epoch); None: no checkpoint (a search's trial)
     checkpoint_path: str | None = None
+    #: which network of the candidate (0: the search's; k > 0: :meth:`training_seed` moved
+    #: by ``k * REPLICATE_SEED_STRIDE`` and, where the dataset can, another train/validation
+    #: partition with the same test split: :func:`dse.data.resplit_params`)
+    replicate: int = 0
+
+    def training_seed(self) -> int:
+        """The seed of this network's initialization and batch order (the dataset's is
+        ``seed``): the study's seed plus the trial number, moved per replicate."""
+        return self.seed + self.trial_number + self.replicate * REPLICATE_SEED_STRIDE
+
+    def data_params(self) -> dict[str, Any]:
+        """The dataset parameters this network trains with (:attr:`replicate`'s partition)."""
+        from dse.data import resplit_params
+
+        return resplit_params(self.dataset, self.dataset_params, self.replicate)
 
     @classmethod
     def from_config(cls, cfg: SearchConfig, spec_json: str, trial_number: int,

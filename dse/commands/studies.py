@@ -120,6 +120,7 @@ def status(study: str, db: str, as_json: bool) -> None:
         f"{_fmt(info['hypervolume']) or 'n/a'}"
         + (f" (reference {', '.join(_fmt(x) for x in info['reference'])})"
            if info["reference"] else ""),
+        f"confirmed: {info['confirmed']} candidates (their values: means of two networks)",
         f"last update: {_fmt(info['last_update'])} UTC",
     ]
     click.echo("\n".join(lines))

@@ -73,6 +73,9 @@ class DatasetEntry:
     describe: Callable[..., tuple[Shape, int]] | None
     defaults: dict[str, Any]
     needs_root: bool
+    #: the integer parameter that draws another train/validation partition of the same pool
+    #: with the same test split (``fold``, ``split_seed``); None: the dataset has none
+    resplit: str | None = None
 
 
 #: The dataset modules shipped with tinydse; each registers itself when imported.
@@ -83,7 +86,7 @@ DATASETS: Registry[DatasetEntry] = Registry(
 
 def register_dataset(
     name: str, *, describe: Callable[..., tuple[Shape, int]] | None = None,
-    needs_root: bool = False,
+    needs_root: bool = False, resplit: str | None = None,
 ) -> Callable[[Callable[..., DatasetBundle]], Callable[..., DatasetBundle]]:
     """Register ``build(*, root, seed, **params) -> DatasetBundle`` under ``name``.
 
@@ -98,7 +101,10 @@ def register_dataset(
             p.name: p.default for p in sig.parameters.values()
             if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("root", "seed")
         }
-        DATASETS.add(name, DatasetEntry(name, fn, describe, defaults, needs_root))
+        if resplit is not None and not isinstance(defaults.get(resplit), int):
+            raise ValueError(f"dataset {name!r}: resplit={resplit!r} must name one of its "
+                             "integer parameters")
+        DATASETS.add(name, DatasetEntry(name, fn, describe, defaults, needs_root, resplit))
         return fn
 
     return deco
@@ -107,6 +113,18 @@ def register_dataset(
 def dataset_params(name: str) -> dict[str, Any]:
     """The parameters a dataset accepts and their defaults (``root`` and ``seed`` excluded)."""
     return dict(_entry(name).defaults)
+
+
+def resplit_params(name: str, params: dict[str, Any], replicate: int) -> dict[str, Any]:
+    """``params`` for network ``replicate`` of a candidate: the dataset's ``resplit``
+    parameter moved by ``replicate`` (another train/validation partition, the same test
+    split), so its validation accuracy is measured on other images; unchanged for replicate
+    0 or a dataset without one."""
+    entry = _entry(name)
+    if not replicate or entry.resplit is None:
+        return dict(params)
+    key = entry.resplit
+    return {**params, key: int(params.get(key, entry.defaults[key])) + int(replicate)}
 
 
 def _entry(name: str) -> DatasetEntry:
@@ -229,5 +247,5 @@ def split_indices(n: int, val_fraction: float, split_seed: int) -> tuple[Any, An
 __all__ = [
     "BUILTIN_DATASETS", "DATASETS", "DatasetBundle", "DatasetEntry", "DatasetPathError",
     "SplitDataset", "U8Dataset", "dataset_params", "describe_dataset", "get_dataset",
-    "register_dataset",
+    "register_dataset", "resplit_params",
 ]

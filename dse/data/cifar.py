@@ -83,7 +83,7 @@ def _describe10(*, root: str | None = None, val_fraction: float = 0.1,
     return IMAGE_SHAPE, 10
 
 
-@register_dataset("cifar-10", describe=_describe10, needs_root=True)
+@register_dataset("cifar-10", describe=_describe10, needs_root=True, resplit="split_seed")
 def build_cifar10(*, root: str | None = None, seed: int = 0, val_fraction: float = 0.1,
                   split_seed: int = 0) -> DatasetBundle:
     """CIFAR-10 from ``ROOT/cifar-10-batches-py``."""
@@ -108,7 +108,7 @@ def _describe100(*, root: str | None = None, label_mode: str = "fine", val_fract
     return IMAGE_SHAPE, _classes100(label_mode)
 
 
-@register_dataset("cifar-100", describe=_describe100, needs_root=True)
+@register_dataset("cifar-100", describe=_describe100, needs_root=True, resplit="split_seed")
 def build_cifar100(*, root: str | None = None, seed: int = 0, label_mode: str = "fine",
                    val_fraction: float = 0.1, split_seed: int = 0) -> DatasetBundle:
     """CIFAR-100 from ``ROOT/cifar-100-python`` (fine or coarse labels)."""

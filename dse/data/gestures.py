@@ -162,28 +162,36 @@ def generate_clips(n: int, *, seed: int = 0, channels: int = 1, frames: int = 8,
 
 def _describe(*, root: str | None = None, channels: int = 1, frames: int = 8, size: int = 32,
               clips: int = 1600, noise: float = 0.1, val_fraction: float = 0.15,
-              test_fraction: float = 0.15,
-              distractor: bool = True) -> tuple[tuple[int, ...], int]:
+              test_fraction: float = 0.15, distractor: bool = True,
+              fold: int = 0) -> tuple[tuple[int, ...], int]:
     _validate(channels, frames, size, clips, noise, val_fraction, test_fraction, distractor)
+    check_int("fold", fold, 0, NAME)
     return (channels, frames, size, size), len(CLASSES)
 
 
-@register_dataset(NAME, describe=_describe)
+@register_dataset(NAME, describe=_describe, resplit="fold")
 def build_gestures(*, root: str | None = None, seed: int = 0, channels: int = 1,
                    frames: int = 8, size: int = 32, clips: int = 1600, noise: float = 0.1,
                    val_fraction: float = 0.15, test_fraction: float = 0.15,
-                   distractor: bool = True) -> DatasetBundle:
-    """Generate ``clips`` clips with ``seed`` and split them into train / val / test."""
+                   distractor: bool = True, fold: int = 0) -> DatasetBundle:
+    """Generate ``clips`` clips with ``seed`` and split them into train / val / test. The
+    test clips depend on ``seed`` only; ``fold=f`` takes validation from the f-th (modulo
+    their number) block of ``val_fraction`` of the other clips (fold 0: the first)."""
     import torch
     from torch.utils.data import TensorDataset
 
     _validate(channels, frames, size, clips, noise, val_fraction, test_fraction, distractor)
+    check_int("fold", fold, 0, NAME)
     x_np, y_np = generate_clips(clips, seed=seed, channels=channels, frames=frames, size=size,
                                 noise=float(noise), distractor=distractor)
     order = np.random.default_rng([seed, 1]).permutation(clips)
     n_val = int(round(clips * val_fraction))
     n_test = int(round(clips * test_fraction))
-    parts = (order[n_val + n_test:], order[:n_val], order[n_val:n_val + n_test])
+    rest = np.concatenate([order[:n_val], order[n_val + n_test:]])
+    j = fold % max(1, len(rest) // max(1, n_val))
+    in_val = np.zeros(len(rest), dtype=bool)
+    in_val[j * n_val:(j + 1) * n_val] = True
+    parts = (rest[~in_val], rest[in_val], order[n_val:n_val + n_test])
     x = torch.from_numpy(x_np)
     y = torch.from_numpy(y_np)
     train, val, test = (TensorDataset(x[torch.from_numpy(np.sort(p))],

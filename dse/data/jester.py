@@ -144,7 +144,7 @@ def _describe(*, root: str | None = None, frames: int = 8, size: int = 32, chann
     return (channels, frames, size, size), classes
 
 
-@register_dataset(NAME, describe=_describe, needs_root=True)
+@register_dataset(NAME, describe=_describe, needs_root=True, resplit="split_seed")
 def build_jester(*, root: str | None = None, seed: int = 0, frames: int = 8, size: int = 32,
                  channels: int = 3, val_fraction: float = 0.1, split_seed: int = 0,
                  max_videos: int | None = None) -> DatasetBundle:

@@ -79,7 +79,7 @@ def _describe(*, root: str | None = None, downsample: int = 1, val_fraction: flo
     return (3, s, s), NUM_CLASSES
 
 
-@register_dataset(NAME, describe=_describe, needs_root=True)
+@register_dataset(NAME, describe=_describe, needs_root=True, resplit="split_seed")
 def build_stl10(*, root: str | None = None, seed: int = 0, downsample: int = 1,
                 val_fraction: float = 0.1, split_seed: int = 0) -> DatasetBundle:
     """STL-10 train/test from ``ROOT/stl10_binary``; val carved from train."""

@@ -385,7 +385,8 @@ def _hv_reference(objectives: list[tuple[str, str]], budgets: list[tuple[str, st
 
 
 def study_status(db: Database, study: str | int) -> dict[str, Any]:
-    """Counts by status, best per objective, hypervolume, front size, last update."""
+    """Counts by status, best per objective, hypervolume, front size, confirmed candidates,
+    last update."""
     from dse.pareto import hypervolume
 
     with db.read() as session:
@@ -405,6 +406,11 @@ def study_status(db: Database, study: str | int) -> dict[str, Any]:
         last_cand = session.execute(select(func.max(Candidate.created_at)).where(
             Candidate.study_id == srow.id)).scalar_one()
         points = _front_points(session, srow, rec.objectives)
+        from dse.confirm import REPLICATE
+
+        confirmed = int(session.execute(select(func.count()).select_from(Training).where(
+            Training.study_id == srow.id, Training.replicate == REPLICATE,
+            Training.status == "complete")).scalar_one())
     stamps = [t for t in (*last, last_cand, rec.updated_at) if t is not None]
     best: dict[str, float | None] = {}
     for j, (name, direction) in enumerate(rec.objectives):
@@ -422,6 +428,8 @@ def study_status(db: Database, study: str | int) -> dict[str, Any]:
         "task": rec.task, "objectives": rec.objectives, "budgets": rec.budgets,
         "n_candidates": n_candidates, "counts": counts, "best": best,
         "pareto_size": int(points.shape[0]), "hypervolume": hv,
+        # candidates whose second network is trained (dse.confirm: their values are means)
+        "confirmed": confirmed,
         "reference": None if ref is None else [float(x) for x in ref],
         "created_at": rec.created_at, "last_update": max(stamps) if stamps else None,
         "tinydse_version": rec.tinydse_version, "cost_model_version": rec.cost_model_version,

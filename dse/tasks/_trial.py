@@ -53,9 +53,9 @@ class TrialContext:
         self.timed_out: str | None = None
         torch.set_num_threads(max(1, payload.threads))
         self.spec = ArchSpec.from_json(payload.spec_json)
-        self.data = cached_dataset(payload.dataset, tuple(sorted(payload.dataset_params.items())),
+        self.data = cached_dataset(payload.dataset, tuple(sorted(payload.data_params().items())),
                                    payload.data_root, payload.seed)
-        self.seed = payload.seed + payload.trial_number
+        self.seed = payload.training_seed()
         # A trial given GPUs (--gpus-per-trial; Ray sets CUDA_VISIBLE_DEVICES) trains on one.
         self.device = "cuda" if payload.gpus > 0 and torch.cuda.is_available() else "cpu"
         torch.manual_seed(self.seed)

@@ -4,6 +4,7 @@ their evaluations then hold, the second network's seed, resume, and the bad inpu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -23,8 +24,9 @@ from dse.config import build_config
 from dse.pareto import non_dominated
 from dse.search import run_search
 from dse.store import open_store
-from dse.trainings import REPLICATE_SEED_STRIDE, replicate_payload
-from dse.trial import TrialPayload
+from dse.data import get_dataset
+from dse.trainings import replicate_payload
+from dse.trial import REPLICATE_SEED_STRIDE, TrialPayload
 
 
 def _frame(rows: list[tuple[int, str, float, float, str]]) -> pd.DataFrame:
@@ -61,13 +63,36 @@ def test_mean_metrics_keeps_the_first_network_and_skips_what_a_run_lacks() -> No
         "accuracy", "val_accuracy", "test_accuracy", "deploy_mismatches")
 
 
-def test_a_replicate_moves_only_the_seed() -> None:
+def test_a_replicate_moves_the_training_seed_and_the_validation_fold_only() -> None:
     cfg = build_config(seed=3)
     payload = TrialPayload.from_config(cfg, "{}", 5)
     assert replicate_payload(payload, 0) is payload
     other = replicate_payload(payload, 2)
-    assert other.seed == 3 + 2 * REPLICATE_SEED_STRIDE
-    assert {**vars(other), "seed": 3} == vars(payload)
+    assert {**vars(other), "replicate": 0} == vars(payload)
+    assert payload.training_seed() == 3 + 5
+    assert other.training_seed() == 3 + 5 + 2 * REPLICATE_SEED_STRIDE
+    assert other.seed == payload.seed  # the dataset's seed (generated data) never moves
+    assert payload.data_params() == {} and other.data_params() == {"fold": 2}
+    # a dataset without a resplit parameter keeps its parameters
+    sample = replace(payload, dataset="sample-images", dataset_params={"crop_size": 16})
+    assert replicate_payload(sample, 1).data_params() == {"crop_size": 16}
+    cifar = replace(payload, dataset="cifar-10", dataset_params={"split_seed": 4})
+    assert replicate_payload(cifar, 1).data_params() == {"split_seed": 5}
+
+
+@pytest.mark.parametrize("name, params", [("digits", {}),
+                                          ("synthetic-gestures", {"clips": 240})])
+def test_another_fold_keeps_the_test_split_and_draws_other_validation_images(
+        name: str, params: dict[str, Any]) -> None:
+    a, b = get_dataset(name, **params), get_dataset(name, fold=1, **params)
+
+    def rows(ds: Any) -> set[bytes]:
+        return {x.numpy().tobytes() + bytes([int(y)]) for x, y in ds}
+
+    assert rows(a.test) == rows(b.test)
+    assert rows(a.train) | rows(a.val) == rows(b.train) | rows(b.val)
+    assert not rows(a.val) & rows(b.val)
+    assert len(b.val) == pytest.approx(len(a.val), abs=6)
 
 
 QUICK = {"executor": "local", "progress": False, "epochs": 2, "max_train_batches": 3,
@@ -104,7 +129,7 @@ def test_the_search_confirms_its_front_and_its_evaluations_hold_the_means(
                 assert row[FIRST_PREFIX + name] == pytest.approx(first[name])
                 assert row[name] == pytest.approx((first[name] + rep[name]) / 2)
             settings = store.training(int(rep["training_id"])).settings
-            assert settings["seed"] == cfg.seed + REPLICATE_SEED_STRIDE
+            assert settings["replicate"] == REPLICATE and settings["seed"] == cfg.seed
         # the others keep their one network's values
         others = query[~query.index.isin(reps["candidate_id"])]
         assert others[REPLICATES_KEY].isna().all()
@@ -120,6 +145,7 @@ def test_the_search_confirms_its_front_and_its_evaluations_hold_the_means(
         want = set(query[query["status"] == "complete"].index[non_dominated(pts,
                                                                              cfg.directions)])
         assert set(store.query("c", pareto_only=True)["candidate_id"]) == want
+        assert store.study_status("c")["confirmed"] == 2
     kinds = [k for k, _ in events if k.startswith("confirm")]
     assert kinds[0] == "confirming" and kinds.count("confirmed") == 2
 
