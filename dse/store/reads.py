@@ -600,7 +600,9 @@ def evaluations(db: Database, study: str | int, *, candidate_id: int | None = No
 
     ``pareto_only``: only the candidates on the study's front (by their search evaluations).
     ``highest_fidelity``: per candidate only its complete evaluation with the most epochs (the
-    latest of equals). ``where``/``sort``/``columns`` as in :func:`query` over these columns.
+    latest of equals) among its first networks (``replicate`` 0). ``replicate``: which network
+    of the candidate the row trained (dse.confirm; the search's row is network 0 and shows that
+    network's own values, also where the candidate's evaluation holds confirmed means). ``where``/``sort``/``columns`` as in :func:`query` over these columns.
     """
     from dse.store.drivers import driver_alive
 
@@ -670,8 +672,8 @@ def evaluations(db: Database, study: str | int, *, candidate_id: int | None = No
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     frame = frame.sort_values(["candidate_id", "epochs", "source", "training_id"],
                               kind="mergesort", na_position="first").reset_index(drop=True)
-    if highest_fidelity:
-        done = frame[frame["status"] == "complete"]
+    if highest_fidelity:  # of the first networks (a confirmation's second one is no higher)
+        done = frame[(frame["status"] == "complete") & (frame["replicate"] == 0)]
         order = done.sort_values(["candidate_id", "epochs", "finished_at"], kind="mergesort")
         frame = order.groupby("candidate_id", sort=True).tail(1).reset_index(drop=True)
     valid = [c for c in frame.columns if c == "status" or c not in _EVAL_STRINGS

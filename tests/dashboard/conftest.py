@@ -75,7 +75,7 @@ def search_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     dse = Path(sys.executable).with_name("dse")
     cmd = [str(dse), "search", "--study", "tiny", "--space", "tiny", "--trials", "6",
            "--epochs", "2", "--executor", "local", "--max-train-batches", "3",
-           "--seed", "0", "--db", url, "--quiet"]
+           "--seed", "0", "--confirm", "0", "--db", url, "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONHASHSEED": "0"})
     if proc.returncode != 0:

@@ -29,7 +29,8 @@ from search_spaces.spec import ArchSpec, Linear
 TINY_DATA = {"n_train": 48, "n_val": 16, "n_test": 8, "crop_size": 32}
 QUICK: dict[str, Any] = {"epochs": 1, "schedule": "qat", "max_train_batches": 2,
                          "batch_size": 16, "executor": "local", "progress": False,
-                         "early_stopping": False, "dataset_params": TINY_DATA}
+                         "early_stopping": False, "dataset_params": TINY_DATA,
+         "confirm": 0}  # one network per candidate: confirmation is tests/dse/test_confirm.py's
 
 
 @pytest.fixture(scope="module", autouse=True)

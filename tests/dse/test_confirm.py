@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from dse.cli import main
+from dse.config import build_config
 from dse.confirm import (
     FIRST_PREFIX,
     REPLICATE,
@@ -20,11 +21,10 @@ from dse.confirm import (
     replicated_metrics,
     to_confirm,
 )
-from dse.config import build_config
+from dse.data import get_dataset
 from dse.pareto import non_dominated
 from dse.search import run_search
 from dse.store import open_store
-from dse.data import get_dataset
 from dse.trainings import replicate_payload
 from dse.trial import REPLICATE_SEED_STRIDE, TrialPayload
 
@@ -193,3 +193,62 @@ def test_bad_confirm_and_replicate_values_are_one_line_errors(
     err = capsys.readouterr().err
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "never.db").exists()
+
+
+def _trainings(db: Any) -> list[tuple[Any, ...]]:
+    import sqlite3
+
+    if not db.exists():
+        return []
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        return list(con.execute("SELECT candidate_id, replicate, status, pid FROM dse_trainings"))
+    except sqlite3.OperationalError:  # tables not created yet
+        return []
+    finally:
+        con.close()
+
+
+def test_a_search_killed_while_confirming_resumes_with_the_same_command(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    argv = [sys.executable, "-m", "dse.cli", "search", "--study", "k", "--trials", "3",
+            "--epochs", "4", "--max-train-batches", "8", "--executor", "local", "--confirm",
+            "2", "--warm-start", "2", "--no-early-stopping", "--db", "sqlite:///k.db",
+            "--quiet"]
+    first = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not any(r[2] == "running" and r[3] for r in _trainings(tmp_path / "k.db")):
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "no confirmation started within 300 s"
+            time.sleep(0.05)
+        pids = [int(r[3]) for r in _trainings(tmp_path / "k.db") if r[3]]
+    finally:
+        first.kill()
+        first.communicate()
+    # the confirmations die with the search (nothing trains behind the next run's back)
+    for pid in pids:
+        for _ in range(200):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"confirmation process {pid} outlived the killed search")
+    again = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    rows = _trainings(tmp_path / "k.db")
+    assert len(rows) == 2 and {r[1:3] for r in rows} == {(REPLICATE, "complete")}
+    with open_store(f"sqlite:///{tmp_path / 'k.db'}") as store:
+        query = store.query("k").set_index("candidate_id")
+        ev = store.evaluations("k")
+        for _, rep in ev[ev["source"] == "train"].iterrows():
+            row = query.loc[int(rep["candidate_id"])]
+            assert row[REPLICATES_KEY] == 2
+            assert row["accuracy"] == pytest.approx((row["first_accuracy"] + rep["accuracy"]) / 2)

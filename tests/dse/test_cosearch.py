@@ -23,7 +23,8 @@ from search_spaces.spaces import get_space
 from search_spaces.spec import ArchSpec
 
 QUICK = {"epochs": 1, "schedule": "qat", "max_train_batches": 3, "batch_size": 32,
-         "executor": "local", "progress": False, "early_stopping": False}
+         "executor": "local", "progress": False, "early_stopping": False,
+         "confirm": 0}  # one network per candidate: confirmation is tests/dse/test_confirm.py's
 
 #: One network (every knob fixed) on eight accelerators.
 ONE_NET_SPACE = """

@@ -54,8 +54,8 @@ def test_unknown_name_lists_valid_names() -> None:
 
 
 def test_unknown_params_are_named() -> None:
-    with pytest.raises(ValueError, match=r"unknown parameter\(s\) colour, zoom \(valid: mode, "
-                                         r"upsample\)"):
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) colour, zoom \(valid: fold, "
+                                         r"mode, upsample\)"):
         get_dataset("digits", zoom=2, colour=True)
     with pytest.raises(UserError, match="unknown parameter"):
         describe_dataset("synthetic-gestures", fps=12)

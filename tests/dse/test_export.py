@@ -181,7 +181,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:
     torch.set_num_threads(1)
     try:
         url = f"sqlite:///{tmp_path_factory.mktemp('export') / 'e.db'}"
-        run_search(build_config(study="exp", db=url, trials=2, seed=3, epochs=2,
+        run_search(build_config(study="exp", db=url, trials=2, seed=3, epochs=2, confirm=0,
                                 schedule="qat", max_train_batches=4, batch_size=32,
                                 executor="local", progress=False, early_stopping=False))
     finally:

@@ -15,7 +15,8 @@ from hwmodel.cost import cost_report
 from search_spaces.spaces import get_space
 
 QUICK = {"epochs": 1, "schedule": "qat", "max_train_batches": 2, "batch_size": 32,
-         "executor": "local", "progress": False, "early_stopping": False}
+         "executor": "local", "progress": False, "early_stopping": False,
+         "confirm": 0}  # one network per candidate: confirmation is tests/dse/test_confirm.py's
 
 
 def test_draw_keeps_distinct_points_within_every_budget_by_the_single_spec_model() -> None:

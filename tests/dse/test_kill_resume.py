@@ -22,6 +22,7 @@ max_train_batches: 2
 executor: local
 early_stopping: false
 warm_start: 0
+confirm: 0
 seed: 3
 dataset_params: {n_train: 48, n_val: 16, n_test: 8, crop_size: 32}
 """

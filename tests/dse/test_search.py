@@ -28,7 +28,8 @@ from dse.store import open_store
 from dse.trial import Artifact, EpochReport, TrialPayload, TrialResult
 
 QUICK = {"epochs": 1, "schedule": "qat", "max_train_batches": 3, "batch_size": 32,
-         "executor": "local", "progress": False, "early_stopping": False}
+         "executor": "local", "progress": False, "early_stopping": False,
+         "confirm": 0}  # one network per candidate: confirmation is tests/dse/test_confirm.py's
 
 TWO_ARCH_SPACE = """
 name: two-arch

@@ -25,7 +25,8 @@ from search_spaces.spaces import get_reference
 
 #: Quick runs: 3 batches of 32 per epoch, in-process.
 QUICK = {"max_train_batches": 3, "batch_size": 32, "executor": "local", "progress": False,
-         "early_stopping": False, "warm_start": 2}
+         "early_stopping": False, "warm_start": 2,
+         "confirm": 0}  # one network per candidate: confirmation is tests/dse/test_confirm.py's
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
