@@ -602,7 +602,8 @@ def evaluations(db: Database, study: str | int, *, candidate_id: int | None = No
     ``highest_fidelity``: per candidate only its complete evaluation with the most epochs (the
     latest of equals) among its first networks (``replicate`` 0). ``replicate``: which network
     of the candidate the row trained (dse.confirm; the search's row is network 0 and shows that
-    network's own values, also where the candidate's evaluation holds confirmed means). ``where``/``sort``/``columns`` as in :func:`query` over these columns.
+    network's own values, also where the candidate's evaluation holds confirmed means).
+    ``where``/``sort``/``columns`` as in :func:`query` over these columns.
     """
     from dse.store.drivers import driver_alive
 
