@@ -41,12 +41,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dse.status import Status
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from dse.config import SearchConfig
     from dse.store import Store
 
+COMPLETE, FAILED = Status.COMPLETE.value, Status.FAILED.value
 #: Fronts of the non-dominated sorting whose candidates are confirmed (see the module doc).
 CONFIRM_RANKS = 2
 #: The confirmation's network number (dse_trainings.replicate).
@@ -94,7 +97,7 @@ def to_confirm(frame: pd.DataFrame, objectives: Sequence[str], directions: Seque
     the complete candidates, one per network not in ``confirmed`` (network hashes)."""
     from dse.pareto import nondominated_sort
 
-    done = frame[frame["status"] == "complete"].reset_index(drop=True)
+    done = frame[frame["status"] == COMPLETE].reset_index(drop=True)
     if not len(done):
         return []
     ranks = nondominated_sort(done[list(objectives)].to_numpy(dtype=float), directions)
@@ -147,7 +150,7 @@ def _replicates(store: Store, cfg: SearchConfig) -> dict[int, tuple[str, dict[st
         return {}
     mine = ev[(ev["source"] == "train") & (ev["replicate"] == REPLICATE)
               & (ev["epochs"] == cfg.epochs) & (ev["schedule"] == cfg.schedule)
-              & (ev["status"].isin(["complete", "failed"]))]
+              & (ev["status"].isin([COMPLETE, FAILED]))]
     batches = mine["max_train_batches"]
     mine = mine[batches.isna()] if cfg.max_train_batches is None else \
         mine[batches == cfg.max_train_batches]
@@ -159,10 +162,10 @@ def _apply(store: Store, cfg: SearchConfig, frame: pd.DataFrame,
     """Write the means of every complete confirmation onto the evaluations of its network's
     complete candidates; one already holding them is left alone (idempotent)."""
     names = replicated_metrics(cfg.task)
-    done = _records(frame[frame["status"] == "complete"])
+    done = _records(frame[frame["status"] == COMPLETE])
     net_of = {int(r["candidate_id"]): _network(r) for r in done}
     for cid, (status, metrics) in replicates.items():
-        if status != "complete" or cid not in net_of:
+        if status != COMPLETE or cid not in net_of:
             continue
         for row in done:
             if _network(row) != net_of[cid]:
@@ -215,7 +218,7 @@ def confirm_front(cfg: SearchConfig, store: Store,
             if on_event is not None:
                 done = _replicates(store, cfg).get(cid)
                 status, metrics = done if done is not None else (
-                    "failed", {"reason": (err or "").strip().splitlines()[-1:] or ["?"]})
+                    FAILED, {"reason": (err or "").strip().splitlines()[-1:] or ["?"]})
                 names = replicated_metrics(cfg.task)
                 on_event("confirmed", {"candidate_id": cid, "status": status,
                                        **{k: v for k, v in dict(metrics).items()
