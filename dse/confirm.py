@@ -218,7 +218,7 @@ def confirm_front(cfg: SearchConfig, store: Store,
             if on_event is not None:
                 done = _replicates(store, cfg).get(cid)
                 status, metrics = done if done is not None else (
-                    FAILED, {"reason": (err or "").strip().splitlines()[-1:] or ["?"]})
+                    FAILED, {"reason": ((err or "").strip().splitlines() or ["?"])[-1]})
                 names = replicated_metrics(cfg.task)
                 on_event("confirmed", {"candidate_id": cid, "status": status,
                                        **{k: v for k, v in dict(metrics).items()

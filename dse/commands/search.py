@@ -162,7 +162,8 @@ class ProgressView:
             self.confirm_done += 1
             key = get_task(self.cfg.task).primary
             acc = info.get(key)
-            extra = f" {key}={acc:.3f}" if isinstance(acc, float) else ""
+            extra = f" {key}={acc:.3f}" if isinstance(acc, float) else \
+                (f" ({info['reason']})" if info.get("reason") else "")
             line = (f"[confirm {self.confirm_done}/{self.confirm_total}] "
                     f"candidate {info['candidate_id']}: {info['status']}{extra}")
         self.confirm_line = line
