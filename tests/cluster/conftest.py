@@ -85,10 +85,11 @@ class ClusterRun:
         argv[i + 1] = study
         return [*argv, "--quiet", *extra]
 
-    def spawn_search(self, host: str, study: str, env: dict[str, str] | None = None
-                     ) -> subprocess.Popen[bytes]:
-        """The README's `dse search` line for ``study`` on ``host``, in the background."""
-        return self.cluster.spawn(host, self.search_argv(study), env=env,
+    def spawn_search(self, host: str, study: str, env: dict[str, str] | None = None,
+                     extra: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+        """The README's `dse search` line for ``study`` on ``host`` (and ``extra`` options),
+        in the background."""
+        return self.cluster.spawn(host, self.search_argv(study, *extra), env=env,
                                   log=self.logs / f"{study}-{host}.log")
 
     def search_log(self, study: str, host: str) -> str:

@@ -21,6 +21,10 @@ import pytest
 from tests.cluster.conftest import ClusterRun, Reference
 from tests.cluster.harness import wait_for
 
+#: The faults are the trials'; the README recipe's own test (test_recipe.py) keeps the front's
+#: confirmation, here it would only add trainings after the faults.
+NO_CONFIRM = ("--confirm", "0")
+
 pytestmark = pytest.mark.slow  # a search each (they run in CI)
 
 
@@ -84,7 +88,7 @@ def _catch_trial_on_b(run: ClusterRun, study: str) -> int:
 def test_worker_node_killed_its_trial_reruns_on_the_head(ray_cluster: ClusterRun,
                                                           reference: Reference) -> None:
     run, c = ray_cluster, ray_cluster.cluster
-    proc = run.spawn_search("a", "f-worker")
+    proc = run.spawn_search("a", "f-worker", extra=NO_CONFIRM)
     try:
         trial = _catch_trial_on_b(run, "f-worker")
         assert c.kill_host_processes("b"), "no Ray process on host b"  # kill -9, all of them
@@ -98,7 +102,7 @@ def test_worker_node_killed_its_trial_reruns_on_the_head(ray_cluster: ClusterRun
 def test_postgres_restarted_during_the_search(ray_cluster: ClusterRun,
                                               reference: Reference) -> None:
     run, c = ray_cluster, ray_cluster.cluster
-    proc = run.spawn_search("a", "f-pg")
+    proc = run.spawn_search("a", "f-pg", extra=NO_CONFIRM)
     wait_for(lambda: run.trials("f-pg", status="running", with_epoch=True), 600,
              "a trial with an epoch")
     c.pg_stop()
@@ -112,7 +116,7 @@ def test_postgres_restarted_during_the_search(ray_cluster: ClusterRun,
 def test_link_of_b_down_its_trial_reruns_elsewhere(ray_cluster: ClusterRun,
                                                    reference: Reference) -> None:
     run, c = ray_cluster, ray_cluster.cluster
-    proc = run.spawn_search("a", "f-link")
+    proc = run.spawn_search("a", "f-link", extra=NO_CONFIRM)
     try:
         trial = _catch_trial_on_b(run, "f-link")
         c.link("b", False)
@@ -134,7 +138,7 @@ def test_driver_killed_the_same_command_on_b_takes_over(ray_cluster: ClusterRun,
     run, c = ray_cluster, ray_cluster.cluster
     stale = 20.0
     env = {"TINYDSE_DRIVER_STALE_S": str(stale)}
-    proc = run.spawn_search("a", "f-driver", env=env)
+    proc = run.spawn_search("a", "f-driver", env=env, extra=NO_CONFIRM)
     wait_for(lambda: run.trials("f-driver", status="running", with_epoch=True), 600,
              "a trial with an epoch")
     os.kill(proc.pid, signal.SIGKILL)
@@ -142,7 +146,7 @@ def test_driver_killed_the_same_command_on_b_takes_over(ray_cluster: ClusterRun,
     proc.wait()
     killed_at = time.monotonic()
     # while the lease is fresh, host b cannot tell the driver is dead: refused, one line
-    early = c.run("b", run.search_argv("f-driver"), env=env, timeout=600)
+    early = c.run("b", run.search_argv("f-driver", *NO_CONFIRM), env=env, timeout=600)
     if time.monotonic() - killed_at < stale - 5:  # decided well inside the lease
         assert early.returncode == 2, early.stderr
         assert "is being searched by another process" in early.stderr
@@ -151,7 +155,7 @@ def test_driver_killed_the_same_command_on_b_takes_over(ray_cluster: ClusterRun,
     # the dead driver's trials are interrupted (seen from b once the lease is stale)
     counts = run.status("f-driver", host="b", env=env)["counts"]
     assert counts["running"] == 0 and counts["interrupted"] >= 1
-    later = run.spawn_search("b", "f-driver", env=env)
+    later = run.spawn_search("b", "f-driver", env=env, extra=NO_CONFIRM)
     run.wait_search(later, "f-driver", "b")
     rows = _check_like_reference(run, "f-driver", reference, same=started & {0, 1, 2, 3})
     assert {n for n, r in rows.items() if r["attempt"] == 2} <= started
