@@ -13,7 +13,8 @@ For each task setting (``digits`` with the default space, ``synthetic-gestures``
    split is never used to choose), and its **test** accuracy is compared with the design's.
    Dominates = test accuracy >= the design's at <= its memory. The search confirms its front
    (``dse.confirm``): a confirmed candidate's accuracies are the means of two networks, so
-   each hand design is trained twice too (the same two seeds) and compared at its mean.
+   each hand design is trained as networks 0 and 1 too (the same seeds and validation
+   folds) and compared at its mean.
 
 Goals (issue 14) on the test split, digits: >= 97 % at <= 32 kbit and >= 92 % at <= 8 kbit (the
 same validation-picked candidates).
@@ -70,7 +71,7 @@ def train_reference(name: str, cfg: Any, db: str, store: Any, study_id: int) -> 
     payload = trial_payload(cfg, cand)
     # as many networks as a confirmed candidate of the search (dse.confirm), same seeds
     results = [search.run_trial(replicate_payload(payload, k))
-               for k in range(1 + (cfg.confirm_count > 0))]
+               for k in range(2 if cfg.confirm_count else 1)]
     runs = [r.metrics for r in results]
     means = mean_metrics(runs, replicated_metrics(cfg.task)) if len(runs) > 1 else runs[0]
     return {"name": name, "memory_bits": metrics["memory_bits"], **means,

@@ -172,7 +172,7 @@ def _apply(store: Store, cfg: SearchConfig, frame: pd.DataFrame,
                 continue
             ev = store.candidate(int(row["candidate_id"]))["evaluation"] or {}
             own = dict(ev.get("metrics") or {})
-            if own.get(REPLICATES_KEY) == 2.0:
+            if own.get(REPLICATES_KEY) == float(REPLICATE + 1):  # holds the means already
                 continue
             means = mean_metrics([first_values(own, names), metrics], names)
             store.set_replicated(int(row["evaluation_id"]), means)

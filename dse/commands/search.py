@@ -235,7 +235,9 @@ def _summary(cfg: Any, outcome: Any) -> None:
     from dse.tasks import get_task
 
     test_col = f"test_{get_task(cfg.task).primary}"
-    cols = [c for c in ("candidate_id", *cfg.objectives, test_col, "replicates")
+    from dse.confirm import REPLICATES_KEY
+
+    cols = [c for c in ("candidate_id", *cfg.objectives, test_col, REPLICATES_KEY)
             if c in front.columns]
     # a co-search's front: the accelerator fields that differ along it
     cols += [c for c in front.columns if c.startswith("accel_") and front[c].nunique() > 1]

@@ -32,7 +32,8 @@ from dse.trainings import DEFAULT_TRAIN_STUDY, LONGER
 @click.option("--max-train-batches", type=int, default=None, metavar="N",
               help="Cap the batches per epoch (quick runs). [the study's]")
 @click.option("--replicate", type=int, default=0, metavar="K",
-              help="CANDIDATE only: train its network number K, with a further seed (the "
+              help="CANDIDATE only: train its network number K (another training seed and, "
+                   "where the dataset has one, another train/validation partition; the "
                    "search's confirmation trains K = 1). [0: its first]")
 @click.option("--retrain", is_flag=True, help="Train again a training that already finished.")
 @click.option("--study", "study", default=None, metavar="NAME",

@@ -35,7 +35,6 @@ NUM_CLASSES = 10
 TEST_POSITIONS = (0, 5)
 #: validation positions per fold (fold 0 is the default split); the test positions never move
 FOLDS = ((3, 8), (1, 6), (2, 7), (4, 9))
-VAL_POSITIONS = FOLDS[0]
 _MODES = ("nearest", "bilinear")
 
 

@@ -43,7 +43,8 @@ _CHUNK = 256
 
 
 def _validate(channels: Any, frames: Any, size: Any, clips: Any, noise: Any,
-              val_fraction: Any, test_fraction: Any, distractor: Any) -> None:
+              val_fraction: Any, test_fraction: Any, distractor: Any, fold: Any) -> None:
+    check_int("fold", fold, 0, NAME)
     if not isinstance(distractor, bool):
         raise UserError(f"dataset {NAME!r}: distractor={distractor!r} must be a boolean")
     check_int("channels", channels, 1, NAME)
@@ -164,8 +165,8 @@ def _describe(*, root: str | None = None, channels: int = 1, frames: int = 8, si
               clips: int = 1600, noise: float = 0.1, val_fraction: float = 0.15,
               test_fraction: float = 0.15, distractor: bool = True,
               fold: int = 0) -> tuple[tuple[int, ...], int]:
-    _validate(channels, frames, size, clips, noise, val_fraction, test_fraction, distractor)
-    check_int("fold", fold, 0, NAME)
+    _validate(channels, frames, size, clips, noise, val_fraction, test_fraction, distractor,
+              fold)
     return (channels, frames, size, size), len(CLASSES)
 
 
@@ -180,8 +181,8 @@ def build_gestures(*, root: str | None = None, seed: int = 0, channels: int = 1,
     import torch
     from torch.utils.data import TensorDataset
 
-    _validate(channels, frames, size, clips, noise, val_fraction, test_fraction, distractor)
-    check_int("fold", fold, 0, NAME)
+    _validate(channels, frames, size, clips, noise, val_fraction, test_fraction, distractor,
+              fold)
     x_np, y_np = generate_clips(clips, seed=seed, channels=channels, frames=frames, size=size,
                                 noise=float(noise), distractor=distractor)
     order = np.random.default_rng([seed, 1]).permutation(clips)
