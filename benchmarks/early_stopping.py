@@ -1,8 +1,9 @@
 """Early stopping at equal training time: hypervolume with the service's rule vs without.
 
 Real searches (``dse.search.run_search``, ``executor="local"``, default sampler, one SQLite
-database per run), per sampler seed, twice: early stopping off and on (the service's rule:
-bucketed successive halving with rungs only in the last, quantized, stage; dse.search).
+database per run), per sampler seed: early stopping off, and on with each criterion of
+``--rules`` (``dse.search.SuccessiveHalving``: ``dominated``, the default, and ``halving``;
+rungs only in the last, quantized, stage).
 
 * **Equal time**: every run is charged the training seconds of the epochs it actually ran
   (the per-epoch seconds measured when the spec was first trained; a pruned trial pays only
@@ -15,7 +16,7 @@ bucketed successive halving with rungs only in the last, quantized, stage; dse.s
   for all runs (accuracy 0, memory_bits = the budget or 1.1 x the largest), as a fraction of
   the reference box. Key figure: the ratio with/without per seed and its mean (goal >= 1).
 
-    .venv/bin/python benchmarks/early_stopping.py --seeds 3 --trials 16 --write-docs
+    .venv/bin/python benchmarks/early_stopping.py --seeds 5 --trials 20 --write-docs
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._docs import RunFacts, write_section  # noqa: E402
 from benchmarks.search_efficiency import TrainingCache, hv_curve  # noqa: E402
+from dse.config import STOPPING_CRITERIA, SearchConfig  # noqa: E402
 from dse.trial import EpochCallback, EpochReport, TrialPayload, TrialResult  # noqa: E402
 
 SECTION = "early_stopping"
@@ -57,8 +59,9 @@ class Charged:
         return self.cache(payload, charged)
 
 
-def run(seed: int, early: bool, budget_s: float | None, args: argparse.Namespace,
+def run(seed: int, rule: str | None, budget_s: float | None, args: argparse.Namespace,
         workdir: str, cache: TrainingCache) -> dict[str, Any]:
+    """One search: early stopping off (``rule`` None) or with the criterion ``rule``."""
     import dse.search
     from dse.config import build_config
     from dse.store import open_store
@@ -66,14 +69,17 @@ def run(seed: int, early: bool, budget_s: float | None, args: argparse.Namespace
     charged = Charged(cache)
     # run_local looks the name up at call time
     dse.search.run_trial = charged  # type: ignore[assignment]
-    study = f"{'es' if early else 'full'}-s{seed}"
+    study = f"{rule or 'full'}-s{seed}"
     db = f"sqlite:///{os.path.join(workdir, study + '.db')}"
     budgets = () if args.budget == "none" else (args.budget,)
     cfg = build_config(study=study, db=db, executor="local", seed=seed, space=args.space,
                        dataset=args.dataset, budgets=budgets,
                        trials=args.trials if budget_s is None else 50 * args.trials,
                        epochs=args.epochs, max_train_batches=args.max_train_batches,
-                       progress=False, early_stopping=early,
+                       progress=False, early_stopping=rule is not None,
+                       early_stopping_rule=rule or STOPPING_CRITERIA[0],
+                       # the same warm start as the run without (whose trials cap it)
+                       warm_start=min(SearchConfig.warm_start, args.trials),
                        confirm=0)  # the trials' hypervolume is measured, not the front's
     done = {"n": 0}
     timeline: list[tuple[float, float, float]] = []  # (charge when done, accuracy, memory)
@@ -112,26 +118,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--space", default=None, help="default: the service's")
     ap.add_argument("--dataset", default=None, help="default: the service's")
     ap.add_argument("--budget", default="none", help="one hard budget, or 'none'")
+    ap.add_argument("--rules", default=",".join(STOPPING_CRITERIA),
+                    help="early-stopping criteria to compare (SearchConfig."
+                         "early_stopping_rule), comma-separated; the first is the default")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
     facts = RunFacts("early_stopping.py", argv)
 
-
     import dse.search
 
+    rules = [r.strip() for r in args.rules.split(",") if r.strip()]
+    for rule in rules:
+        if rule not in STOPPING_CRITERIA:
+            ap.error(f"--rules: {rule!r} must be one of {', '.join(STOPPING_CRITERIA)}")
     cache = TrainingCache(dse.search.run_trial)
-    rows: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    rows: list[tuple[int, dict[str, Any], dict[str, dict[str, Any]]]] = []
     with tempfile.TemporaryDirectory(prefix="dse-es-") as workdir:
         for seed in range(args.seeds):
-            full = run(seed, False, None, args, workdir, cache)
-            es = run(seed, True, full["seconds"], args, workdir, cache)
-            rows.append((seed, full, es))
-            print(f"seed {seed}: full {full['trained']} trained in {full['seconds']:.0f} s; "
-                  f"early stopping {es['trained']} trained ({es['pruned']} pruned) in "
-                  f"{es['seconds']:.0f} s", flush=True)
+            full = run(seed, None, None, args, workdir, cache)
+            with_rule = {rule: run(seed, rule, full["seconds"], args, workdir, cache)
+                         for rule in rules}
+            rows.append((seed, full, with_rule))
+            print(f"seed {seed}: without {full['trained']} trained in {full['seconds']:.0f} s; "
+                  + "; ".join(f"{rule} {es['trained']} trained ({es['pruned']} pruned)"
+                              for rule, es in with_rule.items()), flush=True)
+    runs = [res for _, full, with_rule in rows for res in (full, *with_rule.values())]
     if args.budget == "none":
-        ref_mem = 1.1 * max(float(res["points"][:, 1].max()) for _, *pair in rows
-                            for res in pair if len(res["points"]))
+        ref_mem = 1.1 * max(float(res["points"][:, 1].max()) for res in runs
+                            if len(res["points"]))
     else:
         ref_mem = float(re.split(r"[<>=]+", args.budget)[1])
     ref = (0.0, ref_mem)
@@ -139,33 +153,44 @@ def main(argv: list[str] | None = None) -> int:
     def hv(points: np.ndarray) -> float:
         return float(hv_curve(points, ref, max(1, len(points)))[-1]) if len(points) else 0.0
 
-    lines = ["| seed | budget T (s) | without: trained | HV | with: trained (pruned) | charged s "
-             "| HV | ratio with/without |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    ratios = []
-    for seed, full, es in rows:
-        a, b = hv(full["points"]), hv(es["points"])
-        ratio = b / a if a > 0 else float("nan")
-        ratios.append(ratio)
+    lines = ["| seed | budget T (s) | without: trained | HV | "
+             + " | ".join(f"`{r}`: trained (pruned) | HV | ratio" for r in rules) + " |",
+             "|---:|---:|---:|---:|" + "---:|---:|---:|" * len(rules)]
+    ratios: dict[str, list[float]] = {r: [] for r in rules}
+    for seed, full, with_rule in rows:
+        a = hv(full["points"])
+        cells = []
+        for rule, es in with_rule.items():
+            b = hv(es["points"])
+            ratio = b / a if a > 0 else float("nan")
+            ratios[rule].append(ratio)
+            cells.append(f"{es['trained']} ({es['pruned']}) | {b:.4f} | {ratio:.4f}")
         lines.append(f"| {seed} | {full['seconds']:.0f} | {full['trained']} | {a:.4f} | "
-                     f"{es['trained']} ({es['pruned']}) | {es['seconds']:.0f} | {b:.4f} | "
-                     f"{ratio:.3f} |")
-    mean_ratio = float(np.nanmean(ratios))
-    verdict = "met" if all(r >= 1 - 1e-12 for r in ratios) else "not met on every seed"
+                     + " | ".join(cells) + " |")
+    summary = []
+    for rule in rules:
+        rs = ratios[rule]
+        verdict = "met" if all(r >= 1 - 1e-12 for r in rs) else "not met on every seed"
+        summary.append(f"`{rule}`: mean ratio **{float(np.nanmean(rs)):.4f}**, lowest "
+                       f"{min(rs):.4f}, {sum(r >= 1 - 1e-12 for r in rs)} of {len(rs)} seeds "
+                       f">= 1 (goal >= 1 on every seed: {verdict})")
+    first = rows[0][1]
     body = "\n".join([
         f"## Early stopping at equal training time (`{SECTION}`)",
         "",
-        *facts.lines('The figure is a ratio of two runs charged the same cached epoch times.'),
+        *facts.lines("The figures are ratios of runs charged the same cached epoch times."),
         "",
-        f"Setup: space `{rows[0][1]['space']}` on `{rows[0][1]['dataset']}`, "
+        f"Setup: space `{first['space']}` on `{first['dataset']}`, "
         f"{'no budget' if args.budget == 'none' else 'budget `' + args.budget + '`'}, default "
-        f"sampler and recipe, {rows[0][1]['epochs']} epochs"
+        f"sampler and recipe, {first['epochs']} epochs"
         + (f" of at most {args.max_train_batches} batches" if args.max_train_batches else "")
-        + f"; {cache.misses} specs trained, {cache.hits} replays. Reference (0, {ref_mem:g}).",
+        + f"; {cache.misses} specs trained, {cache.hits} replays. Reference (0, {ref_mem:g}). "
+        "Ratio = hypervolume with early stopping / without, at the same training time T.",
         "",
         *lines,
         "",
-        f"Mean ratio of hypervolumes with/without early stopping at equal training time: "
-        f"**{mean_ratio:.3f}** (goal >= 1 on every seed: {verdict}).",
+        "Hypervolume with / without early stopping at equal training time: "
+        + "; ".join(summary) + ".",
     ])
     print(body)
     if args.write_docs:

@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import re
 import sys
@@ -137,15 +136,15 @@ class TrainingCache:
 
 def replay(entry: CachedTraining, report: EpochCallback) -> TrialResult:
     """Report the cached epochs in order; the first True makes a ``pruned`` result whose
-    accuracy is the best validation accuracy so far (the trainer's rule: the learning-rate
+    accuracy is that epoch's validation accuracy (the classification task's rule: the model as
+    trained so far, not the best epoch, which may be a full-precision one; the learning-rate
     schedule depends on the planned epochs only, so a stopped run is a prefix of a full one)."""
-    best = -math.inf
     for m in entry.epochs:
-        best = max(best, m.monitor)
         if report(m):
             return TrialResult(status="pruned", reason=f"stopped by on_epoch after epoch "
-                               f"{m.epoch}", metrics={"accuracy": best, "val_accuracy": best},
-                               monitor=best, epochs_run=m.epoch,
+                               f"{m.epoch}", metrics={"accuracy": m.monitor,
+                                                      "val_accuracy": m.monitor},
+                               monitor=m.monitor, epochs_run=m.epoch,
                                train_seconds=float(m.row.get("seconds") or 0.0))
     return entry.result
 

@@ -32,6 +32,8 @@ def budget_metrics(task: str) -> tuple[str, ...]:
 
 
 EXECUTORS = ("ray", "local")
+#: Early-stopping criteria (``early_stopping_rule``; their rules: dse.search.SuccessiveHalving).
+STOPPING_CRITERIA = ("dominated", "halving")
 
 _BUDGET_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE_]+)\s*$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
@@ -114,6 +116,8 @@ class SearchConfig:
     trial_timeout_s: float | None = None
     max_failures: int | None = None
     early_stopping: bool = True
+    #: how early stopping decides (dse.search.SuccessiveHalving; benchmarks/early_stopping.py)
+    early_stopping_rule: str = "dominated"
     #: after the trials, at most this many front candidates train a second network and are
     #: judged by the mean of both (dse.confirm; 0: off; None: half the trials, rounded up)
     confirm: int | None = None
@@ -206,6 +210,9 @@ class SearchConfig:
 
         if self.sampler and self.sampler not in SAMPLERS:
             raise bad("sampler", f"must be one of {SAMPLERS.names()}", self.sampler)
+        if self.early_stopping_rule not in STOPPING_CRITERIA:
+            raise bad("early_stopping_rule", f"must be one of {list(STOPPING_CRITERIA)}",
+                      self.early_stopping_rule)
         if self.executor not in EXECUTORS:
             raise bad("executor", f"must be one of {list(EXECUTORS)}", self.executor)
         for name in ("trials", "epochs", "batch_size", "max_concurrent"):

@@ -42,7 +42,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from dse.config import SearchConfig
+from dse.config import STOPPING_CRITERIA, SearchConfig
 from dse.cosearch import FIT_CONSTRAINT, pair_hardware, pair_hash
 from dse.errors import UserError
 from dse.optuna_adapter import unfinished_trial
@@ -100,13 +100,20 @@ def hardware_metrics(spec: ArchSpec, accel: AccelConfig, *, simulate: bool
 
 @dataclass
 class SuccessiveHalving:
-    """Asynchronous successive halving (ASHA-style) against peers of no higher hardware cost.
+    """Early stopping at rungs (epochs ``grace * eta**k``), against peers of no higher
+    hardware cost (their cost bucket, :func:`cost_bucket`, 19 % wide, or cheaper ones): a
+    cheap model is never stopped for losing to an expensive one. Two criteria:
 
-    At each rung (epochs ``grace * eta**k``) a trial continues only if its validation
-    accuracy is in the top ``1/eta`` of the results seen at that rung *in its cost bucket
-    (:func:`cost_bucket`, 19 % wide) or cheaper ones*: a cheap model is never stopped for
-    losing to an expensive one, and a costly one that cheaper models beat (dominated on the
-    front) stops. A rung decides only after ``min_peers`` such results.
+    * ``"dominated"`` (the default): a trial stops at a rung only if a *finished* peer of no
+      higher cost already beats the best it could still reach, its value at the rung plus the
+      largest gain any finished trial made from that rung to its end. So a trial stops only
+      when, by every curve seen so far, it cannot reach the front (a costly one that cheaper
+      finished models beat, a network that collapsed). Decides after ``min_peers`` finished
+      trials were seen at the rung. Our interpretation of ASHA for a Pareto front, measured
+      against ``"halving"`` in benchmarks/early_stopping.py.
+    * ``"halving"``: asynchronous successive halving (ASHA-style): a trial continues only if
+      its value is in the top ``1/eta`` of the values seen at that rung by its peers (after
+      ``min_peers`` of them).
 
     Like with like: with ``stage_start`` (stage name -> epochs before it, see
     :meth:`for_stages`) rungs lie only in the named stages, their epochs are counted from the
@@ -119,10 +126,21 @@ class SuccessiveHalving:
     grace_epochs: int = 1
     min_peers: int = 3
     stage_start: dict[str, int] | None = None
-    #: (stage, rung) -> the (bucket, value) results seen there
+    criterion: str = "dominated"
+    #: halving: (stage, rung) -> the (bucket, value) results seen there
     _seen: dict[tuple[str, int], list[tuple[int, float]]] = field(
         default_factory=lambda: defaultdict(list))
+    #: dominated: (stage, trial) -> {rung: value}; stage -> {trial: (bucket, final value)}
+    _curves: dict[tuple[str, Any], dict[int, float]] = field(
+        default_factory=lambda: defaultdict(dict))
+    _finished: dict[str, dict[Any, tuple[int, float]]] = field(
+        default_factory=lambda: defaultdict(dict))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.criterion not in STOPPING_CRITERIA:
+            raise ValueError(f"criterion={self.criterion!r} must be one of "
+                             f"{', '.join(STOPPING_CRITERIA)}")
 
     @classmethod
     def for_stages(cls, stages: list[Any], **kwargs: Any) -> SuccessiveHalving:
@@ -138,27 +156,53 @@ class SuccessiveHalving:
         return abs(k - round(k)) < 1e-9
 
     def should_stop(self, bucket: int, epoch: int, value: float,
-                    final_epoch: int | None = None, stage: str | None = None) -> bool:
+                    final_epoch: int | None = None, stage: str | None = None,
+                    trial: Any = None) -> bool:
         """Record ``value`` at a rung; True if the trial should stop there. A trial at its
         ``final_epoch`` has finished: its value counts for its peers, it is never stopped.
-        ``epoch`` is global (1-based); ``stage`` names the stage it belongs to."""
+        ``epoch`` is global (1-based); ``stage`` names the stage it belongs to; ``trial``
+        identifies the trial (the ``dominated`` criterion follows each trial's curve)."""
         local, key = epoch, ""
         if self.stage_start is not None:
             if stage not in self.stage_start:
                 return False
             local, key = epoch - self.stage_start[stage], str(stage)
-        if not self.is_rung(local) or not math.isfinite(value):
+        if not math.isfinite(value):
+            return False
+        finished = final_epoch is not None and epoch >= final_epoch
+        if self.criterion == "dominated":
+            return self._dominated(key, trial, bucket, local, value, finished)
+        if not self.is_rung(local):
             return False
         with self._lock:
             seen = self._seen[(key, local)]
             seen.append((bucket, value))
             peers = [v for b, v in seen if b <= bucket]
-            if len(peers) < self.min_peers or (final_epoch is not None
-                                               and epoch >= final_epoch):
+            if len(peers) < self.min_peers or finished:
                 return False
             ranked = sorted(peers, reverse=True)
             cutoff = ranked[max(0, math.ceil(len(ranked) / self.eta) - 1)]
             return value < cutoff
+
+    def _dominated(self, key: str, trial: Any, bucket: int, local: int, value: float,
+                   finished: bool) -> bool:
+        if trial is None:
+            raise ValueError("the 'dominated' criterion needs the trial of each report")
+        with self._lock:
+            curve = self._curves[(key, trial)]
+            if finished:
+                self._finished[key][trial] = (bucket, value)
+                return False
+            if not self.is_rung(local):
+                return False
+            curve[local] = value
+            done = self._finished[key]
+            gains = [final - self._curves[(key, t)][local] for t, (_, final) in done.items()
+                     if local in self._curves[(key, t)]]
+            if len(gains) < self.min_peers:
+                return False
+            reach = value + max(0.0, *gains)
+            return any(b <= bucket and final > reach for b, final in done.values())
 
 
 #: Cost buckets per doubling of the cost (early stopping's peers: see SuccessiveHalving).
@@ -605,7 +649,8 @@ def run_local(proposer: Proposer, rule: SuccessiveHalving | None) -> None:
         def report(m: EpochReport, cand: Candidate = cand) -> bool:
             proposer.record_epoch(cand, m, socket.gethostname())
             return bool(rule and rule.should_stop(cand.bucket, m.epoch, m.monitor,
-                                                  proposer.cfg.epochs, m.stage))
+                                                  proposer.cfg.epochs, m.stage,
+                                                  cand.trial_number))
 
         result = run_trial(proposer.payload(cand), report)
         proposer.complete(cand, result)
@@ -724,7 +769,7 @@ def _tune_classes() -> tuple[type, type]:
             payload = TrialPayload.from_json(trial.config[PAYLOAD_KEY])
             epoch = EpochReport.from_json(result[EPOCH_KEY])
             stop = rule.should_stop(payload.bucket, epoch.epoch, epoch.monitor,
-                                    payload.epochs, epoch.stage)
+                                    payload.epochs, epoch.stage, payload.trial_number)
             if stop:
                 self.stopped.add(trial.trial_id)
             return str(TrialScheduler.STOP if stop else TrialScheduler.CONTINUE)
@@ -889,7 +934,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
         proposer = Proposer(cfg, store, record.id, study, space, accel, on_event)
         from dse.train import get_schedule
 
-        rule = SuccessiveHalving.for_stages(get_schedule(cfg.schedule, cfg.epochs)) \
+        rule = SuccessiveHalving.for_stages(get_schedule(cfg.schedule, cfg.epochs),
+                                            criterion=cfg.early_stopping_rule) \
             if cfg.early_stopping else None
         if cfg.executor == "local":
             run_local(proposer, rule)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from dse.config import DEFAULTS as _D
+from dse.config import STOPPING_CRITERIA
 
 
 @click.command()
@@ -50,6 +51,10 @@ from dse.config import DEFAULTS as _D
 @click.option("--max-failures", type=int, default=None, help="Stop after this many failures.")
 @click.option("--no-early-stopping", is_flag=True, default=False,
               help="Train every feasible candidate for all its epochs.")
+@click.option("--early-stopping-rule", default=None,
+              help=f"{'|'.join(STOPPING_CRITERIA)}. dominated: stop a trial only when a "
+              "finished cheaper one beats the best it could still reach; halving: keep the "
+              f"top third at each rung (ASHA). [{_D.early_stopping_rule}]")
 @click.option("--confirm", type=int, default=None, metavar="N",
               help="After the trials, train a second network of at most N candidates on and "
                    "next to the front; they are judged by the mean of both (0: off). "

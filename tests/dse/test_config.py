@@ -86,6 +86,7 @@ def test_budget_semantics() -> None:
     ({"study": "a b"}, "study='a b' must be 1-100 letters"),
     ({"db": "mysql://x"}, "db='mysql://x' must be a sqlite:/// or postgresql"),
     ({"executor": "dask"}, "executor='dask' must be one of"),
+    ({"early_stopping_rule": "asha"}, "early_stopping_rule='asha' must be one of"),
     ({"schedule": "forever"}, "schedule='forever' must be one of"),
     ({"accel": "/no/such.yaml"}, "accel='/no/such.yaml' must be an existing YAML file"),
     ({"schedule": "billnet", "epochs": 3}, "epochs=3 does not fit schedule='billnet'"),
@@ -116,7 +117,7 @@ def test_successive_halving_against_no_costlier_peers() -> None:
     """eta=3, grace 1: rungs at epochs 1, 3, 9. With 3 peers the top third continue:
     the third result at a rung is stopped if below the best one. A trial's peers are the
     results of its cost bucket and the cheaper ones, never the costlier ones."""
-    rule = SuccessiveHalving(eta=3, grace_epochs=1, min_peers=3)
+    rule = SuccessiveHalving(eta=3, grace_epochs=1, min_peers=3, criterion="halving")
     assert [e for e in range(1, 10) if rule.is_rung(e)] == [1, 3, 9]
     assert not rule.should_stop(0, 1, 0.9)
     assert not rule.should_stop(0, 1, 0.5)      # only 2 peers so far
@@ -136,6 +137,49 @@ def test_successive_halving_against_no_costlier_peers() -> None:
     assert rule.should_stop(0, 3, 0.2)          # ... but it counts as a peer
 
 
+def test_dominated_stops_only_what_a_finished_cheaper_peer_beats_at_its_best() -> None:
+    """The default criterion. Rungs at 1, 3, 9 of 9 epochs (eta 3). Three finished trials
+    (buckets 0, 0, 2) with values at rung 1 and final values (epoch 9): gains 0.30, 0.10 and
+    0.05, so the most any finished trial gained from rung 1 is 0.30."""
+    rule = SuccessiveHalving(eta=3, grace_epochs=1, min_peers=3)
+    assert rule.criterion == "dominated"
+    for trial, bucket, at1, final in ((0, 0, 0.50, 0.80), (1, 0, 0.80, 0.90),
+                                      (2, 2, 0.90, 0.95)):
+        assert not rule.should_stop(bucket, 1, at1, 9, trial=trial)
+        assert not rule.should_stop(bucket, 9, final, 9, trial=trial)  # finished
+    # a trial at rung 1 may reach value + 0.30
+    assert rule.should_stop(1, 1, 0.59, 9, trial=3)      # 0.89 < 0.90 (trial 1, cheaper)
+    assert not rule.should_stop(1, 1, 0.61, 9, trial=4)  # 0.91 > every cheaper final
+    assert rule.should_stop(1, 1, 0.10, 9, trial=5)      # a collapsed network: 0.40 < 0.80
+    # cheapness: in bucket -1 no finished trial is a peer, nothing stops it
+    assert not rule.should_stop(-1, 1, 0.0, 9, trial=6)
+    # a costlier bucket meets trial 2 too: 0.64 + 0.30 = 0.94 < 0.95
+    assert rule.should_stop(3, 1, 0.64, 9, trial=7)
+    assert not rule.should_stop(3, 1, 0.66, 9, trial=8)  # 0.96 > 0.95
+    assert not rule.should_stop(1, 2, 0.0, 9, trial=4)   # epoch 2: not a rung
+    # fewer than min_peers finished trials seen at a rung: no decision there
+    assert not rule.should_stop(3, 3, 0.0, 9, trial=8)
+    with pytest.raises(ValueError, match="criterion='median' must be one of"):
+        SuccessiveHalving(criterion="median")
+    with pytest.raises(ValueError, match="needs the trial"):
+        rule.should_stop(0, 1, 0.5, 9)
+
+
+def test_dominated_reads_only_the_last_stage() -> None:
+    """Like with like: under a two-stage schedule the float stage's epochs are no rungs and
+    leave no curve; a finished trial's gain is counted from its quantized rung."""
+    from dse.train import get_schedule
+
+    rule = SuccessiveHalving.for_stages(get_schedule("two-stage", 6), eta=3, min_peers=1)
+    for trial, q1, final in ((0, 0.6, 0.9),):
+        assert not rule.should_stop(0, 1, 0.99, 6, "float", trial=trial)
+        assert not rule.should_stop(0, 4, q1, 6, "quantized", trial=trial)
+        assert not rule.should_stop(0, 6, final, 6, "quantized", trial=trial)
+    assert not rule.should_stop(1, 1, 0.0, 6, "float", trial=1)     # float: never a rung
+    assert rule.should_stop(1, 4, 0.59, 6, "quantized", trial=1)    # 0.59 + 0.3 < 0.9
+    assert not rule.should_stop(1, 4, 0.61, 6, "quantized", trial=2)
+
+
 def test_cost_bucket_is_a_quarter_octave_of_first_hardware_objective() -> None:
     """floor(4 log2(value)): 4096 = 2^12 -> 48; just below it -> 47; 2^12.25 = 4870.9 -> 49."""
     assert cost_bucket({"memory_bits": 4096.0}, ("accuracy", "memory_bits")) == 48
@@ -150,7 +194,8 @@ def test_successive_halving_compares_like_with_like_stages() -> None:
     stage, at its own epochs 1 and 3 (global 4 and 6); float-stage accuracies never count."""
     from dse.train import get_schedule
 
-    rule = SuccessiveHalving.for_stages(get_schedule("two-stage", 6), eta=3, min_peers=3)
+    rule = SuccessiveHalving.for_stages(get_schedule("two-stage", 6), eta=3, min_peers=3,
+                                        criterion="halving")
     assert rule.stage_start == {"quantized": 3}
     for value in (0.99, 0.98, 0.1):  # float stage: no rung, not recorded
         assert not rule.should_stop(0, 1, value, 6, "float")

@@ -196,6 +196,8 @@ def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     (["--space", "nope"], "space='nope' must be one of"),
     (["--dataset", "imagenet"], "dataset='imagenet' must be one of"),
     (["--sampler", "annealing"], "sampler='annealing' must be one of"),
+    (["--early-stopping-rule", "median"],
+     "early_stopping_rule='median' must be one of ['dominated', 'halving']"),
     (["--objectives", "accuracy,speed"], "objectives='speed' has an unknown objective"),
     (["--budget", "memory_bits=1e6"], "must look like METRIC<=NUMBER"),
     (["--db", "postgresql+psycopg://nobody@127.0.0.1:1/none"], "postgresql"),
