@@ -15,9 +15,9 @@ Flow of one proposal (docs/design.md, "Flow of one trial"):
    training) for another accelerator is not trained again: its result is reused.
 4. Feasible candidates train as Ray Tune trials (or in-process with ``executor="local"``),
    reporting per-epoch metrics to the driver, which alone writes them (and every result and
-   artifact) to the store: Ray workers need no database access; a bucketed
-   successive-halving rule stops the weak ones, comparing accuracy only among candidates of
-   similar hardware cost.
+   artifact) to the store: Ray workers need no database access; an early-stopping rule
+   stops those that finished candidates of no higher hardware cost already beat
+   (:class:`SuccessiveHalving`).
 
 The state lives in the database: our tables plus Optuna's RDB storage in the same database.
 Re-running the same command continues: a trial that was running when the process died is
