@@ -164,15 +164,15 @@ def main(argv: list[str] | None = None) -> int:
             b = hv(es["points"])
             ratio = b / a if a > 0 else float("nan")
             ratios[rule].append(ratio)
-            cells.append(f"{es['trained']} ({es['pruned']}) | {b:.4f} | {ratio:.4f}")
-        lines.append(f"| {seed} | {full['seconds']:.0f} | {full['trained']} | {a:.4f} | "
+            cells.append(f"{es['trained']} ({es['pruned']}) | {b:.5f} | {ratio:.5f}")
+        lines.append(f"| {seed} | {full['seconds']:.0f} | {full['trained']} | {a:.5f} | "
                      + " | ".join(cells) + " |")
     summary = []
     for rule in rules:
         rs = ratios[rule]
         verdict = "met" if all(r >= 1 - 1e-12 for r in rs) else "not met on every seed"
-        summary.append(f"`{rule}`: mean ratio **{float(np.nanmean(rs)):.4f}**, lowest "
-                       f"{min(rs):.4f}, {sum(r >= 1 - 1e-12 for r in rs)} of {len(rs)} seeds "
+        summary.append(f"`{rule}`: mean ratio **{float(np.nanmean(rs)):.5f}**, lowest "
+                       f"{min(rs):.5f}, {sum(r >= 1 - 1e-12 for r in rs)} of {len(rs)} seeds "
                        f">= 1 (goal >= 1 on every seed: {verdict})")
     first = rows[0][1]
     body = "\n".join([

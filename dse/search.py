@@ -105,12 +105,15 @@ class SuccessiveHalving:
     cheap model is never stopped for losing to an expensive one. Two criteria:
 
     * ``"dominated"`` (the default): a trial stops at a rung only if a *finished* peer of no
-      higher cost already beats the best it could still reach, its value at the rung plus the
-      largest gain any finished trial made from that rung to its end. So a trial stops only
-      when, by every curve seen so far, it cannot reach the front (a costly one that cheaper
-      finished models beat, a network that collapsed). Decides after ``min_peers`` finished
-      trials were seen at the rung. Our interpretation of ASHA for a Pareto front, measured
-      against ``"halving"`` in benchmarks/early_stopping.py.
+      higher cost already beats the best it could still reach: its value at the rung plus
+      ``slack`` times the largest gain any finished trial made from that rung to its end. So
+      a trial stops only when it would have to improve far more than any curve seen so far
+      to reach the front (a costly one that cheaper finished models beat, a network that
+      collapsed). With ``slack`` 1 a new trial out-gaining every finished one (chance about
+      1 in n + 1 among n like trials) was stopped while it would have ended on the front;
+      2 is our choice. Decides after ``min_peers`` finished trials were seen at the rung.
+      Our interpretation of ASHA for a Pareto front, measured against ``"halving"`` in
+      benchmarks/early_stopping.py.
     * ``"halving"``: asynchronous successive halving (ASHA-style): a trial continues only if
       its value is in the top ``1/eta`` of the values seen at that rung by its peers (after
       ``min_peers`` of them).
@@ -127,6 +130,8 @@ class SuccessiveHalving:
     min_peers: int = 3
     stage_start: dict[str, int] | None = None
     criterion: str = "dominated"
+    #: dominated: how many times the largest gain seen from a rung a trial is granted
+    slack: float = 2.0
     #: halving: (stage, rung) -> the (bucket, value) results seen there
     _seen: dict[tuple[str, int], list[tuple[int, float]]] = field(
         default_factory=lambda: defaultdict(list))
@@ -201,7 +206,7 @@ class SuccessiveHalving:
                      if local in self._curves[(key, t)]]
             if len(gains) < self.min_peers:
                 return False
-            reach = value + max(0.0, *gains)
+            reach = value + self.slack * max(0.0, *gains)
             return any(b <= bucket and final > reach for b, final in done.values())
 
 

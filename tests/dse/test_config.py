@@ -139,15 +139,18 @@ def test_successive_halving_against_no_costlier_peers() -> None:
 
 def test_dominated_stops_only_what_a_finished_cheaper_peer_beats_at_its_best() -> None:
     """The default criterion. Rungs at 1, 3, 9 of 9 epochs (eta 3). Three finished trials
-    (buckets 0, 0, 2) with values at rung 1 and final values (epoch 9): gains 0.30, 0.10 and
-    0.05, so the most any finished trial gained from rung 1 is 0.30."""
+    (buckets 0, 0, 2) with values at rung 1 and final values (epoch 9): gains 0.15, 0.10 and
+    0.05, so the most any finished trial gained from rung 1 is 0.15; with slack 2 a trial at
+    rung 1 may still reach its value + 0.30."""
     rule = SuccessiveHalving(eta=3, grace_epochs=1, min_peers=3)
-    assert rule.criterion == "dominated"
-    for trial, bucket, at1, final in ((0, 0, 0.50, 0.80), (1, 0, 0.80, 0.90),
+    tight = SuccessiveHalving(eta=3, grace_epochs=1, min_peers=3, slack=1.0)
+    assert rule.criterion == "dominated" and rule.slack == 2.0
+    for trial, bucket, at1, final in ((0, 0, 0.65, 0.80), (1, 0, 0.80, 0.90),
                                       (2, 2, 0.90, 0.95)):
-        assert not rule.should_stop(bucket, 1, at1, 9, trial=trial)
-        assert not rule.should_stop(bucket, 9, final, 9, trial=trial)  # finished
-    # a trial at rung 1 may reach value + 0.30
+        for r in (rule, tight):
+            assert not r.should_stop(bucket, 1, at1, 9, trial=trial)
+            assert not r.should_stop(bucket, 9, final, 9, trial=trial)  # finished
+    assert tight.should_stop(1, 1, 0.61, 9, trial=4)     # slack 1: 0.61 + 0.15 < 0.90
     assert rule.should_stop(1, 1, 0.59, 9, trial=3)      # 0.89 < 0.90 (trial 1, cheaper)
     assert not rule.should_stop(1, 1, 0.61, 9, trial=4)  # 0.91 > every cheaper final
     assert rule.should_stop(1, 1, 0.10, 9, trial=5)      # a collapsed network: 0.40 < 0.80
@@ -171,12 +174,12 @@ def test_dominated_reads_only_the_last_stage() -> None:
     from dse.train import get_schedule
 
     rule = SuccessiveHalving.for_stages(get_schedule("two-stage", 6), eta=3, min_peers=1)
-    for trial, q1, final in ((0, 0.6, 0.9),):
+    for trial, q1, final in ((0, 0.75, 0.9),):
         assert not rule.should_stop(0, 1, 0.99, 6, "float", trial=trial)
         assert not rule.should_stop(0, 4, q1, 6, "quantized", trial=trial)
         assert not rule.should_stop(0, 6, final, 6, "quantized", trial=trial)
     assert not rule.should_stop(1, 1, 0.0, 6, "float", trial=1)     # float: never a rung
-    assert rule.should_stop(1, 4, 0.59, 6, "quantized", trial=1)    # 0.59 + 0.3 < 0.9
+    assert rule.should_stop(1, 4, 0.59, 6, "quantized", trial=1)    # 0.59 + 2 x 0.15 < 0.9
     assert not rule.should_stop(1, 4, 0.61, 6, "quantized", trial=2)
 
 
