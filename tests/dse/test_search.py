@@ -468,10 +468,13 @@ def test_trial_timeout_is_recorded_failed_with_reason(tmp_path: Path) -> None:
 
 def test_early_stopping_prunes_within_cost_buckets(tmp_path: Path) -> None:
     """With early stopping on, some trials stop at a rung: recorded `pruned` with the epochs
-    they ran (fewer than planned) and told to Optuna as PRUNED; finished trials keep all."""
+    they ran (fewer than planned) and told to Optuna as PRUNED; finished trials keep all.
+    The `halving` criterion, which prunes in a search this short (the default `dominated`
+    one rarely does: tests/dse/test_config.py checks its decisions)."""
     url = db_url(tmp_path)
     cfg = build_config(study="asha", db=url, trials=12, seed=1,  # seed 1 prunes (deterministic)
-                       **{**QUICK, "epochs": 3, "early_stopping": True, "warm_start": 0})
+                       **{**QUICK, "epochs": 3, "early_stopping": True, "warm_start": 0,
+                          "early_stopping_rule": "halving"})
     run_search(cfg)
     store = open_store(url)
     df = store.query("asha")
@@ -481,6 +484,47 @@ def test_early_stopping_prunes_within_cost_buckets(tmp_path: Path) -> None:
     assert all(len(store.epochs(int(c))) == 3 for c in done["candidate_id"])
     states = {t.number: t.state for t in optuna_trials(url, "asha")}
     assert all(states[int(n)] == optuna.trial.TrialState.PRUNED for n in pruned["trial_number"])
+
+
+def test_dominated_early_stopping_in_a_search(tmp_path: Path, monkeypatch: Any) -> None:
+    """The default criterion through run_local: training is replaced by curves that fall
+    with the cost bucket (final 1 - 0.02 per bucket above 48, the quantized stage's first
+    epoch 0.05 below it, so every finished trial gained 0.05 from that rung). A trial stops at
+    its first quantized epoch exactly when a complete trial of no higher bucket beats its
+    value + 2 x 0.05 (slack 2), once 3 trials have finished; it is stored `pruned` with the
+    epochs it ran and that epoch's accuracy."""
+    import dse.search as search
+
+    def fake_run(payload: TrialPayload, on_epoch: Any) -> TrialResult:
+        final = max(0.1, 1.0 - 0.02 * (payload.bucket - 48))
+        curve = [(1, "float", 0.99), (2, "float", 0.99), (3, "quantized", final - 0.05),
+                 (4, "quantized", final)]
+        for epoch, stage, value in curve:
+            if on_epoch(EpochReport(epoch, stage, value, {"seconds": 0.01})):
+                return TrialResult(status="pruned", metrics={"accuracy": value},
+                                   monitor=value, epochs_run=epoch)
+        return TrialResult(status="complete", metrics={"accuracy": final, "test_accuracy": final},
+                           monitor=final, epochs_run=4)
+
+    monkeypatch.setattr(search, "run_trial", fake_run)
+    url = db_url(tmp_path)
+    cfg = build_config(study="dom", db=url, trials=8, seed=0, executor="local", epochs=4,
+                       schedule="two-stage", progress=False, confirm=0)
+    assert cfg.early_stopping and cfg.early_stopping_rule == "dominated"
+    run_search(cfg)
+    df = open_store(url).query("dom").sort_values("trial_number")
+    df["bucket"] = [search.cost_bucket({"memory_bits": m}, cfg.objectives)
+                    for m in df["memory_bits"]]
+    done = df[df["status"] == "complete"]
+    pruned = df[df["status"] == "pruned"]
+    assert len(done) >= 3 and len(pruned) >= 1 and len(done) + len(pruned) == 8
+    for _, row in df.iterrows():
+        before = done[done["trial_number"] < row["trial_number"]]
+        rung = row["accuracy"] - (0.05 if row["status"] == "complete" else 0.0)
+        beaten = ((before["bucket"] <= row["bucket"])
+                  & (before["accuracy"] > rung + 2 * 0.05 + 1e-9)).any()
+        assert (row["status"] == "pruned") == (len(before) >= 3 and beaten), row.to_dict()
+        assert row["epochs_run"] == (3 if row["status"] == "pruned" else 4)
 
 
 def test_second_driver_on_a_live_study_is_refused(tmp_path: Path) -> None:
@@ -672,12 +716,12 @@ def test_ray_reports_carry_epochs_and_result_exactly(monkeypatch: Any,
     if prune_after is None:
         assert proposer.calls == [("host", host), ("epoch", epochs[0]), ("epoch", epochs[1]),
                                   ("complete", result)]
-        assert seen == [(2, 1, 0.25, 2, "float"), (2, 2, 1 / 3, 2, "quantized")]
+        assert seen == [(2, 1, 0.25, 2, "float", 5), (2, 2, 1 / 3, 2, "quantized", 5)]
     else:
         assert proposer.calls == [("host", host), ("epoch", epochs[0]),
                                   ("complete", TrialResult(status="pruned", epochs_run=1,
                                                            metrics={"accuracy": 0.25}))]
-        assert seen == [(2, 1, 0.25, 2, "float")]
+        assert seen == [(2, 1, 0.25, 2, "float", 5)]
 
 
 def test_hardware_metrics_are_written_once_per_candidate(tmp_path: Path, monkeypatch: Any
