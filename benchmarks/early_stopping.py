@@ -16,7 +16,7 @@ rungs only in the last, quantized, stage).
   for all runs (accuracy 0, memory_bits = the budget or 1.1 x the largest), as a fraction of
   the reference box. Key figure: the ratio with/without per seed and its mean (goal >= 1).
 
-    .venv/bin/python benchmarks/early_stopping.py --seeds 5 --trials 20 --write-docs
+    .venv/bin/python benchmarks/early_stopping.py --seeds 5 --trials 30 --write-docs
 """
 
 from __future__ import annotations
