@@ -2,7 +2,7 @@
 
 Real searches (``dse.search.run_search``, ``executor="local"``, default sampler, one SQLite
 database per run), per sampler seed: early stopping off, and on with each criterion of
-``--rules`` (``dse.search.SuccessiveHalving``: ``dominated``, the default, and ``halving``;
+``--rules`` (``dse.search.EarlyStopping``: ``dominated``, the default, and ``halving``;
 rungs only in the last, quantized, stage).
 
 * **Equal time**: every run is charged the training seconds of the epochs it actually ran

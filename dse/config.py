@@ -32,7 +32,7 @@ def budget_metrics(task: str) -> tuple[str, ...]:
 
 
 EXECUTORS = ("ray", "local")
-#: Early-stopping criteria (``early_stopping_rule``; their rules: dse.search.SuccessiveHalving).
+#: Early-stopping criteria (``early_stopping_rule``; their rules: dse.search.EarlyStopping).
 STOPPING_CRITERIA = ("dominated", "halving")
 
 _BUDGET_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE_]+)\s*$")
@@ -116,7 +116,7 @@ class SearchConfig:
     trial_timeout_s: float | None = None
     max_failures: int | None = None
     early_stopping: bool = True
-    #: how early stopping decides (dse.search.SuccessiveHalving; benchmarks/early_stopping.py)
+    #: how early stopping decides (dse.search.EarlyStopping; benchmarks/early_stopping.py)
     early_stopping_rule: str = "dominated"
     #: after the trials, at most this many front candidates train a second network and are
     #: judged by the mean of both (dse.confirm; 0: off; None: half the trials, rounded up)

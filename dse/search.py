@@ -17,7 +17,7 @@ Flow of one proposal (docs/design.md, "Flow of one trial"):
    reporting per-epoch metrics to the driver, which alone writes them (and every result and
    artifact) to the store: Ray workers need no database access; an early-stopping rule
    stops those that finished candidates of no higher hardware cost already beat
-   (:class:`SuccessiveHalving`).
+   (:class:`EarlyStopping`).
 
 The state lives in the database: our tables plus Optuna's RDB storage in the same database.
 Re-running the same command continues: a trial that was running when the process died is
@@ -99,7 +99,7 @@ def hardware_metrics(spec: ArchSpec, accel: AccelConfig, *, simulate: bool
 
 
 @dataclass
-class SuccessiveHalving:
+class EarlyStopping:
     """Early stopping at rungs (epochs ``grace * eta**k``), against peers of no higher
     hardware cost (their cost bucket, :func:`cost_bucket`, 19 % wide, or cheaper ones): a
     cheap model is never stopped for losing to an expensive one. Two criteria:
@@ -148,7 +148,7 @@ class SuccessiveHalving:
                              f"{', '.join(STOPPING_CRITERIA)}")
 
     @classmethod
-    def for_stages(cls, stages: list[Any], **kwargs: Any) -> SuccessiveHalving:
+    def for_stages(cls, stages: list[Any], **kwargs: Any) -> EarlyStopping:
         """Rungs in the last stage only (the fully quantized one, whose accuracy is the
         objective), counted from its first epoch."""
         before = sum(s.epochs for s in stages[:-1])
@@ -210,7 +210,7 @@ class SuccessiveHalving:
             return any(b <= bucket and final > reach for b, final in done.values())
 
 
-#: Cost buckets per doubling of the cost (early stopping's peers: see SuccessiveHalving).
+#: Cost buckets per doubling of the cost (early stopping's peers: see EarlyStopping).
 BUCKETS_PER_OCTAVE = 4
 
 
@@ -646,7 +646,7 @@ def _isnan(value: Any) -> bool:
 
 
 # --------------------------------------------------------------------------- executors
-def run_local(proposer: Proposer, rule: SuccessiveHalving | None) -> None:
+def run_local(proposer: Proposer, rule: EarlyStopping | None) -> None:
     """Train candidates one after another in this process (no Ray)."""
     while (cand := proposer.next()) is not None:
         proposer.on_event("running", {"trial": cand.trial_number})
@@ -752,7 +752,7 @@ def _tune_classes() -> tuple[type, type]:
             self.proposer.complete(cand, final)
 
     class BucketedScheduler(FIFOScheduler):  # type: ignore[misc]
-        def __init__(self, rule: SuccessiveHalving | None, stopped: set[str]) -> None:
+        def __init__(self, rule: EarlyStopping | None, stopped: set[str]) -> None:
             super().__init__()
             self.rule = rule
             self.stopped = stopped
@@ -782,7 +782,7 @@ def _tune_classes() -> tuple[type, type]:
     return HardwareFirstSearcher, BucketedScheduler
 
 
-def run_ray(proposer: Proposer, rule: SuccessiveHalving | None, cfg: SearchConfig) -> None:
+def run_ray(proposer: Proposer, rule: EarlyStopping | None, cfg: SearchConfig) -> None:
     """Train candidates as Ray Tune trials; the proposer is Tune's searcher."""
     if not cfg.ray_address:
         # A Ray of our own on this machine: keep it on the loopback interface (Ray otherwise
@@ -939,8 +939,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
         proposer = Proposer(cfg, store, record.id, study, space, accel, on_event)
         from dse.train import get_schedule
 
-        rule = SuccessiveHalving.for_stages(get_schedule(cfg.schedule, cfg.epochs),
-                                            criterion=cfg.early_stopping_rule) \
+        rule = EarlyStopping.for_stages(get_schedule(cfg.schedule, cfg.epochs),
+                                        criterion=cfg.early_stopping_rule) \
             if cfg.early_stopping else None
         if cfg.executor == "local":
             run_local(proposer, rule)

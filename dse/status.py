@@ -6,7 +6,7 @@ the first, what every read shows for a ``running`` evaluation whose driver is go
 (``dse.store.drivers``); the next driver of the study runs it again;
 ``complete``: trained to the end; ``failed``: training raised, diverged or timed out;
 ``infeasible``: over a hard budget, never trained; ``pruned``: stopped early by the
-early-stopping rule (``dse.search.SuccessiveHalving``). A :class:`Status` is a ``str``, so it
+early-stopping rule (``dse.search.EarlyStopping``). A :class:`Status` is a ``str``, so it
 compares and stores as its value.
 """
 

@@ -41,7 +41,7 @@ TRAIN_SPACE = "(dse train)"
 #: The train study a bare spec goes to when no ``--study`` is given.
 DEFAULT_TRAIN_STUDY = "train"
 #: A candidate trains, by default, for this many times its study's epochs: the next fidelity
-#: in the search's rungs (``SuccessiveHalving.eta``).
+#: in the search's rungs (``EarlyStopping.eta``).
 LONGER = 3
 #: Settings a train study fixes at creation (a later ``dse train`` into it must agree).
 STUDY_SETTINGS = ("task", "dataset", "data_root", "seed", "lr", "batch_size")

@@ -8,7 +8,7 @@ import pytest
 
 from dse.config import Budget, build_config
 from dse.errors import UserError
-from dse.search import SuccessiveHalving, cost_bucket
+from dse.search import EarlyStopping, cost_bucket
 
 
 def test_defaults_are_the_embedded_laptop_search() -> None:
@@ -117,7 +117,7 @@ def test_successive_halving_against_no_costlier_peers() -> None:
     """eta=3, grace 1: rungs at epochs 1, 3, 9. With 3 peers the top third continue:
     the third result at a rung is stopped if below the best one. A trial's peers are the
     results of its cost bucket and the cheaper ones, never the costlier ones."""
-    rule = SuccessiveHalving(eta=3, grace_epochs=1, min_peers=3, criterion="halving")
+    rule = EarlyStopping(eta=3, grace_epochs=1, min_peers=3, criterion="halving")
     assert [e for e in range(1, 10) if rule.is_rung(e)] == [1, 3, 9]
     assert not rule.should_stop(0, 1, 0.9)
     assert not rule.should_stop(0, 1, 0.5)      # only 2 peers so far
@@ -142,8 +142,8 @@ def test_dominated_stops_only_what_a_finished_cheaper_peer_beats_at_its_best() -
     (buckets 0, 0, 2) with values at rung 1 and final values (epoch 9): gains 0.15, 0.10 and
     0.05, so the most any finished trial gained from rung 1 is 0.15; with slack 2 a trial at
     rung 1 may still reach its value + 0.30."""
-    rule = SuccessiveHalving(eta=3, grace_epochs=1, min_peers=3)
-    tight = SuccessiveHalving(eta=3, grace_epochs=1, min_peers=3, slack=1.0)
+    rule = EarlyStopping(eta=3, grace_epochs=1, min_peers=3)
+    tight = EarlyStopping(eta=3, grace_epochs=1, min_peers=3, slack=1.0)
     assert rule.criterion == "dominated" and rule.slack == 2.0
     for trial, bucket, at1, final in ((0, 0, 0.65, 0.80), (1, 0, 0.80, 0.90),
                                       (2, 2, 0.90, 0.95)):
@@ -163,7 +163,7 @@ def test_dominated_stops_only_what_a_finished_cheaper_peer_beats_at_its_best() -
     # fewer than min_peers finished trials seen at a rung: no decision there
     assert not rule.should_stop(3, 3, 0.0, 9, trial=8)
     with pytest.raises(ValueError, match="criterion='median' must be one of"):
-        SuccessiveHalving(criterion="median")
+        EarlyStopping(criterion="median")
     with pytest.raises(ValueError, match="needs the trial"):
         rule.should_stop(0, 1, 0.5, 9)
 
@@ -173,7 +173,7 @@ def test_dominated_reads_only_the_last_stage() -> None:
     leave no curve; a finished trial's gain is counted from its quantized rung."""
     from dse.train import get_schedule
 
-    rule = SuccessiveHalving.for_stages(get_schedule("two-stage", 6), eta=3, min_peers=1)
+    rule = EarlyStopping.for_stages(get_schedule("two-stage", 6), eta=3, min_peers=1)
     for trial, q1, final in ((0, 0.75, 0.9),):
         assert not rule.should_stop(0, 1, 0.99, 6, "float", trial=trial)
         assert not rule.should_stop(0, 4, q1, 6, "quantized", trial=trial)
@@ -197,7 +197,7 @@ def test_successive_halving_compares_like_with_like_stages() -> None:
     stage, at its own epochs 1 and 3 (global 4 and 6); float-stage accuracies never count."""
     from dse.train import get_schedule
 
-    rule = SuccessiveHalving.for_stages(get_schedule("two-stage", 6), eta=3, min_peers=3,
+    rule = EarlyStopping.for_stages(get_schedule("two-stage", 6), eta=3, min_peers=3,
                                         criterion="halving")
     assert rule.stage_start == {"quantized": 3}
     for value in (0.99, 0.98, 0.1):  # float stage: no rung, not recorded
