@@ -57,14 +57,20 @@ def _check_like_reference(run: ClusterRun, study: str, reference: Reference,
     counts = run.status(study)["counts"]
     assert counts["running"] == counts["interrupted"] == counts["queued"] == 0
     # Optuna agrees: the four trained trials complete; the rest are duplicates (a resumed
-    # sampler may propose a spec again: told the stored result, never trained); none running
+    # sampler may propose a spec again: told the stored result, never trained) or abandoned
+    # (asked by a killed driver before the store heard of them: failed, never in the store);
+    # none running
     states = run.cluster.sql(
         "select t.number, t.state, exists (select 1 from trial_user_attributes u where "
-        "u.trial_id = t.trial_id and u.key = 'duplicate_of') from trials t join studies s "
+        "u.trial_id = t.trial_id and u.key = 'duplicate_of'), exists (select 1 from "
+        "trial_user_attributes u where u.trial_id = t.trial_id and u.key = 'abandoned') "
+        "from trials t join studies s "
         f"on s.study_id = t.study_id where s.study_name = 'dse:{study}'")
-    trained = {int(n): state for n, state, dup in states if dup != "t"}
+    trained = {int(n): state for n, state, dup, gone in states if dup != "t" and gone != "t"}
     assert trained == {n: "COMPLETE" for n in by_trial}, states
-    assert "RUNNING" not in {state for _, state, _ in states}
+    abandoned = {int(n): state for n, state, _, gone in states if gone == "t"}
+    assert set(abandoned).isdisjoint(by_trial) and set(abandoned.values()) <= {"FAIL"}, states
+    assert "RUNNING" not in {state for _, state, _, _ in states}
     return by_trial
 
 
