@@ -34,6 +34,9 @@ def budget_metrics(task: str) -> tuple[str, ...]:
 EXECUTORS = ("ray", "local")
 #: Early-stopping criteria (``early_stopping_rule``; their rules: dse.search.EarlyStopping).
 STOPPING_CRITERIA = ("dominated", "halving")
+#: The ``dominated`` criterion's default slack (``early_stopping_slack``; measured in
+#: benchmarks/early_stopping.py: 1 stopped front points on digits, 2 none).
+STOPPING_SLACK = 2.0
 
 _BUDGET_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE_]+)\s*$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
@@ -118,11 +121,16 @@ class SearchConfig:
     early_stopping: bool = True
     #: how early stopping decides (dse.search.EarlyStopping; benchmarks/early_stopping.py)
     early_stopping_rule: str = "dominated"
+    #: ``dominated``: a trial may still gain this many times the largest gain seen from a rung
+    early_stopping_slack: float = STOPPING_SLACK
     #: after the trials, at most this many front candidates train a second network and are
     #: judged by the mean of both (dse.confirm; 0: off; None: half the trials, rounded up)
     confirm: int | None = None
     #: feasible points drawn by the cost model that start the sampler (0: none; dse.feasible)
     warm_start: int = 8
+    #: every Nth trained candidate is the cost model's feasible point in the widest stretch
+    #: of cost where nothing was trained yet (0: off; dse.feasible.widest_gap)
+    gap_fill_every: int = 4
     #: cap on proposals of every kind (None: 20 per planned trial, dse.search)
     max_proposals: int | None = None
     accel: str | None = None
@@ -213,6 +221,10 @@ class SearchConfig:
         if self.early_stopping_rule not in STOPPING_CRITERIA:
             raise bad("early_stopping_rule", f"must be one of {list(STOPPING_CRITERIA)}",
                       self.early_stopping_rule)
+        slack = self.early_stopping_slack
+        if isinstance(slack, bool) or not isinstance(slack, int | float) \
+                or not math.isfinite(slack) or slack < 0:
+            raise bad("early_stopping_slack", "must be a finite number >= 0", slack)
         if self.executor not in EXECUTORS:
             raise bad("executor", f"must be one of {list(EXECUTORS)}", self.executor)
         for name in ("trials", "epochs", "batch_size", "max_concurrent"):
@@ -226,6 +238,9 @@ class SearchConfig:
         if isinstance(self.warm_start, bool) or not isinstance(self.warm_start, int) \
                 or self.warm_start < 0:
             raise bad("warm_start", "must be an integer >= 0", self.warm_start)
+        if isinstance(self.gap_fill_every, bool) or not isinstance(self.gap_fill_every, int) \
+                or self.gap_fill_every < 0:
+            raise bad("gap_fill_every", "must be an integer >= 0", self.gap_fill_every)
         if not isinstance(self.accels_per_network, int) or isinstance(
                 self.accels_per_network, bool) or self.accels_per_network < 0:
             raise bad("accels_per_network", "must be an integer >= 0", self.accels_per_network)

@@ -3,11 +3,14 @@
 The batch cost model (:func:`hwmodel.batch.score_choices`) scores thousands of candidates per
 second, so a tight hardware budget can be met by rejection sampling: draw uniform choices
 (:meth:`SearchSpace.random_choices`), score them in chunks, keep the distinct specs within
-every budget. The search uses it twice:
+every budget. The search uses it three times:
 
 * **warm start** -- the sampler's random start-up trials are replaced by feasible points
   (``Proposer`` enqueues them), so under ``memory_bits<=30000`` on ``heq-resnet`` the first
   trials train instead of being thrown away (benchmarks/budget_proposals.py);
+* **gap filling** -- every ``gap_fill_every``-th trained candidate is the pool point in the
+  widest stretch of cost where nothing was trained yet (:func:`widest_gap`), so the front's
+  cheap end, where budgets bite and the sampler seldom goes, keeps being explored;
 * **a fixed hypervolume reference** -- the largest cost seen over the draws bounds the
   minimized hardware objectives that no budget bounds (:func:`hypervolume_reference`).
 
@@ -109,6 +112,30 @@ def spread(points: Sequence[Mapping[str, Any]], costs: Sequence[float], k: int
     return [dict(points[i]) for i in picks]
 
 
+def widest_gap(pool_costs: Sequence[float], trained: Sequence[float], *,
+               min_ratio: float = 1.5) -> int | None:
+    """The pool point that covers the widest stretch of cost where nothing was trained.
+
+    Stretches lie between consecutive distinct trained costs, and between the pool's
+    cheapest (dearest) cost and the cheapest (dearest) trained one, all in log scale; the
+    widest one whose ends differ by at least ``min_ratio`` and that holds a pool point
+    strictly inside is filled with the pool point nearest its log-centre (ties to the
+    cheaper). Returns that point's index in ``pool_costs``, or None when every stretch is
+    covered. Costs must be positive (others are ignored)."""
+    pool = [(math.log(c), i) for i, c in enumerate(pool_costs) if c > 0]
+    if not pool:
+        return None
+    logs = sorted(x for x, _ in pool)
+    ends = sorted({logs[0], logs[-1], *(math.log(c) for c in trained if c > 0)})
+    stretches = sorted(((hi - lo, lo, hi) for lo, hi in zip(ends, ends[1:], strict=False)
+                        if hi - lo >= math.log(min_ratio)), reverse=True)
+    for _, lo, hi in stretches:
+        inside = [(abs(x - (lo + hi) / 2), x, i) for x, i in pool if lo < x < hi]
+        if inside:
+            return min(inside)[2]
+    return None
+
+
 def hypervolume_reference(objectives: Sequence[tuple[str, str]],
                           budgets: Sequence[tuple[str, str, float]],
                           worst: Mapping[str, float], largest: Mapping[str, float],
@@ -171,4 +198,4 @@ def study_reference(cfg: Any, space: Any, accel: AccelConfig | None = None, *,
 REFERENCE_KEY = "hypervolume_reference"
 
 __all__ = ["REFERENCE_KEY", "Draws", "draw", "hypervolume_reference", "spread",
-           "study_reference"]
+           "study_reference", "widest_gap"]

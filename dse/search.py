@@ -42,12 +42,12 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from dse.config import STOPPING_CRITERIA, SearchConfig
+from dse.config import STOPPING_CRITERIA, STOPPING_SLACK, SearchConfig
 from dse.cosearch import FIT_CONSTRAINT, pair_hardware, pair_hash
 from dse.errors import UserError
 from dse.optuna_adapter import unfinished_trial
 from dse.samplers import create_sampler
-from dse.status import UNFINISHED_STATUSES
+from dse.status import TRAINING_OUTCOMES, UNFINISHED_STATUSES
 from dse.tasks import run_trial
 from dse.trial import EpochReport, TrialPayload, TrialResult
 
@@ -66,6 +66,8 @@ PROPOSALS_PER_TRIAL = 20
 #: picks are near the space's corners (256 draws for 8 points: under a second of batch
 #: scoring even with a cold block cache, benchmarks/cost_throughput.py).
 WARM_POOL = 32
+#: Gap filling (``gap_fill_every``) draws at least this many times WARM_POOL points.
+GAP_POOL_POINTS = 8
 
 #: Attempts of one candidate whose worker process (or node) died before it is recorded failed.
 MAX_ATTEMPTS = 3
@@ -131,7 +133,7 @@ class EarlyStopping:
     stage_start: dict[str, int] | None = None
     criterion: str = "dominated"
     #: dominated: how many times the largest gain seen from a rung a trial is granted
-    slack: float = 2.0
+    slack: float = STOPPING_SLACK
     #: halving: (stage, rung) -> the (bucket, value) results seen there
     _seen: dict[tuple[str, int], list[tuple[int, float]]] = field(
         default_factory=lambda: defaultdict(list))
@@ -277,35 +279,85 @@ class Proposer:
         self.asked = 0
         self.max_proposals = cfg.max_proposals or PROPOSALS_PER_TRIAL * cfg.trials
         self._check_space_unchanged()
+        #: the cost model's feasible points (_pool) and the trained counts gaps were filled at
+        self._pool_cache: tuple[list[dict[str, Any]], list[float]] | None = None
+        self._pool_key, self._pool_draws = "memory_bits", 0
+        self._pool_error: str | None = None
+        self._gap_filled: set[int] = set()
         #: proposals that went to training (duplicates and infeasible ones do not count)
         self.proposed = self._reconcile()
         if not self.study.trials and cfg.warm_start:
             self._warm_start()
 
+    def _pool(self) -> tuple[list[dict[str, Any]], list[float]]:
+        """Feasible points drawn by the cost model (:mod:`dse.feasible`) and their costs on
+        the first hardware objective the batch model reports; drawn once per driver (the
+        same draws each time: the study's seed). Empty when the space cannot be scored."""
+        if self._pool_cache is None:
+            from dse.feasible import draw
+            from hwmodel.batch import score_choices
+
+            k = max(min(self.cfg.warm_start, self.cfg.trials), GAP_POOL_POINTS)
+            points: list[dict[str, Any]] = []
+            costs: list[float] = []
+            try:
+                found = draw(self.space, self.cfg.budgets, want=WARM_POOL * k,
+                             seed=self.cfg.seed, accel=self.accel)
+                self._pool_draws = found.draws
+                key = next((o for o in self.cfg.objectives if o in found.costs.columns),
+                           "memory_bits")
+                if found.feasible and key in found.costs.columns:
+                    self._pool_key = key
+                    points = found.feasible
+                    costs = [float(c) for c in
+                             score_choices(self.space, points, self.accel)[key].tolist()]
+            except Exception as exc:  # e.g. a user space the batch model cannot score
+                self._pool_error = str(exc)
+            self._pool_cache = (points, costs)
+        return self._pool_cache
+
     def _warm_start(self) -> None:
         """Enqueue up to ``cfg.warm_start`` feasible points drawn by the cost model (see
         :mod:`dse.feasible`), spread over the first hardware objective, as the sampler's first
         trials: under a tight budget its random start-up trials would mostly be infeasible."""
-        from dse.feasible import draw, spread
+        from dse.feasible import spread
 
-        k = min(self.cfg.warm_start, self.cfg.trials)
-        try:
-            found = draw(self.space, self.cfg.budgets, want=WARM_POOL * k, seed=self.cfg.seed,
-                         accel=self.accel)
-        except Exception as exc:  # e.g. a user space the batch model cannot score
-            self.on_event("warm_start", {"points": 0, "reason": str(exc)})
+        points, costs = self._pool()
+        if self._pool_error is not None:
+            self.on_event("warm_start", {"points": 0, "reason": self._pool_error})
             return
-        key = next((o for o in self.cfg.objectives if o in found.costs.columns), "memory_bits")
-        if not found.feasible or key not in found.costs.columns:
-            self.on_event("warm_start", {"points": 0, "draws": found.draws})
-            return
-        from hwmodel.batch import score_choices
-
-        costs = score_choices(self.space, found.feasible, self.accel)[key].tolist()
-        points = spread(found.feasible, costs, k)
-        for params in points:
+        picks = spread(points, costs, min(self.cfg.warm_start, self.cfg.trials)) \
+            if points else []
+        for params in picks:
             self.study.enqueue_trial(params, skip_if_exists=True)
-        self.on_event("warm_start", {"points": len(points), "draws": found.draws})
+        self.on_event("warm_start", {"points": len(picks), "draws": self._pool_draws})
+
+    def _fill_gap(self) -> None:
+        """Every ``cfg.gap_fill_every``-th trained candidate, once the enqueued trials are
+        out: enqueue the pool point in the widest stretch of cost where nothing was trained
+        (:func:`dse.feasible.widest_gap`), so the next ask trains it."""
+        import optuna
+
+        every = self.cfg.gap_fill_every
+        if not every or (self.proposed + 1) % every or self.proposed in self._gap_filled:
+            return
+        if self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+            return  # the warm start (or a user's enqueued trials) first
+        self._gap_filled.add(self.proposed)
+        points, costs = self._pool()
+        if not points:
+            return
+        from dse.feasible import widest_gap
+
+        df = self.store.query(self.cfg.study, columns=[self._pool_key, "status"])
+        tried = df[df["status"] != "infeasible"][self._pool_key].dropna().tolist() \
+            if len(df) else []
+        i = widest_gap(costs, [float(c) for c in tried])
+        if i is None:
+            return
+        self.study.enqueue_trial(points[i], user_attrs={"gap_fill": True},
+                                 skip_if_exists=True)
+        self.on_event("gap_fill", {"cost": costs[i], "metric": self._pool_key})
 
     # -- resume ------------------------------------------------------------------------
     def _check_space_unchanged(self) -> None:
@@ -426,6 +478,7 @@ class Proposer:
                         f"{self.max_proposals})")
                     self.on_event("exhausted", {"reason": self.stopped_reason})
                     return None
+                self._fill_gap()
                 trial = self.study.ask()
                 self.asked += 1
                 spec, fields = self.space.sample_design(trial)
@@ -497,6 +550,30 @@ class Proposer:
                              else None)
         self._record(cand, result, reused=True)
 
+    def replay_into(self, rule: EarlyStopping) -> int:
+        """Feed ``rule`` the stored curves of the trials this study already trained (a
+        resumed search), in trial order, so its decisions go on as if the search had never
+        stopped: the rule's own state is not saved. Returns the trials replayed."""
+        monitor = self.task.monitor
+        df = self.store.query(self.cfg.study)
+        done = df[df["status"].isin(TRAINING_OUTCOMES) & df["trial_number"].notna()] \
+            if len(df) else df
+        replayed = 0
+        for _, row in done.sort_values("trial_number").iterrows():
+            curve = self.store.epochs(int(row["candidate_id"]))
+            if monitor not in curve.columns:
+                continue
+            bucket = cost_bucket({str(k): float(v) for k, v in row.items()
+                                  if isinstance(v, int | float) and not _isnan(v)},
+                                 self.cfg.objectives)
+            for _, ep in curve.sort_values("epoch").iterrows():
+                if not _isnan(ep[monitor]):
+                    rule.should_stop(bucket, int(ep["epoch"]), float(ep[monitor]),
+                                     self.cfg.epochs, str(ep["stage"]),
+                                     int(row["trial_number"]))
+            replayed += 1
+        return replayed
+
     def payload(self, cand: Candidate) -> TrialPayload:
         return trial_payload(self.cfg, cand)
 
@@ -510,7 +587,9 @@ class Proposer:
     def record_epoch(self, cand: Candidate, report: EpochReport, host: str | None) -> None:
         """Store one reported epoch of ``cand`` (and the host it trains on)."""
         self.note_host(cand, host)
-        self.store.add_epoch(cand.eval_id, report.stage, report.epoch, **report.row)
+        # the monitored value is stored under the task's name (early stopping replays it)
+        row = {self.task.monitor: report.monitor, **report.row}
+        self.store.add_epoch(cand.eval_id, report.stage, report.epoch, **row)
 
     def worker_lost(self, cand: Candidate, reason: str) -> None:
         """The process training ``cand`` died (its node failed, it was killed): start the
@@ -940,8 +1019,11 @@ def run_search(cfg: SearchConfig, *, on_event: Callable[[str, dict[str, Any]], N
         from dse.train import get_schedule
 
         rule = EarlyStopping.for_stages(get_schedule(cfg.schedule, cfg.epochs),
-                                        criterion=cfg.early_stopping_rule) \
+                                        criterion=cfg.early_stopping_rule,
+                                        slack=cfg.early_stopping_slack) \
             if cfg.early_stopping else None
+        if rule is not None and proposer.proposed:
+            proposer.replay_into(rule)
         if cfg.executor == "local":
             run_local(proposer, rule)
         else:

@@ -55,6 +55,10 @@ from dse.config import STOPPING_CRITERIA
               help=f"{'|'.join(STOPPING_CRITERIA)}. dominated: stop a trial only when a "
               "finished cheaper one beats the best it could still reach; halving: keep the "
               f"top third at each rung (ASHA). [{_D.early_stopping_rule}]")
+@click.option("--early-stopping-slack", type=float, default=None,
+              help="dominated: how many times the largest gain any finished trial made from a "
+                   "rung a trial may still make before it is stopped. "
+                   f"[{_D.early_stopping_slack:g}]")
 @click.option("--confirm", type=int, default=None, metavar="N",
               help="After the trials, train a second network of at most N candidates on and "
                    "next to the front; they are judged by the mean of both (0: off). "
@@ -62,6 +66,9 @@ from dse.config import STOPPING_CRITERIA
 @click.option("--warm-start", type=int, default=None,
               help="Feasible points drawn by the cost model that start the sampler (0: off). "
                    f"[{_D.warm_start}]")
+@click.option("--gap-fill-every", type=int, default=None, metavar="N",
+              help="Every Nth trained candidate is the cost model's point in the widest "
+                   f"stretch of cost nothing was trained in yet (0: off). [{_D.gap_fill_every}]")
 @click.option("--max-proposals", type=int, default=None,
               help="Stop after this many proposals of any kind (duplicates and over-budget "
                    "ones do not count toward --trials). [20 x trials]")
@@ -124,7 +131,7 @@ class ProgressView:
         if kind == "reference":  # the study's fixed hypervolume reference (dse.feasible)
             self.reference = list(info["reference"])
             return
-        if kind in ("warm_start", "exhausted"):
+        if kind in ("warm_start", "exhausted", "gap_fill"):
             return
         if kind in ("confirming", "confirmed"):  # dse.confirm, after the trials
             self._confirm_event(kind, info)

@@ -8,7 +8,7 @@ from pathlib import Path
 import optuna
 
 from dse.config import Budget, build_config
-from dse.feasible import draw, hypervolume_reference, spread
+from dse.feasible import draw, hypervolume_reference, spread, widest_gap
 from dse.search import run_search
 from dse.store import open_store
 from hwmodel.cost import cost_report
@@ -59,6 +59,24 @@ def test_spread_takes_the_corners_and_points_evenly_spaced_in_log_cost() -> None
     assert spread(points, [0.0, *costs[1:]], 3) == [{"i": 0}, {"i": 5}, {"i": 2}]
 
 
+def test_widest_gap_fills_the_widest_untrained_stretch_of_log_cost() -> None:
+    """Pool costs 1,000 .. 64,000; trained 2,000, 4,000 and 32,000. Stretches in log2:
+    1k-2k (1), 2k-4k (1), 4k-32k (3), 32k-64k (1): the widest is 4k-32k, its log-centre
+    11,314; of the pool points inside (5k, 7k, 12k, 20k) 12k is nearest in log (0.08)."""
+    pool = [64_000.0, 1_000.0, 5_000.0, 7_000.0, 12_000.0, 20_000.0, 2_000.0]
+    assert widest_gap(pool, [2_000.0, 4_000.0, 32_000.0]) == 4
+    # 12k trained too: 4k-12k (1.58) is now widest, centre 6,928: 7k (0.015) over 5k (0.47)
+    assert widest_gap(pool, [2_000.0, 4_000.0, 12_000.0, 32_000.0]) == 3
+    # nothing trained below 20k: the stretch from the pool's cheapest (1k) to 20k is widest
+    # (log2 20 = 4.32), centre 4,472: 5k is nearest
+    assert widest_gap(pool, [20_000.0, 64_000.0]) == 2
+    # a widest stretch without a pool point inside gives way to the next one
+    assert widest_gap([1_000.0, 1_500.0, 100_000.0], [1_000.0, 2_000.0, 100_000.0]) == 1
+    # every stretch under min_ratio: covered
+    assert widest_gap([1_000.0, 1_200.0, 1_400.0], [1_000.0, 1_200.0, 1_400.0]) is None
+    assert widest_gap([], [1.0]) is None
+
+
 def test_hypervolume_reference_from_budget_worst_and_bound() -> None:
     objectives = [("accuracy", "maximize"), ("memory_bits", "minimize"), ("cycles", "minimize")]
     ref = hypervolume_reference(objectives, [("memory_bits", "<=", 6e4)],
@@ -102,3 +120,27 @@ def test_study_stores_a_fixed_reference_and_its_hypervolume_never_decreases(
     # resuming does not move it, whatever the new points are
     run_search(build_config(study="ref", db=url, trials=5, seed=2, warm_start=0, **QUICK))
     assert store.study_status("ref")["reference"] == expected
+
+
+def test_gap_fill_trains_the_widest_untrained_stretch(tmp_path: Path) -> None:
+    """With ``gap_fill_every=2`` (and 2 warm-start points) the 4th and 6th trained candidates
+    are enqueued gap fills: each is the pool point :func:`widest_gap` picks from the costs
+    of the candidates trained before it (the pool: the study's seeded draws)."""
+    from dse.search import GAP_POOL_POINTS, WARM_POOL
+    from hwmodel.batch import score_choices
+
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    cfg = build_config(study="gap", db=url, trials=6, seed=1, warm_start=2, gap_fill_every=2,
+                       **QUICK)
+    run_search(cfg)
+    df = open_store(url).query("gap").sort_values("trial_number")
+    study = optuna.load_study(study_name="dse:gap", storage=url)
+    filled = [t.number for t in study.get_trials() if t.user_attrs.get("gap_fill")]
+    assert filled == [int(df["trial_number"].iloc[3]), int(df["trial_number"].iloc[5])]
+    space = get_space(cfg.space, input_shape=(1, 8, 8), num_classes=10)
+    pool = draw(space, [], want=WARM_POOL * GAP_POOL_POINTS, seed=1).feasible
+    costs = score_choices(space, pool, None)["memory_bits"].tolist()
+    for k in (3, 5):
+        before = df["memory_bits"].iloc[:k].tolist()
+        i = widest_gap(costs, before)
+        assert i is not None and df["memory_bits"].iloc[k] == costs[i]

@@ -198,6 +198,8 @@ def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     (["--sampler", "annealing"], "sampler='annealing' must be one of"),
     (["--early-stopping-rule", "median"],
      "early_stopping_rule='median' must be one of ['dominated', 'halving']"),
+    (["--early-stopping-slack", "-1"], "early_stopping_slack=-1.0 must be a finite number >= 0"),
+    (["--early-stopping-slack", "inf"], "early_stopping_slack=inf must be a finite number"),
     (["--objectives", "accuracy,speed"], "objectives='speed' has an unknown objective"),
     (["--budget", "memory_bits=1e6"], "must look like METRIC<=NUMBER"),
     (["--db", "postgresql+psycopg://nobody@127.0.0.1:1/none"], "postgresql"),
@@ -486,13 +488,18 @@ def test_early_stopping_prunes_within_cost_buckets(tmp_path: Path) -> None:
     assert all(states[int(n)] == optuna.trial.TrialState.PRUNED for n in pruned["trial_number"])
 
 
-def test_dominated_early_stopping_in_a_search(tmp_path: Path, monkeypatch: Any) -> None:
+@pytest.mark.parametrize(("resume_at", "slack"), [(None, 2.0), (4, 2.0), (None, 1.0)])
+def test_dominated_early_stopping_in_a_search(tmp_path: Path, monkeypatch: Any,
+                                              resume_at: int | None, slack: float) -> None:
     """The default criterion through run_local: training is replaced by curves that fall
     with the cost bucket (final 1 - 0.02 per bucket above 48, the quantized stage's first
     epoch 0.05 below it, so every finished trial gained 0.05 from that rung). A trial stops at
     its first quantized epoch exactly when a complete trial of no higher bucket beats its
-    value + 2 x 0.05 (slack 2), once 3 trials have finished; it is stored `pruned` with the
-    epochs it ran and that epoch's accuracy."""
+    value + slack x 0.05 (the config's ``early_stopping_slack``), once 3 trials have finished;
+    it is stored `pruned` with the epochs it ran and that epoch's accuracy. With ``resume_at``
+    the search stops after that many trials and the same command goes on: the rule is
+    replayed the stored curves, so the resumed trials are judged against the first run's
+    too."""
     import dse.search as search
 
     def fake_run(payload: TrialPayload, on_epoch: Any) -> TrialResult:
@@ -508,9 +515,13 @@ def test_dominated_early_stopping_in_a_search(tmp_path: Path, monkeypatch: Any) 
 
     monkeypatch.setattr(search, "run_trial", fake_run)
     url = db_url(tmp_path)
-    cfg = build_config(study="dom", db=url, trials=8, seed=0, executor="local", epochs=4,
-                       schedule="two-stage", progress=False, confirm=0)
+    over: dict[str, Any] = {"study": "dom", "db": url, "seed": 0, "executor": "local",
+                            "epochs": 4, "schedule": "two-stage", "progress": False,
+                            "confirm": 0, "early_stopping_slack": slack}
+    cfg = build_config(trials=8, **over)
     assert cfg.early_stopping and cfg.early_stopping_rule == "dominated"
+    if resume_at is not None:
+        run_search(build_config(trials=resume_at, **over))
     run_search(cfg)
     df = open_store(url).query("dom").sort_values("trial_number")
     df["bucket"] = [search.cost_bucket({"memory_bits": m}, cfg.objectives)
@@ -522,9 +533,11 @@ def test_dominated_early_stopping_in_a_search(tmp_path: Path, monkeypatch: Any) 
         before = done[done["trial_number"] < row["trial_number"]]
         rung = row["accuracy"] - (0.05 if row["status"] == "complete" else 0.0)
         beaten = ((before["bucket"] <= row["bucket"])
-                  & (before["accuracy"] > rung + 2 * 0.05 + 1e-9)).any()
+                  & (before["accuracy"] > rung + slack * 0.05 + 1e-9)).any()
         assert (row["status"] == "pruned") == (len(before) >= 3 and beaten), row.to_dict()
         assert row["epochs_run"] == (3 if row["status"] == "pruned" else 4)
+    if resume_at is not None:  # the resumed run stopped a trial (its peers: the first run's)
+        assert (pruned["trial_number"] >= resume_at).any()
 
 
 def test_second_driver_on_a_live_study_is_refused(tmp_path: Path) -> None:
