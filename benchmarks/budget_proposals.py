@@ -1,19 +1,22 @@
 """Budget-aware proposals: how many proposals a tight budget wastes, with and without the
-cost-model warm start.
+cost-model warm start and gap filling.
 
 Real searches (``dse.search.run_search``, ``executor="local"``) of ``heq-resnet`` on ``digits``
 under ``memory_bits<=60000`` and ``<=30000``, per sampler (``tpe``, the default; ``random``)
-and seed, with ``--warm-start 8`` (the default: eight feasible points drawn by rejection
-sampling against the budget with the batch cost model, ``dse.feasible``) and ``--warm-start 0``.
+and seed, in three settings (``CONFIGS``): cold (``--warm-start 0 --gap-fill-every 0``); warm
+(``--warm-start 8``: eight feasible points drawn by rejection sampling against the budget with
+the batch cost model, ``dse.feasible``); and the service's default, warm plus gap filling
+(``--gap-fill-every 4``: every 4th trained candidate after the warm start is a feasible pool
+point in the widest untrained stretch of memory).
 Each run trains ``--trials`` candidates (duplicates and infeasible proposals do not count,
 the service's rule) or stops at the proposal cap. Training is cheap and cached
 (``search_efficiency.TrainingCache``; low fidelity, ``--epochs``/``--max-train-batches``): the
 figure here is proposals, not accuracy.
 
 Key figures per budget and sampler: proposals needed for the trials (mean over seeds), the
-infeasible share of them, and the ratio cold/warm of proposals per trained candidate.
+infeasible share of them, and the ratio cold / setting of proposals per trained candidate.
 
-    .venv/bin/python benchmarks/budget_proposals.py --seeds 3 --trials 12 --write-docs
+    .venv/bin/python benchmarks/budget_proposals.py --seeds 3 --trials 20 --write-docs
 """
 
 from __future__ import annotations
@@ -32,17 +35,20 @@ from benchmarks._docs import RunFacts, write_section  # noqa: E402
 from benchmarks.search_efficiency import TrainingCache  # noqa: E402
 
 SECTION = "budget_proposals"
+#: (label, warm_start, gap_fill_every); the first is the baseline of the ratios
+CONFIGS = (("cold", 0, 0), ("warm", 8, 0), ("warm + gap fill (default)", 8, 4))
 
 
-def run(budget: str, sampler: str, seed: int, warm: int, args: argparse.Namespace,
+def run(budget: str, sampler: str, seed: int, warm: int, gap: int, args: argparse.Namespace,
         workdir: str) -> dict[str, Any]:
     from dse.config import build_config
     from dse.search import run_search
 
-    study = f"b{abs(hash(budget)) % 1000}-{sampler}-w{warm}-s{seed}"
+    study = f"b{abs(hash(budget)) % 1000}-{sampler}-w{warm}-g{gap}-s{seed}"
     db = f"sqlite:///{os.path.join(workdir, study + '.db')}"
     cfg = build_config(study=study, db=db, executor="local", seed=seed, space="heq-resnet",
                        budgets=(budget,), trials=args.trials, sampler=sampler, warm_start=warm,
+                       gap_fill_every=gap,
                        epochs=args.epochs, schedule="qat",
                        max_train_batches=args.max_train_batches, progress=False,
                        early_stopping=False, max_proposals=args.max_proposals,
@@ -78,35 +84,38 @@ def main(argv: list[str] | None = None) -> int:
 
     cache = TrainingCache(dse.search.run_trial)
     dse.search.run_trial = cache  # type: ignore[assignment]
-    results: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    results: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     budgets = [b.strip() for b in args.budgets.split(";") if b.strip()]
     samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
     with tempfile.TemporaryDirectory(prefix="dse-budget-") as workdir:
         for budget in budgets:
             for sampler in samplers:
-                for warm in (0, 8):
+                for label, warm, gap in CONFIGS:
                     for seed in range(args.seeds):
-                        r = run(budget, sampler, seed, warm, args, workdir)
-                        results.setdefault((budget, sampler, warm), []).append(r)
-                        print(f"{budget} {sampler} warm {warm} seed {seed}: {r['trained']} "
+                        r = run(budget, sampler, seed, warm, gap, args, workdir)
+                        results.setdefault((budget, sampler, label), []).append(r)
+                        print(f"{budget} {sampler} {label} seed {seed}: {r['trained']} "
                               f"trained in {r['proposals']} proposals ({r['infeasible']} "
                               f"infeasible) {r['seconds']:.0f} s", flush=True)
-    lines = ["| budget | sampler | warm start | trained (of " + str(args.trials) + ") | "
-             "proposals | infeasible share | proposals per trained | ratio cold/warm | "
-             "runs stopped at the cap |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| budget | sampler | setting | warm start | gap fill every | trained (of "
+             + str(args.trials) + ") | proposals | infeasible share | proposals per trained | "
+             "ratio cold / setting | runs stopped at the cap |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for budget in budgets:
         for sampler in samplers:
-            per: dict[int, float] = {}
-            for warm in (0, 8):
-                rs = results[(budget, sampler, warm)]
+            per: dict[str, float] = {}
+            for label, warm, gap in CONFIGS:
+                rs = results[(budget, sampler, label)]
                 tr = np.mean([r["trained"] for r in rs])
                 pr = np.mean([r["proposals"] for r in rs])
                 inf = np.mean([r["infeasible"] / max(1, r["proposals"]) for r in rs])
-                per[warm] = float(np.mean([r["proposals"] / max(1, r["trained"]) for r in rs]))
+                per[label] = float(np.mean([r["proposals"] / max(1, r["trained"]) for r in rs]))
                 capped = sum(r["stopped"] is not None for r in rs)
-                ratio = f"{per[0] / per[8]:.2f}" if warm == 8 else "-"
-                lines.append(f"| `{budget}` | {sampler} | {warm} | {tr:.1f} | {pr:.1f} | "
-                             f"{100 * inf:.0f} % | {per[warm]:.2f} | {ratio} | {capped} |")
+                base = CONFIGS[0][0]
+                ratio = f"{per[base] / per[label]:.2f}" if label != base else "-"
+                lines.append(f"| `{budget}` | {sampler} | {label} | {warm} | {gap or '-'} | "
+                             f"{tr:.1f} | {pr:.1f} | {100 * inf:.0f} % | {per[label]:.2f} | "
+                             f"{ratio} | {capped} |")
     body = "\n".join([
         f"## Budget-aware proposals under a tight budget (`{SECTION}`)",
         "",
