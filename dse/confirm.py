@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dse.status import Status
+from dse.store.records import FIRST_PREFIX, REPLICATE, REPLICATES_KEY
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,11 +53,6 @@ if TYPE_CHECKING:
 COMPLETE, FAILED = Status.COMPLETE.value, Status.FAILED.value
 #: Fronts of the non-dominated sorting whose candidates are confirmed (see the module doc).
 CONFIRM_RANKS = 2
-#: The confirmation's network number (dse_trainings.replicate).
-REPLICATE = 1
-#: Key of a confirmed evaluation's JSON: how many networks its metrics average.
-REPLICATES_KEY = "replicates"
-FIRST_PREFIX = "first_"
 
 
 def replicated_metrics(task: str) -> tuple[str, ...]:

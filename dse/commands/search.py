@@ -247,7 +247,7 @@ def _summary(cfg: Any, outcome: Any) -> None:
     from dse.tasks import get_task
 
     test_col = f"test_{get_task(cfg.task).primary}"
-    from dse.confirm import REPLICATES_KEY
+    from dse.store.records import REPLICATES_KEY
 
     cols = [c for c in ("candidate_id", *cfg.objectives, test_col, REPLICATES_KEY)
             if c in front.columns]

@@ -26,6 +26,9 @@ from dse.store.db import Database
 from dse.store.drivers import shown_status, study_driver_alive
 from dse.store.engine import StoreError
 from dse.store.records import (
+    FIRST_PREFIX,
+    REPLICATE,
+    REPLICATES_KEY,
     EvaluationRecord,
     StudyRecord,
     TrainingRecord,
@@ -406,7 +409,6 @@ def study_status(db: Database, study: str | int) -> dict[str, Any]:
         last_cand = session.execute(select(func.max(Candidate.created_at)).where(
             Candidate.study_id == srow.id)).scalar_one()
         points = _front_points(session, srow, rec.objectives)
-        from dse.confirm import REPLICATE
 
         confirmed = int(session.execute(select(func.count()).select_from(Training).where(
             Training.study_id == srow.id, Training.replicate == REPLICATE,
@@ -685,7 +687,6 @@ def evaluations(db: Database, study: str | int, *, candidate_id: int | None = No
 def _own_network(metrics: dict[str, Any]) -> dict[str, Any]:
     """A confirmed evaluation's metrics as its own network has them (dse.confirm keeps them
     as ``first_<name>`` beside the means): what its ``search`` row of evaluations shows."""
-    from dse.confirm import FIRST_PREFIX, REPLICATES_KEY
 
     out = {k: v for k, v in metrics.items()
            if not k.startswith(FIRST_PREFIX) and k != REPLICATES_KEY}

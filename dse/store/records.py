@@ -24,6 +24,13 @@ from dse.store.schema import (
     trained_columns,
 )
 
+#: A confirmed candidate (dse.confirm): its second network's number (dse_trainings.replicate),
+#: the key of its evaluation's JSON saying how many networks the metrics average, and the
+#: prefix under which that JSON keeps the first network's own values.
+REPLICATE = 1
+REPLICATES_KEY = "replicates"
+FIRST_PREFIX = "first_"
+
 
 @dataclass(frozen=True)
 class StudyRecord:

@@ -13,9 +13,6 @@ import pytest
 from dse.cli import main
 from dse.config import build_config
 from dse.confirm import (
-    FIRST_PREFIX,
-    REPLICATE,
-    REPLICATES_KEY,
     confirm_front,
     mean_metrics,
     replicated_metrics,
@@ -25,6 +22,7 @@ from dse.data import get_dataset
 from dse.pareto import non_dominated
 from dse.search import run_search
 from dse.store import open_store
+from dse.store.records import FIRST_PREFIX, REPLICATE, REPLICATES_KEY
 from dse.trainings import replicate_payload
 from dse.trial import REPLICATE_SEED_STRIDE, TrialPayload
 
