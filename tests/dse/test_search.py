@@ -200,6 +200,7 @@ def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
      "early_stopping_rule='median' must be one of ['dominated', 'halving']"),
     (["--early-stopping-slack", "-1"], "early_stopping_slack=-1.0 must be a finite number >= 0"),
     (["--early-stopping-slack", "inf"], "early_stopping_slack=inf must be a finite number"),
+    (["--gap-fill-every", "-1"], "gap_fill_every=-1 must be an integer >= 0"),
     (["--objectives", "accuracy,speed"], "objectives='speed' has an unknown objective"),
     (["--budget", "memory_bits=1e6"], "must look like METRIC<=NUMBER"),
     (["--db", "postgresql+psycopg://nobody@127.0.0.1:1/none"], "postgresql"),
