@@ -144,15 +144,25 @@ def test_driver_killed_the_same_command_on_b_takes_over(ray_cluster: ClusterRun,
     run, c = ray_cluster, ray_cluster.cluster
     stale = 20.0
     env = {"TINYDSE_DRIVER_STALE_S": str(stale)}
-    proc = run.spawn_search("a", "f-driver", env=env, extra=NO_CONFIRM)
-    wait_for(lambda: run.trials("f-driver", status="running", with_epoch=True), 600,
-             "a trial with an epoch")
+    # batches of 8: epochs 4x longer than the README line's, so the window in which a trial
+    # runs with an epoch stored is not missed on a quiet machine (the same candidates)
+    slow = (*NO_CONFIRM, "--batch-size", "8")
+    proc = run.spawn_search("a", "f-driver", env=env, extra=slow)
+
+    def running_with_epoch() -> list[int]:
+        got = run.trials("f-driver", status="running", with_epoch=True)
+        if not got and proc.poll() is not None:
+            raise AssertionError(f"the search on a ended ({proc.returncode}) before a trial "
+                                 f"had an epoch: {run.search_log('f-driver', 'a')[-2000:]}")
+        return got
+
+    wait_for(running_with_epoch, 600, "a trial with an epoch")
     os.kill(proc.pid, signal.SIGKILL)
     started = set(run.trials("f-driver"))  # re-run under their numbers: the same results
     proc.wait()
     killed_at = time.monotonic()
     # while the lease is fresh, host b cannot tell the driver is dead: refused, one line
-    early = c.run("b", run.search_argv("f-driver", *NO_CONFIRM), env=env, timeout=600)
+    early = c.run("b", run.search_argv("f-driver", *slow), env=env, timeout=600)
     if time.monotonic() - killed_at < stale - 5:  # decided well inside the lease
         assert early.returncode == 2, early.stderr
         assert "is being searched by another process" in early.stderr
@@ -161,7 +171,7 @@ def test_driver_killed_the_same_command_on_b_takes_over(ray_cluster: ClusterRun,
     # the dead driver's trials are interrupted (seen from b once the lease is stale)
     counts = run.status("f-driver", host="b", env=env)["counts"]
     assert counts["running"] == 0 and counts["interrupted"] >= 1
-    later = run.spawn_search("b", "f-driver", env=env, extra=NO_CONFIRM)
+    later = run.spawn_search("b", "f-driver", env=env, extra=slow)
     run.wait_search(later, "f-driver", "b")
     rows = _check_like_reference(run, "f-driver", reference, same=started & {0, 1, 2, 3})
     assert {n for n, r in rows.items() if r["attempt"] == 2} <= started
